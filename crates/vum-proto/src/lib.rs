@@ -12,4 +12,5 @@ pub mod vacatures {
 }
 
 /// The encoded `FileDescriptorSet` of every message, for reflection and the parity tests.
-pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/vum_descriptor.bin"));
+pub const FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/vum_descriptor.bin"));

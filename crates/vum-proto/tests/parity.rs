@@ -18,7 +18,8 @@ enum Ty {
 fn expected(schema: &Value) -> BTreeMap<String, BTreeMap<String, (bool, Ty)>> {
     let defs = schema["$defs"].as_object().unwrap();
     let mut out = BTreeMap::new();
-    let mut queue: Vec<(String, Value)> = defs.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    let mut queue: Vec<(String, Value)> =
+        defs.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
     while let Some((name, def)) = queue.pop() {
         let mut props = serde_json::Map::new();
         if let Some(p) = def.get("properties").and_then(Value::as_object) {
@@ -86,9 +87,16 @@ fn actual(package: &str) -> BTreeMap<String, BTreeMap<String, (bool, Ty)>> {
                     Type::Int32 => Ty::Int,
                     Type::Bool => Ty::Bool,
                     Type::Message => Ty::Msg(f.type_name().rsplit('.').next().unwrap().to_string()),
-                    other => panic!("{}.{}: type {other:?} has no VUM JSON form", msg.name(), f.name()),
+                    other => panic!(
+                        "{}.{}: type {other:?} has no VUM JSON form",
+                        msg.name(),
+                        f.name()
+                    ),
                 };
-                fields.insert(f.json_name().to_string(), (f.label() == Label::Repeated, ty));
+                fields.insert(
+                    f.json_name().to_string(),
+                    (f.label() == Label::Repeated, ty),
+                );
             }
             out.insert(msg.name().to_string(), fields);
         }
@@ -97,7 +105,10 @@ fn actual(package: &str) -> BTreeMap<String, BTreeMap<String, (bool, Ty)>> {
 }
 
 fn check(family: &str) {
-    let path = format!("{}/../../schemas/vum-{family}.schema.json", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/../../schemas/vum-{family}.schema.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
     let schema: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let want = expected(&schema);
     let got = actual(&format!("vum.v3.{family}"));
@@ -108,8 +119,12 @@ fn check(family: &str) {
             Some(g) => {
                 for (p, t) in fields {
                     match g.get(p) {
-                        None => problems.push(format!("{msg}.{p}: schema property has no proto field")),
-                        Some(gt) if gt != t => problems.push(format!("{msg}.{p}: schema {t:?} vs proto {gt:?}")),
+                        None => {
+                            problems.push(format!("{msg}.{p}: schema property has no proto field"))
+                        }
+                        Some(gt) if gt != t => {
+                            problems.push(format!("{msg}.{p}: schema {t:?} vs proto {gt:?}"))
+                        }
                         _ => {}
                     }
                 }
@@ -122,7 +137,11 @@ fn check(family: &str) {
     for msg in got.keys().filter(|m| !want.contains_key(*m)) {
         problems.push(format!("proto message {msg} has no schema definition"));
     }
-    assert!(problems.is_empty(), "{family}: proto and schema disagree:\n{}", problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "{family}: proto and schema disagree:\n{}",
+        problems.join("\n")
+    );
     assert!(want.len() > 30, "suspiciously few messages: {}", want.len());
 }
 

@@ -3,8 +3,12 @@
 use serde_json::Value;
 
 fn shared(rel: &str) -> Value {
-    let path = format!("{}/../../../shared/vum/testdata/{rel}", env!("CARGO_MANIFEST_DIR"));
-    serde_json::from_str(&std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))).unwrap()
+    let path = format!(
+        "{}/../../../shared/vum/testdata/{rel}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}")))
+        .unwrap()
 }
 
 /// Drop empty strings, arrays and objects, bottom-up, as the standard says they mean 'absent'.
@@ -16,15 +20,19 @@ fn drop_empty(v: Value) -> Option<Value> {
             (!a.is_empty()).then_some(Value::Array(a))
         }
         Value::Object(o) => {
-            let o: serde_json::Map<String, Value> =
-                o.into_iter().filter_map(|(k, v)| drop_empty(v).map(|v| (k, v))).collect();
+            let o: serde_json::Map<String, Value> = o
+                .into_iter()
+                .filter_map(|(k, v)| drop_empty(v).map(|v| (k, v)))
+                .collect();
             (!o.is_empty()).then_some(Value::Object(o))
         }
         v => Some(v),
     }
 }
 
-fn roundtrip<T: serde::de::DeserializeOwned + serde::Serialize + prost::Message + Default>(doc: &Value) {
+fn roundtrip<T: serde::de::DeserializeOwned + serde::Serialize + prost::Message + Default>(
+    doc: &Value,
+) {
     let want = drop_empty(doc.clone()).unwrap();
     let msg: T = serde_json::from_value(doc.clone()).expect("deserialise into proto");
     // through the binary wire format too, as a peer would receive it

@@ -1,0 +1,193 @@
+//! The kinds of document the standard defines, and where each starts in `schemas/`.
+use std::fmt;
+use std::str::FromStr;
+
+/// The two schema families: one per pair of contracts (Bron + Bemiddelaar).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Family {
+    Werkzoekenden,
+    Vacatures,
+}
+
+impl Family {
+    pub fn name(self) -> &'static str {
+        match self {
+            Family::Werkzoekenden => "werkzoekenden",
+            Family::Vacatures => "vacatures",
+        }
+    }
+    pub(crate) fn schema_text(self) -> &'static str {
+        match self {
+            Family::Werkzoekenden => include_str!("../../../schemas/vum-werkzoekenden.schema.json"),
+            Family::Vacatures => include_str!("../../../schemas/vum-vacatures.schema.json"),
+        }
+    }
+    pub fn schema_id(self) -> String {
+        format!(
+            "https://schemas.matchgate.nl/vum/3.0.0/vum-{}.schema.json",
+            self.name()
+        )
+    }
+}
+
+/// A document kind: the entry point of a validation (`x-kinds` in each schema file).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Kind {
+    /// Detail profile of a jobseeker (`Werkzoekende`).
+    Werkzoekende,
+    /// Match profile as a source returns it (`MPWerkzoekendeMatch`, with `idWerkzoekende`).
+    WerkzoekendeMatch,
+    /// Selection request body (`{"vraagObject": MPWerkzoekende}`).
+    WerkzoekendeVraag,
+    /// A source's selection response.
+    WerkzoekendeMatches,
+    /// The exchange's selection response (matches carry `vumID`).
+    WerkzoekendeMatchesVum,
+    /// The exchange's detail response (`{bronID, werkzoekende}`).
+    WerkzoekendeDetailVum,
+    Vacature,
+    VacatureMatch,
+    VacatureVraag,
+    VacatureMatches,
+    VacatureMatchesVum,
+    VacatureDetailVum,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 12] = [
+        Kind::Werkzoekende,
+        Kind::WerkzoekendeMatch,
+        Kind::WerkzoekendeVraag,
+        Kind::WerkzoekendeMatches,
+        Kind::WerkzoekendeMatchesVum,
+        Kind::WerkzoekendeDetailVum,
+        Kind::Vacature,
+        Kind::VacatureMatch,
+        Kind::VacatureVraag,
+        Kind::VacatureMatches,
+        Kind::VacatureMatchesVum,
+        Kind::VacatureDetailVum,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Werkzoekende => "werkzoekende",
+            Kind::WerkzoekendeMatch => "werkzoekende-match",
+            Kind::WerkzoekendeVraag => "werkzoekende-vraag",
+            Kind::WerkzoekendeMatches => "werkzoekende-matches",
+            Kind::WerkzoekendeMatchesVum => "werkzoekende-matches-vum",
+            Kind::WerkzoekendeDetailVum => "werkzoekende-detail-vum",
+            Kind::Vacature => "vacature",
+            Kind::VacatureMatch => "vacature-match",
+            Kind::VacatureVraag => "vacature-vraag",
+            Kind::VacatureMatches => "vacature-matches",
+            Kind::VacatureMatchesVum => "vacature-matches-vum",
+            Kind::VacatureDetailVum => "vacature-detail-vum",
+        }
+    }
+
+    pub fn family(self) -> Family {
+        if (self as u8) < (Kind::Vacature as u8) {
+            Family::Werkzoekenden
+        } else {
+            Family::Vacatures
+        }
+    }
+
+    /// The `$defs` entry this kind validates against.
+    pub fn root_def(self) -> &'static str {
+        match self {
+            Kind::Werkzoekende => "Werkzoekende",
+            Kind::WerkzoekendeMatch => "MPWerkzoekendeMatch",
+            Kind::WerkzoekendeVraag => "WerkzoekendeProfielMatchesRequest",
+            Kind::WerkzoekendeMatches => "WerkzoekendeProfielMatchesBronResponse",
+            Kind::WerkzoekendeMatchesVum => "WerkzoekendeProfielMatchesResponse",
+            Kind::WerkzoekendeDetailVum => "WerkzoekendeDetailResponse",
+            Kind::Vacature => "Vacature",
+            Kind::VacatureMatch => "MPVacatureMatch",
+            Kind::VacatureVraag => "VacatureMatchesRequest",
+            Kind::VacatureMatches => "VacaturesMatchesBronResponse",
+            Kind::VacatureMatchesVum => "VacaturesMatchesResponse",
+            Kind::VacatureDetailVum => "VacatureDetailResponse",
+        }
+    }
+
+    pub fn is_query(self) -> bool {
+        matches!(self, Kind::WerkzoekendeVraag | Kind::VacatureVraag)
+    }
+
+    /// Guess the kind of a document from its property names. Match profiles as a source returns
+    /// them look like small detail documents, so that kind is only chosen explicitly; a selection
+    /// request that uses only `selectiegebied` fits both families and is not guessed either.
+    pub fn detect(doc: &serde_json::Value) -> Option<Kind> {
+        let obj = doc.as_object()?;
+        let has = |k: &str| obj.contains_key(k);
+        if has("idWerkzoekende") {
+            return Some(Kind::Werkzoekende);
+        }
+        if has("idVacature") {
+            return Some(Kind::Vacature);
+        }
+        if has("werkzoekende") {
+            return Some(Kind::WerkzoekendeDetailVum);
+        }
+        if has("vacature") {
+            return Some(Kind::VacatureDetailVum);
+        }
+        if has("matches") {
+            let vum = has("vraagID");
+            let first = obj["matches"].as_array()?.first()?.as_object()?;
+            let vacature = first.contains_key("adres") || first.contains_key("idVacature");
+            return Some(match (vacature, vum) {
+                (false, false) => Kind::WerkzoekendeMatches,
+                (false, true) => Kind::WerkzoekendeMatchesVum,
+                (true, false) => Kind::VacatureMatches,
+                (true, true) => Kind::VacatureMatchesVum,
+            });
+        }
+        if let Some(q) = obj.get("vraagObject").and_then(|q| q.as_object()) {
+            const W: [&str; 6] = [
+                "bemiddelingsberoep",
+                "contractvorm",
+                "arbeidsmarktkwalificatie.rijbewijs",
+                "arbeidsmarktkwalificatie.taalbeheersing",
+                "datumAanvangBeschikbaarVoorWerk",
+                "werktijden.indicatieKantoortijden",
+            ];
+            const V: [&str; 5] = [
+                "beroep.codeBeroepsnaam",
+                "codeWerkEnDenkniveauMinimaal",
+                "datumAanvangWerkzaamheden",
+                "rijbewijs",
+                "taalbeheersing",
+            ];
+            let w = W.iter().any(|k| q.contains_key(*k));
+            let v = V.iter().any(|k| q.contains_key(*k));
+            return match (w, v) {
+                (true, false) => Some(Kind::WerkzoekendeVraag),
+                (false, true) => Some(Kind::VacatureVraag),
+                _ => None,
+            };
+        }
+        None
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Kind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Kind::ALL
+            .into_iter()
+            .find(|k| k.name() == s)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Kind::ALL.iter().map(|k| k.name()).collect();
+                format!("unknown kind '{s}'; expected one of: {}", names.join(", "))
+            })
+    }
+}

@@ -1,0 +1,411 @@
+//! Selection queries (`vraagObject`): the VUM subset of the MongoDB query language plus
+//! `selectiegebied`, parsed into a typed [`Selectie`]. The schema check runs first (see
+//! [`crate::Validator::validate_value`]); this module gives the criteria their meaning. Criteria and
+//! operators the standard does not define are accepted and listed in [`Selectie::ignored`]
+//! (koppelvlak README: "Niet-beschreven combinaties ... hebben geen effect").
+use crate::finding::{Finding, Severity};
+use crate::jsonschema_check::drop_empty;
+use crate::kind::Family;
+use crate::refdata;
+use serde_json::{Map, Value};
+
+/// The area a selection covers: records whose postcode lies within `afstand` km of `postcode`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Selectiegebied {
+    pub postcode: String,
+    pub afstand: u16,
+}
+
+/// A language requirement inside `taalbeheersing: {$all: [{$elemMatch: ...}]}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaalEis {
+    pub code_taal: String,
+    pub mondeling_minimaal: Option<i64>,
+    pub schriftelijk_minimaal: Option<i64>,
+}
+
+/// One understood criterion.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Criterium {
+    /// werkzoekenden: any `bemiddelingsberoep` has one of these `codeBeroepsnaam`s
+    Bemiddelingsberoep(Vec<String>),
+    /// werkzoekenden: any `contractvorm` has one of these `codeTypeArbeidscontract`s
+    Contractvorm(Vec<String>),
+    /// `flexibiliteit.indicatieOnregelmatigWerkOfPloegendienst` equals
+    OnregelmatigWerk(i64),
+    /// every listed driving licence is held (`$all`)
+    Rijbewijzen(Vec<String>),
+    /// every listed language requirement is met (`$all`)
+    Taalbeheersing(Vec<TaalEis>),
+    /// werkzoekenden: `datumAanvangBeschikbaarVoorWerk <= date`
+    BeschikbaarUiterlijk(String),
+    /// `werktijden.indicatieKantoortijden` equals
+    Kantoortijden(i64),
+    /// `werktijden.aantalWerkurenPerWeekMaximaal >= n` (hours ranges match by overlap)
+    UrenMaximaalMinstens(i64),
+    /// `werktijden.aantalWerkurenPerWeekMinimaal <= n`
+    UrenMinimaalHoogstens(i64),
+    /// vacatures: `beroep.codeBeroepsnaam` equals
+    Beroep(String),
+    /// vacatures: `codeWerkEnDenkniveauMinimaal` in `[gte, lt)`, or equal to "7"
+    WerkEnDenkniveau {
+        gte: Option<String>,
+        lt: Option<String>,
+        eq: Option<String>,
+    },
+    /// vacatures: `arbeidsVoorwaarden.datumAanvangWerkzaamheden >= date`
+    AanvangWerkzaamhedenVanaf(String),
+}
+
+/// A criterion or operator that is accepted but has no effect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ignored {
+    pub pointer: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Selectie {
+    pub family: Family,
+    pub selectiegebied: Selectiegebied,
+    pub criteria: Vec<Criterium>,
+    pub ignored: Vec<Ignored>,
+}
+
+/// Why a (schema-valid) query cannot be evaluated.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{pointer}: {message} [{rule}]")]
+pub struct QueryError {
+    pub rule: &'static str,
+    pub pointer: String,
+    pub message: String,
+}
+
+pub const SELECTIEGEBIED_ONBEKEND: &str = "query/selectiegebied-postcode-onbekend";
+pub const QUERY_SHAPE: &str = "query/vorm";
+
+impl QueryError {
+    pub fn into_finding(self) -> Finding {
+        Finding {
+            rule: self.rule.to_string(),
+            severity: Severity::Error,
+            pointer: self.pointer,
+            message: self.message,
+        }
+    }
+}
+
+struct Parser {
+    ignored: Vec<Ignored>,
+}
+
+fn shape(pointer: &str, message: impl Into<String>) -> QueryError {
+    QueryError {
+        rule: QUERY_SHAPE,
+        pointer: pointer.to_string(),
+        message: message.into(),
+    }
+}
+
+impl Parser {
+    fn ignore(&mut self, pointer: String, reason: impl Into<String>) {
+        self.ignored.push(Ignored {
+            pointer,
+            reason: reason.into(),
+        });
+    }
+
+    /// Take the operators of an operator object; every other key is ignored.
+    fn ops<'v>(
+        &mut self,
+        v: &'v Value,
+        ptr: &str,
+        known: &[&str],
+    ) -> Result<Vec<(&'v str, &'v Value)>, QueryError> {
+        let o = v
+            .as_object()
+            .ok_or_else(|| shape(ptr, "expected an operator object"))?;
+        let mut out = Vec::new();
+        for (k, x) in o {
+            if known.contains(&k.as_str()) {
+                out.push((k.as_str(), x));
+            } else {
+                self.ignore(
+                    format!("{ptr}/{}", esc(k)),
+                    format!("operator '{k}' is not defined for this criterion"),
+                );
+            }
+        }
+        Ok(out)
+    }
+
+    fn eq_str(&mut self, v: &Value, ptr: &str) -> Result<Option<String>, QueryError> {
+        Ok(self
+            .ops(v, ptr, &["$eq"])?
+            .first()
+            .and_then(|(_, x)| x.as_str())
+            .map(str::to_string))
+    }
+
+    fn int_op(&mut self, v: &Value, ptr: &str, op: &str) -> Result<Option<i64>, QueryError> {
+        Ok(self
+            .ops(v, ptr, &[op])?
+            .first()
+            .and_then(|(_, x)| x.as_i64()))
+    }
+
+    /// `{$elemMatch: {$or: [{<field>: {$eq: x}}, ...]}}` -> the x's
+    fn elem_match_or(
+        &mut self,
+        v: &Value,
+        ptr: &str,
+        field: &str,
+    ) -> Result<Vec<String>, QueryError> {
+        let mut out = Vec::new();
+        for (_, em) in self.ops(v, ptr, &["$elemMatch"])? {
+            let p = format!("{ptr}/$elemMatch");
+            for (_, alts) in self.ops(em, &p, &["$or"])? {
+                for (i, alt) in alts.as_array().into_iter().flatten().enumerate() {
+                    let pa = format!("{p}/$or/{i}");
+                    let Some(alt) = alt.as_object() else { continue };
+                    for (k, x) in alt {
+                        if k == field {
+                            if let Some(s) = self.eq_str(x, &format!("{pa}/{}", esc(k)))? {
+                                out.push(s);
+                            }
+                        } else {
+                            self.ignore(
+                                format!("{pa}/{}", esc(k)),
+                                format!("'{k}' is not a criterion here"),
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// `{$all: [{$elemMatch: {...}}, ...]}` -> the inner objects
+    fn all_elem_match<'v>(
+        &mut self,
+        v: &'v Value,
+        ptr: &str,
+    ) -> Result<Vec<(String, &'v Map<String, Value>)>, QueryError> {
+        let mut out = Vec::new();
+        for (_, all) in self.ops(v, ptr, &["$all"])? {
+            for (i, item) in all.as_array().into_iter().flatten().enumerate() {
+                let pi = format!("{ptr}/$all/{i}");
+                for (_, em) in self.ops(item, &pi, &["$elemMatch"])? {
+                    if let Some(o) = em.as_object() {
+                        out.push((format!("{pi}/$elemMatch"), o));
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn esc(k: &str) -> String {
+    k.replace('~', "~0").replace('/', "~1")
+}
+
+impl Selectie {
+    /// Parse a selection request body `{"vraagObject": {...}}` that passed the schema check.
+    pub fn from_request(family: Family, request: &Value) -> Result<Selectie, QueryError> {
+        let q = request
+            .get("vraagObject")
+            .ok_or_else(|| shape("", "missing vraagObject"))?;
+        let q = drop_empty(q.clone()).unwrap_or(Value::Object(Map::new()));
+        Self::from_vraag_object(family, &q, "/vraagObject")
+    }
+
+    /// Parse the `vraagObject` itself.
+    pub fn from_vraag_object(
+        family: Family,
+        q: &Value,
+        base: &str,
+    ) -> Result<Selectie, QueryError> {
+        let o = q
+            .as_object()
+            .ok_or_else(|| shape(base, "vraagObject must be an object"))?;
+        let mut p = Parser {
+            ignored: Vec::new(),
+        };
+        let gebied = o
+            .get("selectiegebied")
+            .ok_or_else(|| shape(base, "selectiegebied is required"))?;
+        let gp = format!("{base}/selectiegebied");
+        let postcode = gebied
+            .get("postcode")
+            .and_then(Value::as_str)
+            .ok_or_else(|| shape(&gp, "selectiegebied.postcode is required"))?;
+        let afstand = gebied
+            .get("afstand")
+            .and_then(Value::as_u64)
+            .ok_or_else(|| shape(&gp, "selectiegebied.afstand is required"))?;
+        if refdata::pc4_point(postcode).is_none() {
+            return Err(QueryError {
+                rule: SELECTIEGEBIED_ONBEKEND,
+                pointer: format!("{gp}/postcode"),
+                message: format!("postcode {postcode}: PC4 area not in the PC4 table, so no distance can be computed"),
+            });
+        }
+        let selectiegebied = Selectiegebied {
+            postcode: postcode.to_string(),
+            afstand: afstand.min(u64::from(u16::MAX)) as u16,
+        };
+        let mut criteria = Vec::new();
+        for (k, v) in o {
+            let ptr = format!("{base}/{}", esc(k));
+            let c = match (family, k.as_str()) {
+                (_, "selectiegebied") => continue,
+                (Family::Werkzoekenden, "bemiddelingsberoep") => {
+                    Some(Criterium::Bemiddelingsberoep(p.elem_match_or(
+                        v,
+                        &ptr,
+                        "beroep.codeBeroepsnaam",
+                    )?))
+                }
+                (Family::Werkzoekenden, "contractvorm") => {
+                    let mut codes = Vec::new();
+                    for (_, em) in p.ops(v, &ptr, &["$elemMatch"])? {
+                        let pe = format!("{ptr}/$elemMatch");
+                        for (_, alts) in p.ops(em, &pe, &["$or"])? {
+                            for (i, alt) in alts.as_array().into_iter().flatten().enumerate() {
+                                if let Some(x) = alt.get("codeTypeArbeidscontract") {
+                                    if let Some(s) = p.eq_str(
+                                        x,
+                                        &format!("{pe}/$or/{i}/codeTypeArbeidscontract"),
+                                    )? {
+                                        codes.push(s);
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    Some(Criterium::Contractvorm(codes))
+                }
+                (_, "flexibiliteit.indicatieOnregelmatigWerkOfPloegendienst") => {
+                    p.int_op(v, &ptr, "$eq")?.map(Criterium::OnregelmatigWerk)
+                }
+                (Family::Werkzoekenden, "arbeidsmarktkwalificatie.rijbewijs")
+                | (Family::Vacatures, "rijbewijs") => {
+                    let mut codes = Vec::new();
+                    for (pe, em) in p.all_elem_match(v, &ptr)? {
+                        for (f, x) in em {
+                            if f == "codeSoortRijbewijs" {
+                                codes.extend(p.eq_str(x, &format!("{pe}/{f}"))?);
+                            } else {
+                                p.ignore(
+                                    format!("{pe}/{}", esc(f)),
+                                    format!("'{f}' is not a criterion here"),
+                                );
+                            }
+                        }
+                    }
+                    Some(Criterium::Rijbewijzen(codes))
+                }
+                (Family::Werkzoekenden, "arbeidsmarktkwalificatie.taalbeheersing")
+                | (Family::Vacatures, "taalbeheersing") => {
+                    let mut eisen = Vec::new();
+                    for (pe, em) in p.all_elem_match(v, &ptr)? {
+                        let mut eis = TaalEis {
+                            code_taal: String::new(),
+                            mondeling_minimaal: None,
+                            schriftelijk_minimaal: None,
+                        };
+                        for (f, x) in em {
+                            let pf = format!("{pe}/{f}");
+                            match f.as_str() {
+                                "codeTaal" => eis.code_taal = p.eq_str(x, &pf)?.unwrap_or_default(),
+                                "codeNiveauTaalbeheersingMondeling" => {
+                                    eis.mondeling_minimaal = p.int_op(x, &pf, "$gte")?
+                                }
+                                "codeNiveauTaalbeheersingSchriftelijk" => {
+                                    eis.schriftelijk_minimaal = p.int_op(x, &pf, "$gte")?
+                                }
+                                _ => p.ignore(pf, format!("'{f}' is not a criterion here")),
+                            }
+                        }
+                        if eis.code_taal.is_empty() {
+                            return Err(shape(&pe, "a language requirement needs codeTaal"));
+                        }
+                        eisen.push(eis);
+                    }
+                    Some(Criterium::Taalbeheersing(eisen))
+                }
+                (Family::Werkzoekenden, "datumAanvangBeschikbaarVoorWerk") => p
+                    .ops(v, &ptr, &["$lte"])?
+                    .first()
+                    .and_then(|(_, x)| x.as_str())
+                    .map(|d| Criterium::BeschikbaarUiterlijk(d.to_string())),
+                (Family::Werkzoekenden, "werktijden.indicatieKantoortijden") => {
+                    p.int_op(v, &ptr, "$eq")?.map(Criterium::Kantoortijden)
+                }
+                (_, "werktijden.aantalWerkurenPerWeekMaximaal") => p
+                    .int_op(v, &ptr, "$gte")?
+                    .map(Criterium::UrenMaximaalMinstens),
+                (_, "werktijden.aantalWerkurenPerWeekMinimaal") => p
+                    .int_op(v, &ptr, "$lte")?
+                    .map(Criterium::UrenMinimaalHoogstens),
+                (Family::Vacatures, "beroep.codeBeroepsnaam") => {
+                    p.eq_str(v, &ptr)?.map(Criterium::Beroep)
+                }
+                (Family::Vacatures, "codeWerkEnDenkniveauMinimaal") => {
+                    let ops = p.ops(v, &ptr, &["$gte", "$lt", "$eq"])?;
+                    let get = |n: &str| {
+                        ops.iter()
+                            .find(|(k, _)| *k == n)
+                            .and_then(|(_, x)| x.as_str())
+                            .map(str::to_string)
+                    };
+                    Some(Criterium::WerkEnDenkniveau {
+                        gte: get("$gte"),
+                        lt: get("$lt"),
+                        eq: get("$eq"),
+                    })
+                }
+                (Family::Vacatures, "datumAanvangWerkzaamheden") => p
+                    .ops(v, &ptr, &["$gte"])?
+                    .first()
+                    .and_then(|(_, x)| x.as_str())
+                    .map(|d| Criterium::AanvangWerkzaamhedenVanaf(d.to_string())),
+                _ => {
+                    p.ignore(
+                        ptr,
+                        format!(
+                            "'{k}' is not a selection criterion of VUM 3.0.0 {}",
+                            family.name()
+                        ),
+                    );
+                    continue;
+                }
+            };
+            match c {
+                Some(
+                    Criterium::Bemiddelingsberoep(v)
+                    | Criterium::Contractvorm(v)
+                    | Criterium::Rijbewijzen(v),
+                ) if v.is_empty() => {
+                    p.ignore(format!("{base}/{}", esc(k)), "criterion has no values");
+                }
+                Some(Criterium::Taalbeheersing(v)) if v.is_empty() => {
+                    p.ignore(format!("{base}/{}", esc(k)), "criterion has no values")
+                }
+                Some(c) => criteria.push(c),
+                None => p.ignore(
+                    format!("{base}/{}", esc(k)),
+                    "criterion has no operator this version defines",
+                ),
+            }
+        }
+        Ok(Selectie {
+            family,
+            selectiegebied,
+            criteria,
+            ignored: p.ignored,
+        })
+    }
+}
