@@ -1,1 +1,96 @@
-fn main() {}
+//! `matchgate`: the gateway's command line.
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+mod validate;
+
+#[derive(Parser)]
+#[command(
+    name = "matchgate",
+    version,
+    about = "VUM gateway node (interface 3.0.0, data standard 1.5)"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Validate VUM documents: a single JSON document, a JSON array, or NDJSON (one per line).
+    Validate {
+        /// Files to validate ('-' for standard input)
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Document kind; detected from the first record of each file when omitted
+        #[arg(long, value_parser = parse_kind)]
+        kind: Option<vum::Kind>,
+        /// Output: text lines `file:record:pointer rule severity: message`, or NDJSON
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// Do not print warnings (they never make a document invalid)
+        #[arg(long)]
+        no_warnings: bool,
+        /// Judge dates against this day (YYYY-MM-DD) instead of today
+        #[arg(long)]
+        today: Option<String>,
+    },
+    /// List every rule id the validator can report, with its severity.
+    Rules,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+fn parse_kind(s: &str) -> Result<vum::Kind, String> {
+    s.parse()
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Validate {
+            files,
+            kind,
+            format,
+            no_warnings,
+            today,
+        } => {
+            let validator = match today {
+                Some(t) if vum::is_valid_date(&t) => vum::Validator::with_today(&t),
+                Some(t) => {
+                    eprintln!("matchgate: --today {t}: expected a date YYYY-MM-DD");
+                    return ExitCode::from(2);
+                }
+                None => vum::Validator::new(),
+            };
+            let opts = validate::Options {
+                kind,
+                format,
+                warnings: !no_warnings,
+            };
+            validate::run(&validator, &files, &opts)
+        }
+        Command::Rules => {
+            for fam in [vum::Family::Werkzoekenden, vum::Family::Vacatures] {
+                for r in vum::schema_rules(fam) {
+                    println!("{r}\terror\tschemas/vum-{}.schema.json", fam.name());
+                }
+            }
+            for r in vum::rules::CATALOGUE.iter().chain(vum::query::RULES) {
+                println!("{}\t{}\t{}", r.id, r.severity, r.description);
+            }
+            ExitCode::SUCCESS
+        }
+    }
+}

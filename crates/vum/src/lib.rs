@@ -27,6 +27,7 @@ mod walk;
 pub use finding::{Finding, Report, Severity};
 pub use kind::{Family, Kind};
 pub use schema::SchemaError;
+pub use walk::is_valid_date;
 
 use serde::de::DeserializeSeed;
 

@@ -84,6 +84,11 @@ pub struct QueryError {
 pub const SELECTIEGEBIED_ONBEKEND: &str = "query/selectiegebied-postcode-onbekend";
 pub const QUERY_SHAPE: &str = "query/vorm";
 
+/// The rules a selection query can break beyond its schema.
+pub const RULES: &[crate::rules::RuleInfo] = &[
+    crate::rules::RuleInfo { id: SELECTIEGEBIED_ONBEKEND, severity: Severity::Error, description: "the selectiegebied postcode's PC4 area is not in the PC4 table, so no distance can be computed", source: "BRIEF: selectiegebied matches by distance between PC4 centroids" },
+];
+
 impl QueryError {
     pub fn into_finding(self) -> Finding {
         Finding {

@@ -32,7 +32,7 @@ pub(crate) enum Ty {
 pub(crate) struct ObjectNode {
     pub props: Vec<(Box<str>, NodeId)>,
     pub required: Vec<usize>,
-    pub required_rule: RuleId,
+    pub required_rule: Option<RuleId>,
     /// `additionalProperties: false` and its rule
     pub closed: Option<RuleId>,
     pub hooks: Vec<ObjectHook>,
@@ -221,7 +221,7 @@ impl Compiler<'_> {
                     })?;
                     required.push(i);
                 }
-                let required_rule = self.rule(loc, "required");
+                let required_rule = (!required.is_empty()).then(|| self.rule(loc, "required"));
                 let closed = match s.get("additionalProperties") {
                     Some(Value::Bool(false)) => Some(self.rule(loc, "additionalProperties")),
                     None | Some(Value::Bool(true)) => None,

@@ -270,7 +270,7 @@ fn format_name(f: Format) -> &'static str {
 }
 
 /// RFC 3339 full-date: YYYY-MM-DD with a real day of that month.
-pub(crate) fn is_valid_date(s: &str) -> bool {
+pub fn is_valid_date(s: &str) -> bool {
     let b = s.as_bytes();
     if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
         return false;
@@ -426,13 +426,15 @@ impl<'de> Visitor<'de> for NodeSeed<'_, '_> {
         if present == 0 && !unknown {
             return Ok(ABSENT);
         }
-        for &i in &obj.required {
-            if present & (1 << i) == 0 {
-                let name = &obj.props[i].0;
-                self.ctx.error(
-                    obj.required_rule,
-                    format!("required property '{name}' is missing or empty"),
-                );
+        if let Some(rule) = obj.required_rule {
+            for &i in &obj.required {
+                if present & (1 << i) == 0 {
+                    let name = &obj.props[i].0;
+                    self.ctx.error(
+                        rule,
+                        format!("required property '{name}' is missing or empty"),
+                    );
+                }
             }
         }
         if !obj.hooks.is_empty() {
