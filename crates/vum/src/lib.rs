@@ -89,8 +89,16 @@ impl Validator {
         if kind.is_query() {
             let mut findings = jsonschema_check::check(kind, doc);
             if findings.is_empty() {
-                if let Err(e) = query::Selectie::from_request(kind.family(), doc) {
-                    findings.push(e.into_finding());
+                match query::Selectie::from_request(kind.family(), doc) {
+                    Ok(selectie) => {
+                        findings.extend(selectie.ignored.into_iter().map(|i| Finding {
+                            rule: query::CRITERIUM_GENEGEERD.to_string(),
+                            severity: Severity::Warning,
+                            pointer: i.pointer,
+                            message: format!("ignored: {}", i.reason),
+                        }))
+                    }
+                    Err(e) => findings.push(e.into_finding()),
                 }
             }
             return Report { findings };

@@ -83,9 +83,11 @@ pub struct QueryError {
 
 pub const SELECTIEGEBIED_ONBEKEND: &str = "query/selectiegebied-postcode-onbekend";
 pub const QUERY_SHAPE: &str = "query/vorm";
+pub const CRITERIUM_GENEGEERD: &str = "query/criterium-genegeerd";
 
 /// The rules a selection query can break beyond its schema.
 pub const RULES: &[crate::rules::RuleInfo] = &[
+    crate::rules::RuleInfo { id: CRITERIUM_GENEGEERD, severity: Severity::Warning, description: "a criterion or operator this version does not define is accepted and has no effect", source: "koppelvlak README / releasenotes: onbekende criteria worden genegeerd" },
     crate::rules::RuleInfo { id: SELECTIEGEBIED_ONBEKEND, severity: Severity::Error, description: "the selectiegebied postcode's PC4 area is not in the PC4 table, so no distance can be computed", source: "BRIEF: selectiegebied matches by distance between PC4 centroids" },
 ];
 
