@@ -10,8 +10,12 @@ fn matchgate() -> Command {
 
 fn shared(rel: &str) -> String {
     format!(
-        "{}/../../../shared/vum/testdata/{rel}",
-        env!("CARGO_MANIFEST_DIR")
+        "{}/vum/testdata/{rel}",
+        std::env::var("MATCHGATE_SHARED").unwrap_or_else(|_| concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../../shared"
+        )
+        .to_string())
     )
 }
 

@@ -4,8 +4,12 @@ use serde_json::Value;
 
 fn shared(rel: &str) -> Value {
     let path = format!(
-        "{}/../../../shared/vum/testdata/{rel}",
-        env!("CARGO_MANIFEST_DIR")
+        "{}/vum/testdata/{rel}",
+        std::env::var("MATCHGATE_SHARED").unwrap_or_else(|_| concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../../shared"
+        )
+        .to_string())
     );
     serde_json::from_str(&std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}")))
         .unwrap()

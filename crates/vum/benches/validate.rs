@@ -35,7 +35,8 @@ fn measure(docs: &[Vec<u8>], secs: f64, mut f: impl FnMut(&[u8]) -> bool) -> Rat
 
 fn main() {
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
-    let data = format!("{root}/../shared/vum/testdata/werkzoekenden-1000.json");
+    let shared = std::env::var("MATCHGATE_SHARED").unwrap_or_else(|_| format!("{root}/../shared"));
+    let data = format!("{shared}/vum/testdata/werkzoekenden-1000.json");
     let secs: f64 = std::env::var("BENCH_SECONDS")
         .ok()
         .and_then(|s| s.parse().ok())

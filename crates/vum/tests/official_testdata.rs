@@ -5,8 +5,12 @@ use vum::{Kind, Severity, Validator};
 
 fn shared(rel: &str) -> Vec<Value> {
     let path = format!(
-        "{}/../../../shared/vum/testdata/{rel}",
-        env!("CARGO_MANIFEST_DIR")
+        "{}/vum/testdata/{rel}",
+        std::env::var("MATCHGATE_SHARED").unwrap_or_else(|_| concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../../shared"
+        )
+        .to_string())
     );
     let v: Value = serde_json::from_str(
         &std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}")),
