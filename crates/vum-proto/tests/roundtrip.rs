@@ -15,24 +15,7 @@ fn shared(rel: &str) -> Value {
         .unwrap()
 }
 
-/// Drop empty strings, arrays and objects, bottom-up, as the standard says they mean 'absent'.
-fn drop_empty(v: Value) -> Option<Value> {
-    match v {
-        Value::String(s) if s.is_empty() => None,
-        Value::Array(a) => {
-            let a: Vec<Value> = a.into_iter().filter_map(drop_empty).collect();
-            (!a.is_empty()).then_some(Value::Array(a))
-        }
-        Value::Object(o) => {
-            let o: serde_json::Map<String, Value> = o
-                .into_iter()
-                .filter_map(|(k, v)| drop_empty(v).map(|v| (k, v)))
-                .collect();
-            (!o.is_empty()).then_some(Value::Object(o))
-        }
-        v => Some(v),
-    }
-}
+use vum::jsonschema_check::drop_empty;
 
 fn roundtrip<T: serde::de::DeserializeOwned + serde::Serialize + prost::Message + Default>(
     doc: &Value,
