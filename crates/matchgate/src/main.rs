@@ -3,6 +3,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod translate_cmd;
 mod validate;
 
 #[derive(Parser)]
@@ -36,6 +37,8 @@ enum Command {
         #[arg(long)]
         today: Option<String>,
     },
+    /// Translate a local export (CSV, XLSX, XML, JSON, NDJSON) into VUM documents with a mapping file.
+    Translate(translate_cmd::Args),
     /// List every rule id the validator can report, with its severity.
     Rules,
 }
@@ -81,6 +84,7 @@ fn main() -> ExitCode {
             };
             validate::run(&validator, &files, &opts)
         }
+        Command::Translate(args) => translate_cmd::run(&args),
         Command::Rules => {
             for fam in [vum::Family::Werkzoekenden, vum::Family::Vacatures] {
                 for r in vum::schema_rules(fam) {

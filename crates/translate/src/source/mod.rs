@@ -1,0 +1,106 @@
+//! Record sources: each turns a file into records whose values are aligned with the mapping's
+//! columns. A problem with one row is a [`RowError`] (that row is rejected, the next is read);
+//! a problem with the whole file is an [`OpenError`].
+use crate::mapping::{Mapping, SourceConfig};
+use std::path::Path;
+
+mod csv_source;
+mod json_source;
+mod xlsx_source;
+mod xml_source;
+
+pub use xlsx_source::excel_serial_to_date as excel_date;
+
+/// One source record: for each mapping column, its values (none = absent; XML and JSON can hold
+/// several values for one path).
+#[derive(Debug, Clone)]
+pub struct Record {
+    /// row number in the source (1-based data row for CSV/XLSX counting the header, record index for XML/JSON)
+    pub row: u64,
+    pub values: Vec<Vec<String>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RowError {
+    pub row: u64,
+    pub column: Option<String>,
+    pub rule: &'static str,
+    pub message: String,
+    /// true when reading cannot go on after this error (malformed XML, a broken JSON array)
+    pub fatal: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{path}: {message}")]
+pub struct OpenError {
+    pub path: String,
+    pub message: String,
+}
+
+pub type Records = Box<dyn Iterator<Item = Result<Record, RowError>>>;
+
+pub const ENCODING: &str = "translate/encoding";
+pub const CSV_MALFORMED: &str = "translate/csv";
+pub const XLSX_MALFORMED: &str = "translate/xlsx";
+pub const XML_MALFORMED: &str = "translate/xml";
+pub const JSON_MALFORMED: &str = "translate/json";
+
+/// Open `input` as the mapping's source says.
+pub fn open(mapping: &Mapping, input: &Path) -> Result<Records, OpenError> {
+    let err = |m: String| OpenError {
+        path: input.display().to_string(),
+        message: m,
+    };
+    match &mapping.source {
+        SourceConfig::Csv {
+            delimiter,
+            quote,
+            encoding,
+            header_row,
+        } => csv_source::open(
+            input,
+            &mapping.columns,
+            delimiter.as_bytes()[0],
+            quote.as_bytes()[0],
+            *encoding,
+            *header_row,
+        )
+        .map_err(err),
+        SourceConfig::Xlsx { sheet, header_row } => {
+            xlsx_source::open(input, &mapping.columns, sheet.as_deref(), *header_row).map_err(err)
+        }
+        SourceConfig::Xml { record, namespaces } => {
+            xml_source::open(input, &mapping.columns, record, namespaces).map_err(err)
+        }
+        SourceConfig::Json { record_path } => {
+            json_source::open_json(input, &mapping.columns, record_path).map_err(err)
+        }
+        SourceConfig::Ndjson {} => json_source::open_ndjson(input, &mapping.columns).map_err(err),
+    }
+}
+
+/// Find each mapping column in a header row; a missing one names what the header has.
+pub(crate) fn locate(
+    columns: &[String],
+    header: &[String],
+    where_: &str,
+) -> Result<Vec<usize>, String> {
+    columns
+        .iter()
+        .map(|c| {
+            header
+                .iter()
+                .position(|h| h.trim() == c.trim())
+                .ok_or_else(|| {
+                    format!(
+                        "column '{c}' is not in the header ({where_}); the header has: {}",
+                        header
+                            .iter()
+                            .map(|h| format!("'{h}'"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                })
+        })
+        .collect()
+}
