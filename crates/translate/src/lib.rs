@@ -311,6 +311,16 @@ impl Translator {
                 summary.contact_withheld += 1;
                 continue;
             }
+            if f.remove.is_some() || f.uppercase {
+                for v in raw.iter_mut() {
+                    if let Some(chars) = &f.remove {
+                        v.retain(|c| !chars.contains(c));
+                    }
+                    if f.uppercase {
+                        *v = v.to_uppercase();
+                    }
+                }
+            }
             let parts: Vec<String> = match &f.split {
                 Some(sep) => raw
                     .iter()

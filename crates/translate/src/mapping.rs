@@ -160,6 +160,12 @@ struct FieldConfig {
     date_format: Option<String>,
     #[serde(default)]
     required: bool,
+    /// characters removed from the value before anything else (e.g. " " for "3011 AB")
+    #[serde(default)]
+    remove: Option<String>,
+    /// upper-case the value (after `remove`)
+    #[serde(default)]
+    uppercase: bool,
 }
 
 /// What to do with a value the map or lookup does not know.
@@ -219,6 +225,8 @@ pub struct Field {
     pub unmapped: Unmapped,
     pub date_format: Option<DateFormat>,
     pub required: bool,
+    pub remove: Option<String>,
+    pub uppercase: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -398,6 +406,8 @@ impl Mapping {
                 unmapped: fc.unmapped.unwrap_or(Unmapped::Reject),
                 date_format,
                 required: fc.required,
+                remove: fc.remove.clone(),
+                uppercase: fc.uppercase,
             });
         }
         if fields.is_empty() {
@@ -553,9 +563,11 @@ fn resolve(schema: &Value, root: &str, steps: &[Step]) -> Result<(LeafType, bool
                             i += 1;
                             node = deref(&node["items"]);
                         }
-                        _ => return Err(format!(
+                        _ => {
+                            return Err(format!(
                             "{where_} is a list: write '{p}[]' (one element per value) or '{p}[0]'"
-                        )),
+                        ))
+                        }
                     }
                 }
             }

@@ -139,13 +139,18 @@ pub fn schema_rules(family: Family) -> Vec<String> {
     r
 }
 
-/// Today's date in UTC as `YYYY-MM-DD` (civil-from-days, H. Hinnant).
+/// Today's date in UTC as `YYYY-MM-DD`.
 pub fn today_utc() -> String {
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
-    let z = (secs / 86_400) as i64 + 719_468;
+    date_from_unix_days((secs / 86_400) as i64)
+}
+
+/// The civil date `YYYY-MM-DD` of a day count since 1970-01-01 (H. Hinnant's civil_from_days).
+pub fn date_from_unix_days(days: i64) -> String {
+    let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;
     let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;

@@ -4,25 +4,48 @@ use super::{locate, Record, Records, RowError, XLSX_MALFORMED};
 use calamine::{open_workbook, DataRef, Reader, Xlsx};
 use std::path::Path;
 
-/// Excel serial day (1900 system) -> YYYY-MM-DD.
+/// Excel serial day (1900 system) -> YYYY-MM-DD. Serial 1 is 1900-01-01; Excel counts a
+/// 1900-02-29 that never was (serial 60), so from serial 61 on a day is 1899-12-30 + serial.
 pub fn excel_serial_to_date(serial: f64) -> Option<String> {
     if !(1.0..2_958_466.0).contains(&serial) {
         return None;
     }
-    // day 60 is the non-existent 1900-02-29 of Excel's 1900 system; days after it are shifted
     let days = serial.floor() as i64;
-    let days = if days >= 60 { days - 1 } else { days };
-    // 1899-12-31 is day 0
-    let z = days + 693_594 + 306 - 1 - 365; // days since 0000-03-01
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    Some(format!("{y:04}-{m:02}-{d:02}"))
+    // 1899-12-30 is 25569 days before 1970-01-01
+    let unix = if days >= 61 {
+        days - 25_569
+    } else {
+        days - 25_568
+    };
+    Some(vum::date_from_unix_days(unix))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn excel_serials() {
+        assert_eq!(
+            super::excel_serial_to_date(1.0).as_deref(),
+            Some("1900-01-01")
+        );
+        assert_eq!(
+            super::excel_serial_to_date(59.0).as_deref(),
+            Some("1900-02-28")
+        );
+        assert_eq!(
+            super::excel_serial_to_date(61.0).as_deref(),
+            Some("1900-03-01")
+        );
+        assert_eq!(
+            super::excel_serial_to_date(45658.0).as_deref(),
+            Some("2025-01-01")
+        );
+        assert_eq!(
+            super::excel_serial_to_date(46348.75).as_deref(),
+            Some("2026-11-22")
+        );
+        assert_eq!(super::excel_serial_to_date(0.0), None);
+    }
 }
 
 fn text(v: &DataRef<'_>) -> Result<String, String> {
