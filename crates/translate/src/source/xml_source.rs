@@ -117,7 +117,7 @@ pub(super) fn open(
                 Err(e) => {
                     done = true;
                     return Some(Err(RowError {
-                        row: row + u64::from(in_record.is_some()),
+                        row: if in_record.is_some() { row } else { row + 1 },
                         column: None,
                         rule: XML_MALFORMED,
                         message: format!("malformed XML at byte {}: {e}; records after this point cannot be read", reader.buffer_position()),
