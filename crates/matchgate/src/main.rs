@@ -3,6 +3,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod store_cmd;
 mod translate_cmd;
 mod validate;
 
@@ -13,6 +14,17 @@ mod validate;
     about = "VUM gateway node (interface 3.0.0, data standard 1.5)"
 )]
 struct Cli {
+    /// Database: sqlite://PATH or postgres://USER@HOST/DB (default: a SQLite file in the data directory)
+    #[arg(long, global = true, env = "MATCHGATE_DATABASE")]
+    database: Option<String>,
+    /// Data directory for the default SQLite database
+    #[arg(
+        long,
+        global = true,
+        env = "MATCHGATE_DATA_DIR",
+        default_value = "matchgate-data"
+    )]
+    data_dir: PathBuf,
     #[command(subcommand)]
     command: Command,
 }
@@ -39,6 +51,19 @@ enum Command {
     },
     /// Translate a local export (CSV, XLSX, XML, JSON, NDJSON) into VUM documents with a mapping file.
     Translate(translate_cmd::Args),
+    /// Translate an export straight into the store (same mapping, summary and rejects as translate).
+    Ingest(store_cmd::IngestArgs),
+    /// Run a selection request ({"vraagObject": ...}) against the store; prints the source's response.
+    Select(store_cmd::SelectArgs),
+    /// Print the detail document of a record by its VUM id.
+    Get(store_cmd::GetArgs),
+    /// The audit log: `matchgate audit verify` checks its hash chain.
+    Audit {
+        #[command(subcommand)]
+        command: store_cmd::AuditCommand,
+    },
+    /// Counts of live, expired, withdrawn and deleted records.
+    Status,
     /// List every rule id the validator can report, with its severity.
     Rules,
 }
@@ -85,6 +110,19 @@ fn main() -> ExitCode {
             validate::run(&validator, &files, &opts)
         }
         Command::Translate(args) => translate_cmd::run(&args),
+        Command::Ingest(args) => {
+            store_cmd::ingest(&store_cmd::db_url(cli.database, &cli.data_dir), &args)
+        }
+        Command::Select(args) => {
+            store_cmd::select(&store_cmd::db_url(cli.database, &cli.data_dir), &args)
+        }
+        Command::Get(args) => {
+            store_cmd::get(&store_cmd::db_url(cli.database, &cli.data_dir), &args)
+        }
+        Command::Audit { command } => {
+            store_cmd::audit(&store_cmd::db_url(cli.database, &cli.data_dir), &command)
+        }
+        Command::Status => store_cmd::status(&store_cmd::db_url(cli.database, &cli.data_dir)),
         Command::Rules => {
             for fam in [vum::Family::Werkzoekenden, vum::Family::Vacatures] {
                 for r in vum::schema_rules(fam) {

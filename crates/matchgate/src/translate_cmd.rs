@@ -58,7 +58,7 @@ pub fn node_secret(file: Option<&Path>) -> Result<Vec<u8>, String> {
     Ok(trimmed)
 }
 
-struct FileSink {
+pub(crate) struct FileSink {
     out: Box<dyn Write>,
     format: OutFormat,
     first: bool,
@@ -190,7 +190,7 @@ fn run_inner(args: &Args) -> Result<ExitCode, String> {
     })
 }
 
-fn print_summary(s: &Summary, rejects: &Path) {
+pub(crate) fn print_summary(s: &Summary, rejects: &Path) {
     eprintln!(
         "read {}, accepted {}, filtered {}, rejected {} ({:.1}s)",
         s.read, s.accepted, s.filtered, s.rejected, s.seconds

@@ -51,9 +51,12 @@ pub enum Outcome {
         doc: Value,
         warnings: Vec<Finding>,
     },
+    /// `vum_id`: the id the record would have had, so a store can stop sharing an earlier version
     Filtered {
         row: u64,
+        vum_id: Option<String>,
         reason: String,
+        consent: bool,
     },
     Rejected {
         row: u64,
@@ -85,6 +88,15 @@ pub trait Sink {
         rejects: &[Reject],
         original: &[(String, String)],
     ) -> std::io::Result<()>;
+    /// A filtered record: not shared. A store tombstones an earlier version of it, if any.
+    fn filtered(
+        &mut self,
+        _row: u64,
+        _vum_id: Option<&str>,
+        _consent: bool,
+    ) -> std::io::Result<()> {
+        Ok(())
+    }
     fn progress(&mut self, _summary: &Summary) {}
 }
 
@@ -211,9 +223,12 @@ impl Translator {
         if let Some((c, share, contact)) = &m.consent {
             let v = first(*c).unwrap_or("");
             if !share.iter().any(|s| s.eq_ignore_ascii_case(v)) {
+                let vum_id = first(m.id_column).map(|id| self.vum_id(id));
                 return Outcome::Filtered {
                     row,
+                    vum_id,
                     reason: format!("consent {}: '{v}'", m.columns[*c]),
+                    consent: true,
                 };
             }
             contact_allowed = contact.iter().any(|s| s.eq_ignore_ascii_case(v));
@@ -223,9 +238,12 @@ impl Translator {
             let keep = f.one_of.as_ref().is_none_or(|l| l.iter().any(|x| x == v))
                 && f.not_in.as_ref().is_none_or(|l| !l.iter().any(|x| x == v));
             if !keep {
+                let vum_id = first(m.id_column).map(|id| self.vum_id(id));
                 return Outcome::Filtered {
                     row,
+                    vum_id,
                     reason: format!("filter {}", m.columns[f.column]),
+                    consent: false,
                 };
             }
         }
@@ -483,9 +501,15 @@ fn record(s: &mut Summary, sink: &mut dyn Sink, o: Outcome) -> Result<(), Transl
             }
             sink.accepted(row, &id, &doc)?;
         }
-        Outcome::Filtered { reason, .. } => {
+        Outcome::Filtered {
+            row,
+            vum_id,
+            reason,
+            consent,
+        } => {
             s.filtered += 1;
             *s.filtered_by_reason.entry(reason).or_default() += 1;
+            sink.filtered(row, vum_id.as_deref(), consent)?;
         }
         Outcome::Rejected {
             rejects, original, ..

@@ -18,6 +18,7 @@
 mod finding;
 pub mod jsonschema_check;
 mod kind;
+pub mod matchform;
 pub mod privacy;
 pub mod query;
 pub mod refdata;

@@ -135,3 +135,33 @@ fn streaming_validator_agrees_with_jsonschema_crate_on_mutated_data() {
         }
     }
 }
+
+#[test]
+fn match_form_of_every_profile_is_a_valid_match_profile_without_personal_data() {
+    let v = Validator::with_today(TODAY);
+    for d in shared("werkzoekenden-1000.json") {
+        let m = vum::matchform::to_match(Kind::Werkzoekende, &d);
+        let r = v.validate_value(Kind::WerkzoekendeMatch, &m);
+        assert!(r.is_valid(), "{:?}", r.findings);
+        for gone in [
+            "emailadres",
+            "telefoonnummer",
+            "contactpersoon",
+            "indicatieLdrRegistratie",
+            "persoonlijkePresentatie",
+            "webadres",
+            "eisAanWerk",
+        ] {
+            assert!(m.get(gone).is_none(), "{gone} in match form");
+        }
+    }
+    for d in shared("vacatures-93.json") {
+        let m = vum::matchform::to_match(Kind::Vacature, &d);
+        assert!(v.validate_value(Kind::VacatureMatch, &m).is_valid());
+        assert!(m
+            .get("werkgever")
+            .and_then(|w| w.get("contactpersoon"))
+            .is_none());
+        assert!(m.get("nummerVacature").is_none());
+    }
+}

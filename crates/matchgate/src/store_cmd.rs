@@ -1,0 +1,399 @@
+//! Store commands: ingest, select, get, audit verify, status.
+use crate::translate_cmd::{node_secret, print_summary};
+use serde_json::Value;
+use std::io::{self, IsTerminal};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use store::service::{self, Caller};
+use store::{engine::Engine, now_ms, Store, Upserted};
+use translate::{mapping::Mapping, Reject, Sink, Summary, Translator};
+use vum::{Kind, Validator};
+
+#[derive(clap::Args)]
+pub struct IngestArgs {
+    /// The mapping file (TOML; see docs/mapping.md)
+    #[arg(long)]
+    mapping: PathBuf,
+    /// The export to ingest
+    input: PathBuf,
+    /// Rejected records, for correction
+    #[arg(long, default_value = "rejects.csv")]
+    rejects: PathBuf,
+    /// File holding the node secret (else $MATCHGATE_NODE_SECRET)
+    #[arg(long)]
+    secret_file: Option<PathBuf>,
+    /// Records per transaction
+    #[arg(long, default_value_t = 1000)]
+    batch: usize,
+}
+
+#[derive(clap::Args)]
+pub struct SelectArgs {
+    /// The selection request: {"vraagObject": {...}} (werkzoekende-vraag or vacature-vraag)
+    query: PathBuf,
+    /// werkzoekende or vacature (detected from the criteria when omitted)
+    #[arg(long)]
+    kind: Option<String>,
+    /// At most this many results (VUM: 100)
+    #[arg(long, default_value_t = 100)]
+    limit: usize,
+    /// Why (goes to the audit log)
+    #[arg(long, default_value = "cli")]
+    purpose: String,
+}
+
+#[derive(clap::Args)]
+pub struct GetArgs {
+    vum_id: String,
+    /// werkzoekende or vacature (both are tried when omitted)
+    #[arg(long)]
+    kind: Option<String>,
+    #[arg(long, default_value = "cli")]
+    purpose: String,
+}
+
+#[derive(clap::Subcommand)]
+pub enum AuditCommand {
+    /// Check the audit log's hash chain from the first entry to the last.
+    Verify,
+}
+
+pub fn db_url(database: Option<String>, data_dir: &Path) -> String {
+    database.unwrap_or_else(|| {
+        let _ = std::fs::create_dir_all(data_dir);
+        format!("sqlite://{}", data_dir.join("matchgate.db").display())
+    })
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
+}
+
+fn fail(e: impl std::fmt::Display) -> ExitCode {
+    eprintln!("matchgate: {e}");
+    ExitCode::from(2)
+}
+
+fn caller(purpose: &str) -> Caller {
+    Caller {
+        actor: format!(
+            "local:{}",
+            std::env::var("USER").unwrap_or_else(|_| "cli".into())
+        ),
+        on_behalf_of: "local".into(),
+        purpose: purpose.into(),
+        transaction_id: uuid::Uuid::now_v7().to_string(),
+    }
+}
+
+struct StoreSink {
+    rt: tokio::runtime::Handle,
+    store: Store,
+    kind: Kind,
+    batch: Vec<(String, Value)>,
+    size: usize,
+    rejects: csv::Writer<std::fs::File>,
+    counts: [u64; 4], // inserted, updated, unchanged, removed
+    progress: Option<indicatif::ProgressBar>,
+    last_plain: u64,
+}
+
+impl StoreSink {
+    fn flush(&mut self) -> io::Result<()> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let batch = std::mem::take(&mut self.batch);
+        let out = self
+            .rt
+            .block_on(self.store.upsert_batch(self.kind, &batch, now_ms()))
+            .map_err(io::Error::other)?;
+        for o in out {
+            self.counts[match o {
+                Upserted::Inserted => 0,
+                Upserted::Updated => 1,
+                Upserted::Unchanged => 2,
+            }] += 1;
+        }
+        Ok(())
+    }
+}
+
+impl Sink for StoreSink {
+    fn accepted(&mut self, _row: u64, id: &str, doc: &Value) -> io::Result<()> {
+        self.batch.push((id.to_string(), doc.clone()));
+        if self.batch.len() >= self.size {
+            self.flush()?;
+        }
+        Ok(())
+    }
+    fn rejected(&mut self, rejects: &[Reject], original: &[(String, String)]) -> io::Result<()> {
+        let original: serde_json::Map<String, Value> = original
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+            .collect();
+        let original = Value::Object(original).to_string();
+        for r in rejects {
+            self.rejects
+                .write_record([
+                    r.row.to_string().as_str(),
+                    r.column.as_deref().unwrap_or(""),
+                    &r.rule,
+                    &r.message,
+                    &original,
+                ])
+                .map_err(io::Error::other)?;
+        }
+        Ok(())
+    }
+    fn filtered(&mut self, _row: u64, vum_id: Option<&str>, consent: bool) -> io::Result<()> {
+        // a record that is no longer shared (consent withdrawn, filtered out) stops being shared
+        if let Some(id) = vum_id {
+            self.flush()?;
+            if self
+                .rt
+                .block_on(self.store.remove(self.kind, id, consent, now_ms()))
+                .map_err(io::Error::other)?
+            {
+                self.counts[3] += 1;
+            }
+        }
+        Ok(())
+    }
+    fn progress(&mut self, s: &Summary) {
+        match &self.progress {
+            Some(pb) => pb.set_message(format!(
+                "{} read, {} accepted, {} filtered, {} rejected",
+                s.read, s.accepted, s.filtered, s.rejected
+            )),
+            None if s.read >= self.last_plain + 100_000 => {
+                self.last_plain = s.read;
+                eprintln!(
+                    "ingest: {} read, {} accepted, {} filtered, {} rejected",
+                    s.read, s.accepted, s.filtered, s.rejected
+                );
+            }
+            None => {}
+        }
+    }
+}
+
+pub fn ingest(url: &str, args: &IngestArgs) -> ExitCode {
+    let mapping = match Mapping::load(&args.mapping) {
+        Ok(m) => m,
+        Err(e) => return fail(e),
+    };
+    let secret = match node_secret(args.secret_file.as_deref()) {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    let rt = runtime();
+    let store = match rt.block_on(Store::open(url)) {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    let mut rejects = match csv::Writer::from_path(&args.rejects) {
+        Ok(w) => w,
+        Err(e) => return fail(format!("{}: {e}", args.rejects.display())),
+    };
+    let _ = rejects.write_record(["row", "column", "rule", "message", "original"]);
+    let kind = mapping.kind;
+    let progress = io::stderr().is_terminal().then(|| {
+        let pb = indicatif::ProgressBar::new_spinner();
+        pb.enable_steady_tick(std::time::Duration::from_millis(200));
+        pb
+    });
+    let mut sink = StoreSink {
+        rt: rt.handle().clone(),
+        store,
+        kind,
+        batch: Vec::new(),
+        size: args.batch.max(1),
+        rejects,
+        counts: [0; 4],
+        progress,
+        last_plain: 0,
+    };
+    let mut t = Translator::new(mapping, &secret, Validator::new());
+    let summary = match t
+        .run(&args.input, &mut sink)
+        .and_then(|s| sink.flush().map(|()| s).map_err(Into::into))
+    {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    let _ = sink.rejects.flush();
+    if let Some(pb) = &sink.progress {
+        pb.finish_and_clear();
+    }
+    print_summary(&summary, &args.rejects);
+    let [ins, upd, unch, rem] = sink.counts;
+    eprintln!("store: {ins} inserted, {upd} updated, {unch} unchanged, {rem} no longer shared");
+    if summary.rejected > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn kind_arg(k: &Option<String>) -> Result<Option<Kind>, String> {
+    match k.as_deref() {
+        None => Ok(None),
+        Some("werkzoekende") => Ok(Some(Kind::Werkzoekende)),
+        Some("vacature") => Ok(Some(Kind::Vacature)),
+        Some(o) => Err(format!("--kind {o}: use werkzoekende or vacature")),
+    }
+}
+
+pub fn select(url: &str, args: &SelectArgs) -> ExitCode {
+    let text = match std::fs::read(&args.query) {
+        Ok(t) => t,
+        Err(e) => return fail(format!("{}: {e}", args.query.display())),
+    };
+    let request: Value = match serde_json::from_slice(&text) {
+        Ok(v) => v,
+        Err(e) => return fail(format!("{}: not JSON: {e}", args.query.display())),
+    };
+    let kind =
+        match kind_arg(&args.kind) {
+            Ok(Some(k)) => k,
+            Ok(None) => match Kind::detect(&request) {
+                Some(Kind::VacatureVraag) => Kind::Vacature,
+                Some(Kind::WerkzoekendeVraag) => Kind::Werkzoekende,
+                _ => return fail(
+                    "cannot tell whether this query is for werkzoekenden or vacatures; pass --kind",
+                ),
+            },
+            Err(e) => return fail(e),
+        };
+    let qkind = if kind == Kind::Vacature {
+        Kind::VacatureVraag
+    } else {
+        Kind::WerkzoekendeVraag
+    };
+    let report = Validator::new().validate_value(qkind, &request);
+    for f in &report.findings {
+        eprintln!(
+            "{}:{} {} {}: {}",
+            args.query.display(),
+            f.pointer,
+            f.rule,
+            f.severity,
+            f.message
+        );
+    }
+    if !report.is_valid() {
+        return ExitCode::FAILURE;
+    }
+    let selectie = match vum::query::Selectie::from_request(kind.family(), &request) {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    let rt = runtime();
+    let result = rt.block_on(async {
+        let store = Store::open(url).await.map_err(|e| e.to_string())?;
+        let engine = Engine::load(&store, kind)
+            .await
+            .map_err(|e| e.to_string())?;
+        service::select(
+            &store,
+            &engine,
+            kind,
+            &selectie,
+            args.limit,
+            &caller(&args.purpose),
+            now_ms(),
+        )
+        .await
+        .map_err(|e| e.to_string())
+    });
+    match result {
+        Ok(resp) => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&resp.to_json()).unwrap_or_default()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(e),
+    }
+}
+
+pub fn get(url: &str, args: &GetArgs) -> ExitCode {
+    let kinds = match kind_arg(&args.kind) {
+        Ok(Some(k)) => vec![k],
+        Ok(None) => vec![Kind::Werkzoekende, Kind::Vacature],
+        Err(e) => return fail(e),
+    };
+    let rt = runtime();
+    let result: Result<Option<Value>, String> = rt.block_on(async {
+        let store = Store::open(url).await.map_err(|e| e.to_string())?;
+        let c = caller(&args.purpose);
+        for k in kinds {
+            if let Some(d) = service::detail(&store, k, &args.vum_id, &c, now_ms())
+                .await
+                .map_err(|e| e.to_string())?
+            {
+                return Ok(Some(d));
+            }
+        }
+        Ok(None)
+    });
+    match result {
+        Ok(Some(d)) => {
+            println!("{}", serde_json::to_string_pretty(&d).unwrap_or_default());
+            ExitCode::SUCCESS
+        }
+        Ok(None) => {
+            eprintln!(
+                "matchgate: {}: no live, shared record with this id",
+                args.vum_id
+            );
+            ExitCode::FAILURE
+        }
+        Err(e) => fail(e),
+    }
+}
+
+pub fn audit(url: &str, cmd: &AuditCommand) -> ExitCode {
+    match cmd {
+        AuditCommand::Verify => {
+            match runtime().block_on(async { Store::open(url).await?.audit_verify().await }) {
+                Ok(Ok(n)) => {
+                    println!("audit log intact: {n} entries, hash chain verified");
+                    ExitCode::SUCCESS
+                }
+                Ok(Err(why)) => {
+                    println!("audit log BROKEN: {why}");
+                    ExitCode::FAILURE
+                }
+                Err(e) => fail(e),
+            }
+        }
+    }
+}
+
+pub fn status(url: &str) -> ExitCode {
+    let r = runtime().block_on(async {
+        let store = Store::open(url).await?;
+        let mut out = Vec::new();
+        for k in [Kind::Werkzoekende, Kind::Vacature] {
+            out.push((k, store.status(k, now_ms()).await?));
+        }
+        Ok::<_, store::StoreError>((out, store.expiry_days))
+    });
+    match r {
+        Ok((rows, days)) => {
+            for (k, s) in rows {
+                println!("{:<13} live {:>8}  expired {:>8}  withdrawn {:>8}  deleted {:>8}  changes {:>8}", k.name(), s.live, s.expired, s.withdrawn, s.deleted, s.changes);
+            }
+            println!("(expired: not refreshed by an import for {days} days; no longer shared)");
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(e),
+    }
+}

@@ -1,0 +1,57 @@
+-- matchgate store, PostgreSQL. Keep in step with ../sqlite/0001_init.sql (same tables, same meaning).
+CREATE TABLE records (
+    kind          TEXT    NOT NULL,
+    vum_id        TEXT    NOT NULL,
+    content_hash  TEXT    NOT NULL,
+    version       BIGINT  NOT NULL,
+    doc           TEXT,
+    created_ms    BIGINT  NOT NULL,
+    updated_ms    BIGINT  NOT NULL,
+    refreshed_ms  BIGINT  NOT NULL,
+    consent       BIGINT  NOT NULL,
+    deleted       BIGINT  NOT NULL,
+    pc4           BIGINT,
+    max_reis      BIGINT,
+    uren_min      BIGINT,
+    uren_max      BIGINT,
+    kantoor       BIGINT,
+    onregelmatig  BIGINT,
+    datum         TEXT,
+    niveau        TEXT,
+    beroepen      TEXT,
+    rijbewijzen   TEXT,
+    talen         TEXT,
+    contracten    TEXT,
+    PRIMARY KEY (kind, vum_id)
+);
+CREATE INDEX records_live_pc4 ON records (kind, pc4) WHERE deleted = 0;
+
+CREATE TABLE changes (
+    seq      BIGSERIAL PRIMARY KEY,
+    kind     TEXT    NOT NULL,
+    vum_id   TEXT    NOT NULL,
+    version  BIGINT  NOT NULL,
+    op       TEXT    NOT NULL,
+    at_ms    BIGINT  NOT NULL
+);
+CREATE INDEX changes_kind_seq ON changes (kind, seq);
+-- writers take this row lock so change-log sequence numbers become visible in order
+CREATE TABLE change_writer (id BIGINT PRIMARY KEY);
+INSERT INTO change_writer VALUES (1);
+
+CREATE TABLE audit (
+    seq             BIGINT  PRIMARY KEY,
+    at_ms           BIGINT  NOT NULL,
+    actor           TEXT    NOT NULL,
+    on_behalf_of    TEXT    NOT NULL,
+    action          TEXT    NOT NULL,
+    purpose         TEXT    NOT NULL,
+    transaction_id  TEXT    NOT NULL,
+    subject         TEXT    NOT NULL,
+    result_count    BIGINT  NOT NULL,
+    prev_hash       TEXT    NOT NULL,
+    hash            TEXT    NOT NULL
+);
+CREATE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN RAISE EXCEPTION 'audit log is append-only'; END $$;
+CREATE TRIGGER audit_no_change BEFORE UPDATE OR DELETE ON audit FOR EACH ROW EXECUTE FUNCTION audit_append_only();

@@ -1,0 +1,676 @@
+//! # store — the node's own VUM records
+//!
+//! One API over two backends through sqlx: an embedded SQLite file (default, WAL) and PostgreSQL.
+//! Records are keyed by (kind, VUM id) with a content hash, version, timestamps, consent and a
+//! tombstone; upserts are idempotent ('unchanged' when nothing changed). Every change is appended
+//! to a change log with a monotonic cursor. The audit log is append-only and hash-chained. The
+//! selection engine ([`engine`]) answers queries from an in-memory index fed by the change log.
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Row};
+use std::time::Duration;
+use vum::Kind;
+
+mod attrs;
+pub mod engine;
+pub mod service;
+
+pub use attrs::Attrs;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("migrating the database: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("unsupported database URL '{0}': use sqlite://PATH or postgres://...")]
+    Url(String),
+    #[error("stored document {0} is not JSON: {1}")]
+    Corrupt(String, serde_json::Error),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The result of storing one record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Upserted {
+    Inserted,
+    Updated,
+    /// same content as stored: only the refresh time moved (expiry)
+    Unchanged,
+}
+
+/// A change-log entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    pub seq: i64,
+    pub kind: String,
+    pub vum_id: String,
+    pub version: i64,
+    pub deleted: bool,
+    pub at_ms: i64,
+}
+
+/// One audit entry; never holds profile content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEntry {
+    pub actor: String,
+    pub on_behalf_of: String,
+    pub action: String,
+    pub purpose: String,
+    pub transaction_id: String,
+    pub subject: String,
+    pub result_count: i64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Status {
+    pub live: i64,
+    pub expired: i64,
+    pub withdrawn: i64,
+    pub deleted: i64,
+    pub changes: i64,
+    pub audit_entries: i64,
+}
+
+/// Registrations are renewed every three months: a record not refreshed for this long stops
+/// being shared.
+pub const DEFAULT_EXPIRY_DAYS: i64 = 90;
+const DAY_MS: i64 = 86_400_000;
+
+#[derive(Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+    pub expiry_days: i64,
+}
+
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// SHA-256 of the document's canonical JSON (keys sorted, as serde_json's map is).
+pub fn content_hash(doc: &Value) -> String {
+    hex::encode(Sha256::digest(
+        serde_json::to_vec(&canonical(doc)).unwrap_or_default(),
+    ))
+}
+
+fn canonical(v: &Value) -> Value {
+    match v {
+        Value::Object(o) => {
+            let mut keys: Vec<&String> = o.keys().collect();
+            keys.sort();
+            Value::Object(
+                keys.into_iter()
+                    .map(|k| (k.clone(), canonical(&o[k])))
+                    .collect(),
+            )
+        }
+        Value::Array(a) => Value::Array(a.iter().map(canonical).collect()),
+        v => v.clone(),
+    }
+}
+
+fn opt_i(r: &AnyRow, c: &str) -> Option<i64> {
+    r.try_get::<Option<i64>, _>(c).ok().flatten()
+}
+fn opt_s(r: &AnyRow, c: &str) -> Option<String> {
+    r.try_get::<Option<String>, _>(c).ok().flatten()
+}
+
+impl Store {
+    /// Open (and migrate) a store: `sqlite://path/to/file.db` (created if missing) or `postgres://...`.
+    pub async fn open(url: &str) -> Result<Store, StoreError> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Backend::Postgres
+        } else {
+            return Err(StoreError::Url(url.into()));
+        };
+        let opts = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(10));
+        let pool = match backend {
+            Backend::Sqlite => {
+                let url = if url.contains('?') {
+                    url.to_string()
+                } else {
+                    format!("{url}?mode=rwc")
+                };
+                opts.max_connections(4)
+                    .after_connect(|conn, _| {
+                        Box::pin(async move {
+                            sqlx::query("PRAGMA journal_mode=WAL")
+                                .execute(&mut *conn)
+                                .await?;
+                            sqlx::query("PRAGMA synchronous=NORMAL")
+                                .execute(&mut *conn)
+                                .await?;
+                            sqlx::query("PRAGMA busy_timeout=10000")
+                                .execute(&mut *conn)
+                                .await?;
+                            Ok(())
+                        })
+                    })
+                    .connect(&url)
+                    .await?
+            }
+            Backend::Postgres => opts.max_connections(8).connect(url).await?,
+        };
+        match backend {
+            Backend::Sqlite => sqlx::migrate!("./migrations/sqlite").run(&pool).await?,
+            Backend::Postgres => sqlx::migrate!("./migrations/postgres").run(&pool).await?,
+        }
+        Ok(Store {
+            pool,
+            backend,
+            expiry_days: DEFAULT_EXPIRY_DAYS,
+        })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Write SQL with `?` placeholders; PostgreSQL gets `$1, $2, ...`.
+    fn sql(&self, q: &str) -> String {
+        match self.backend {
+            Backend::Sqlite => q.to_string(),
+            Backend::Postgres => {
+                let mut out = String::with_capacity(q.len() + 8);
+                let mut n = 0;
+                for c in q.chars() {
+                    if c == '?' {
+                        n += 1;
+                        out.push('$');
+                        out.push_str(&n.to_string());
+                    } else {
+                        out.push(c);
+                    }
+                }
+                out
+            }
+        }
+    }
+
+    async fn begin_writer(&self) -> Result<sqlx::Transaction<'_, sqlx::Any>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        if self.backend == Backend::Postgres {
+            // serialise writers so change-log sequence numbers become visible in order
+            sqlx::query("SELECT id FROM change_writer WHERE id = 1 FOR UPDATE")
+                .execute(&mut *tx)
+                .await?;
+        }
+        Ok(tx)
+    }
+
+    /// Store a batch of documents of one kind in one transaction. Idempotent: the same documents
+    /// again give `Unchanged` and no change-log entries.
+    pub async fn upsert_batch(
+        &self,
+        kind: Kind,
+        docs: &[(String, Value)],
+        now: i64,
+    ) -> Result<Vec<Upserted>, StoreError> {
+        let mut tx = self.begin_writer().await?;
+        let mut out = Vec::with_capacity(docs.len());
+        let select = self.sql("SELECT content_hash, version, deleted, consent FROM records WHERE kind = ? AND vum_id = ?");
+        let insert = self.sql(
+            "INSERT INTO records (kind, vum_id, content_hash, version, doc, created_ms, updated_ms, refreshed_ms, consent, deleted, \
+             pc4, max_reis, uren_min, uren_max, kantoor, onregelmatig, datum, niveau, beroepen, rijbewijzen, talen, contracten) \
+             VALUES (?, ?, ?, 1, ?, ?, ?, ?, 1, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        );
+        let update = self.sql(
+            "UPDATE records SET content_hash = ?, version = ?, doc = ?, updated_ms = ?, refreshed_ms = ?, consent = 1, deleted = 0, \
+             pc4 = ?, max_reis = ?, uren_min = ?, uren_max = ?, kantoor = ?, onregelmatig = ?, datum = ?, niveau = ?, beroepen = ?, \
+             rijbewijzen = ?, talen = ?, contracten = ? WHERE kind = ? AND vum_id = ?",
+        );
+        let refresh = self.sql("UPDATE records SET refreshed_ms = ? WHERE kind = ? AND vum_id = ?");
+        let change = self.sql(
+            "INSERT INTO changes (kind, vum_id, version, op, at_ms) VALUES (?, ?, ?, 'upsert', ?)",
+        );
+        for (id, doc) in docs {
+            let hash = content_hash(doc);
+            let existing = sqlx::query(&select)
+                .bind(kind.name())
+                .bind(id.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
+            let a = Attrs::extract(kind, doc);
+            let text = doc.to_string();
+            let version = match existing {
+                Some(r) => {
+                    let (h, v, deleted, consent): (String, i64, i64, i64) =
+                        (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?);
+                    if h == hash && deleted == 0 && consent == 1 {
+                        sqlx::query(&refresh)
+                            .bind(now)
+                            .bind(kind.name())
+                            .bind(id.as_str())
+                            .execute(&mut *tx)
+                            .await?;
+                        out.push(Upserted::Unchanged);
+                        continue;
+                    }
+                    let q = sqlx::query(&update)
+                        .bind(hash)
+                        .bind(v + 1)
+                        .bind(text)
+                        .bind(now)
+                        .bind(now);
+                    bind_attrs(q, &a)
+                        .bind(kind.name())
+                        .bind(id.as_str())
+                        .execute(&mut *tx)
+                        .await?;
+                    out.push(Upserted::Updated);
+                    v + 1
+                }
+                None => {
+                    let q = sqlx::query(&insert)
+                        .bind(kind.name())
+                        .bind(id.as_str())
+                        .bind(hash)
+                        .bind(text)
+                        .bind(now)
+                        .bind(now)
+                        .bind(now);
+                    bind_attrs(q, &a).execute(&mut *tx).await?;
+                    out.push(Upserted::Inserted);
+                    1
+                }
+            };
+            sqlx::query(&change)
+                .bind(kind.name())
+                .bind(id.as_str())
+                .bind(version)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    /// Tombstone a record: consent withdrawn (`withdrawn`) or deleted at the source. Returns false
+    /// when there was nothing live to remove.
+    pub async fn remove(
+        &self,
+        kind: Kind,
+        vum_id: &str,
+        withdrawn: bool,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.begin_writer().await?;
+        let r = sqlx::query(
+            &self.sql("SELECT version, deleted FROM records WHERE kind = ? AND vum_id = ?"),
+        )
+        .bind(kind.name())
+        .bind(vum_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(r) = r else { return Ok(false) };
+        let (v, deleted): (i64, i64) = (r.try_get(0)?, r.try_get(1)?);
+        if deleted == 1 {
+            return Ok(false);
+        }
+        sqlx::query(&self.sql(
+            "UPDATE records SET doc = NULL, version = ?, updated_ms = ?, deleted = 1, consent = ?, pc4 = NULL, beroepen = NULL, \
+             rijbewijzen = NULL, talen = NULL, contracten = NULL WHERE kind = ? AND vum_id = ?",
+        ))
+        .bind(v + 1)
+        .bind(now)
+        .bind(if withdrawn { 0i64 } else { 1 })
+        .bind(kind.name())
+        .bind(vum_id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(&self.sql(
+            "INSERT INTO changes (kind, vum_id, version, op, at_ms) VALUES (?, ?, ?, 'delete', ?)",
+        ))
+        .bind(kind.name())
+        .bind(vum_id)
+        .bind(v + 1)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    fn live_since(&self, now: i64) -> i64 {
+        now - self.expiry_days * DAY_MS
+    }
+
+    /// The detail document of a live, shared, unexpired record.
+    pub async fn get(
+        &self,
+        kind: Kind,
+        vum_id: &str,
+        now: i64,
+    ) -> Result<Option<Value>, StoreError> {
+        let r = sqlx::query(&self.sql("SELECT doc FROM records WHERE kind = ? AND vum_id = ? AND deleted = 0 AND consent = 1 AND refreshed_ms >= ?"))
+            .bind(kind.name())
+            .bind(vum_id)
+            .bind(self.live_since(now))
+            .fetch_optional(&self.pool)
+            .await?;
+        match r.and_then(|r| opt_s(&r, "doc")) {
+            Some(t) => serde_json::from_str(&t)
+                .map(Some)
+                .map_err(|e| StoreError::Corrupt(vum_id.into(), e)),
+            None => Ok(None),
+        }
+    }
+
+    /// Documents for many ids (in the order given; missing ones left out).
+    pub async fn get_many(
+        &self,
+        kind: Kind,
+        ids: &[String],
+        now: i64,
+    ) -> Result<Vec<(String, Value)>, StoreError> {
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(200) {
+            let marks = vec!["?"; chunk.len()].join(", ");
+            let q = self.sql(&format!("SELECT vum_id, doc FROM records WHERE kind = ? AND deleted = 0 AND consent = 1 AND refreshed_ms >= ? AND vum_id IN ({marks})"));
+            let mut query = sqlx::query(&q).bind(kind.name()).bind(self.live_since(now));
+            for id in chunk {
+                query = query.bind(id.as_str());
+            }
+            let mut found: std::collections::HashMap<String, String> =
+                std::collections::HashMap::new();
+            for r in query.fetch_all(&self.pool).await? {
+                if let (Some(id), Some(doc)) = (opt_s(&r, "vum_id"), opt_s(&r, "doc")) {
+                    found.insert(id, doc);
+                }
+            }
+            for id in chunk {
+                if let Some(t) = found.remove(id) {
+                    out.push((
+                        id.clone(),
+                        serde_json::from_str(&t).map_err(|e| StoreError::Corrupt(id.clone(), e))?,
+                    ));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Change-log entries after `cursor`, oldest first.
+    pub async fn changes_since(
+        &self,
+        kind: Option<Kind>,
+        cursor: i64,
+        limit: i64,
+    ) -> Result<Vec<Change>, StoreError> {
+        let rows = match kind {
+            Some(k) => {
+                sqlx::query(&self.sql("SELECT seq, kind, vum_id, version, op, at_ms FROM changes WHERE kind = ? AND seq > ? ORDER BY seq LIMIT ?"))
+                    .bind(k.name())
+                    .bind(cursor)
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+            None => {
+                sqlx::query(&self.sql("SELECT seq, kind, vum_id, version, op, at_ms FROM changes WHERE seq > ? ORDER BY seq LIMIT ?"))
+                    .bind(cursor)
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+        };
+        rows.iter()
+            .map(|r| {
+                Ok(Change {
+                    seq: r.try_get(0)?,
+                    kind: r.try_get(1)?,
+                    vum_id: r.try_get(2)?,
+                    version: r.try_get(3)?,
+                    deleted: r.try_get::<String, _>(4)? == "delete",
+                    at_ms: r.try_get(5)?,
+                })
+            })
+            .collect()
+    }
+
+    pub async fn last_change_seq(&self) -> Result<i64, StoreError> {
+        let r = sqlx::query("SELECT COALESCE(MAX(seq), 0) FROM changes")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(r.try_get::<i64, _>(0)?)
+    }
+
+    /// Match attributes and refresh time of live records (all, or the given ids).
+    pub async fn attrs(
+        &self,
+        kind: Kind,
+        ids: Option<&[String]>,
+    ) -> Result<Vec<(String, i64, Attrs)>, StoreError> {
+        const COLS: &str = "vum_id, refreshed_ms, consent, pc4, max_reis, uren_min, uren_max, kantoor, onregelmatig, datum, niveau, beroepen, rijbewijzen, talen, contracten";
+        let rows = match ids {
+            None => {
+                sqlx::query(&self.sql(&format!(
+                    "SELECT {COLS} FROM records WHERE kind = ? AND deleted = 0 AND consent = 1"
+                )))
+                .bind(kind.name())
+                .fetch_all(&self.pool)
+                .await?
+            }
+            Some(ids) => {
+                let mut all = Vec::new();
+                for chunk in ids.chunks(200) {
+                    let marks = vec!["?"; chunk.len()].join(", ");
+                    let q = self.sql(&format!("SELECT {COLS} FROM records WHERE kind = ? AND deleted = 0 AND consent = 1 AND vum_id IN ({marks})"));
+                    let mut query = sqlx::query(&q).bind(kind.name());
+                    for id in chunk {
+                        query = query.bind(id.as_str());
+                    }
+                    all.extend(query.fetch_all(&self.pool).await?);
+                }
+                all
+            }
+        };
+        rows.iter()
+            .map(|r| {
+                let a = Attrs {
+                    pc4: opt_i(r, "pc4"),
+                    max_reis: opt_i(r, "max_reis"),
+                    uren_min: opt_i(r, "uren_min"),
+                    uren_max: opt_i(r, "uren_max"),
+                    kantoor: opt_i(r, "kantoor"),
+                    onregelmatig: opt_i(r, "onregelmatig"),
+                    datum: opt_s(r, "datum"),
+                    niveau: opt_s(r, "niveau"),
+                    beroepen: Attrs::split(opt_s(r, "beroepen")),
+                    rijbewijzen: Attrs::split(opt_s(r, "rijbewijzen")),
+                    talen: Attrs::split_talen(opt_s(r, "talen")),
+                    contracten: Attrs::split(opt_s(r, "contracten")),
+                };
+                Ok((
+                    r.try_get::<String, _>("vum_id")?,
+                    r.try_get::<i64, _>("refreshed_ms")?,
+                    a,
+                ))
+            })
+            .collect()
+    }
+
+    /// Counts for an operator: live, expired (not refreshed within the expiry period), withdrawn, deleted.
+    pub async fn status(&self, kind: Kind, now: i64) -> Result<Status, StoreError> {
+        let r = sqlx::query(&self.sql(
+            "SELECT \
+             COALESCE(SUM(CASE WHEN deleted = 0 AND consent = 1 AND refreshed_ms >= ? THEN 1 ELSE 0 END), 0), \
+             COALESCE(SUM(CASE WHEN deleted = 0 AND consent = 1 AND refreshed_ms < ? THEN 1 ELSE 0 END), 0), \
+             COALESCE(SUM(CASE WHEN deleted = 1 AND consent = 0 THEN 1 ELSE 0 END), 0), \
+             COALESCE(SUM(CASE WHEN deleted = 1 AND consent = 1 THEN 1 ELSE 0 END), 0) \
+             FROM records WHERE kind = ?",
+        ))
+        .bind(self.live_since(now))
+        .bind(self.live_since(now))
+        .bind(kind.name())
+        .fetch_one(&self.pool)
+        .await?;
+        let changes = sqlx::query(&self.sql("SELECT COUNT(*) FROM changes WHERE kind = ?"))
+            .bind(kind.name())
+            .fetch_one(&self.pool)
+            .await?;
+        let audit = sqlx::query("SELECT COUNT(*) FROM audit")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(Status {
+            live: r.try_get(0)?,
+            expired: r.try_get(1)?,
+            withdrawn: r.try_get(2)?,
+            deleted: r.try_get(3)?,
+            changes: changes.try_get(0)?,
+            audit_entries: audit.try_get(0)?,
+        })
+    }
+
+    /// Ids of records that expired (live but not refreshed within the expiry period).
+    pub async fn expired_ids(&self, kind: Kind, now: i64) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query(&self.sql("SELECT vum_id FROM records WHERE kind = ? AND deleted = 0 AND consent = 1 AND refreshed_ms < ? ORDER BY vum_id"))
+            .bind(kind.name())
+            .bind(self.live_since(now))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok(r.try_get::<String, _>(0)?))
+            .collect()
+    }
+
+    /// Append to the audit log. The chain: hash = SHA-256(prev_hash ‖ every field), so changing,
+    /// removing or reordering an entry breaks every hash after it.
+    pub async fn audit(&self, e: &AuditEntry, now: i64) -> Result<i64, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        if self.backend == Backend::Postgres {
+            sqlx::query("LOCK TABLE audit IN EXCLUSIVE MODE")
+                .execute(&mut *tx)
+                .await?;
+        } else {
+            // take SQLite's write lock before reading the chain's head
+            sqlx::query("UPDATE audit SET seq = seq WHERE 0")
+                .execute(&mut *tx)
+                .await
+                .ok();
+        }
+        let last = sqlx::query("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
+            .fetch_optional(&mut *tx)
+            .await?;
+        let (seq, prev) = match last {
+            Some(r) => (r.try_get::<i64, _>(0)? + 1, r.try_get::<String, _>(1)?),
+            None => (1, "0".repeat(64)),
+        };
+        let hash = audit_hash(seq, now, e, &prev);
+        sqlx::query(&self.sql("INSERT INTO audit (seq, at_ms, actor, on_behalf_of, action, purpose, transaction_id, subject, result_count, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"))
+            .bind(seq)
+            .bind(now)
+            .bind(e.actor.as_str())
+            .bind(e.on_behalf_of.as_str())
+            .bind(e.action.as_str())
+            .bind(e.purpose.as_str())
+            .bind(e.transaction_id.as_str())
+            .bind(e.subject.as_str())
+            .bind(e.result_count)
+            .bind(prev)
+            .bind(hash)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(seq)
+    }
+
+    /// Walk the audit chain. Ok(number of entries) or the first entry that does not hold.
+    pub async fn audit_verify(&self) -> Result<Result<i64, String>, StoreError> {
+        let rows = sqlx::query("SELECT seq, at_ms, actor, on_behalf_of, action, purpose, transaction_id, subject, result_count, prev_hash, hash FROM audit ORDER BY seq")
+            .fetch_all(&self.pool)
+            .await?;
+        let mut prev = "0".repeat(64);
+        let mut expect_seq = 1;
+        for r in &rows {
+            let seq: i64 = r.try_get(0)?;
+            let e = AuditEntry {
+                actor: r.try_get(2)?,
+                on_behalf_of: r.try_get(3)?,
+                action: r.try_get(4)?,
+                purpose: r.try_get(5)?,
+                transaction_id: r.try_get(6)?,
+                subject: r.try_get(7)?,
+                result_count: r.try_get(8)?,
+            };
+            let (stored_prev, stored_hash): (String, String) = (r.try_get(9)?, r.try_get(10)?);
+            if seq != expect_seq {
+                return Ok(Err(format!(
+                    "entry {expect_seq} is missing (next entry is {seq})"
+                )));
+            }
+            if stored_prev != prev {
+                return Ok(Err(format!(
+                    "entry {seq}: its previous-hash does not match entry {}",
+                    seq - 1
+                )));
+            }
+            if audit_hash(seq, r.try_get(1)?, &e, &prev) != stored_hash {
+                return Ok(Err(format!(
+                    "entry {seq}: content does not match its hash (altered)"
+                )));
+            }
+            prev = stored_hash;
+            expect_seq += 1;
+        }
+        Ok(Ok(rows.len() as i64))
+    }
+}
+
+fn audit_hash(seq: i64, at_ms: i64, e: &AuditEntry, prev: &str) -> String {
+    let mut h = Sha256::new();
+    for part in [
+        prev,
+        &seq.to_string(),
+        &at_ms.to_string(),
+        &e.actor,
+        &e.on_behalf_of,
+        &e.action,
+        &e.purpose,
+        &e.transaction_id,
+        &e.subject,
+        &e.result_count.to_string(),
+    ] {
+        h.update((part.len() as u64).to_be_bytes());
+        h.update(part.as_bytes());
+    }
+    hex::encode(h.finalize())
+}
+
+fn bind_attrs<'q>(
+    q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    a: &Attrs,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    q.bind(a.pc4)
+        .bind(a.max_reis)
+        .bind(a.uren_min)
+        .bind(a.uren_max)
+        .bind(a.kantoor)
+        .bind(a.onregelmatig)
+        .bind(a.datum.clone())
+        .bind(a.niveau.clone())
+        .bind(Attrs::join(&a.beroepen))
+        .bind(Attrs::join(&a.rijbewijzen))
+        .bind(Attrs::join_talen(&a.talen))
+        .bind(Attrs::join(&a.contracten))
+}

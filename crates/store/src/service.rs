@@ -1,0 +1,132 @@
+//! A source's two dialogues over the store: selection (match profiles, typed so they cannot carry
+//! personal data) and detail by id, each written to the audit log.
+use crate::engine::Engine;
+use crate::{AuditEntry, Store, StoreError};
+use serde_json::Value;
+use vum::query::Selectie;
+use vum::Kind;
+use vum_proto::{vacatures as vac, werkzoekenden as wz};
+
+/// Who asks, for whom, why, under which transaction id.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub actor: String,
+    pub on_behalf_of: String,
+    pub purpose: String,
+    pub transaction_id: String,
+}
+
+/// A source's selection response, typed: the match messages have no field for personal data.
+#[derive(Debug, Clone)]
+pub enum MatchesResponse {
+    Werkzoekenden(wz::WerkzoekendeProfielMatchesBronResponse),
+    Vacatures(vac::VacaturesMatchesBronResponse),
+}
+
+impl MatchesResponse {
+    pub fn to_json(&self) -> Value {
+        match self {
+            MatchesResponse::Werkzoekenden(r) => serde_json::to_value(r),
+            MatchesResponse::Vacatures(r) => serde_json::to_value(r),
+        }
+        .unwrap_or(Value::Null)
+    }
+    pub fn len(&self) -> usize {
+        match self {
+            MatchesResponse::Werkzoekenden(r) => r.matches.len(),
+            MatchesResponse::Vacatures(r) => r.matches.len(),
+        }
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("selection: {0}")]
+    Query(String),
+    #[error("stored document {0} does not fit the match form: {1}")]
+    MatchForm(String, serde_json::Error),
+}
+
+/// Answer a selection from the engine and the store, and audit it.
+pub async fn select(
+    store: &Store,
+    engine: &Engine,
+    kind: Kind,
+    s: &Selectie,
+    limit: usize,
+    caller: &Caller,
+    now: i64,
+) -> Result<MatchesResponse, ServiceError> {
+    let sel = engine
+        .select(s, now, store.expiry_days, limit)
+        .map_err(ServiceError::Query)?;
+    let docs = store.get_many(kind, &sel.ids, now).await?;
+    let projected = docs
+        .iter()
+        .map(|(id, d)| (id, vum::matchform::to_match(kind, d)));
+    let resp = match kind {
+        Kind::Vacature => MatchesResponse::Vacatures(vac::VacaturesMatchesBronResponse {
+            maximum_aantal_resultaten_bereikt: Some(sel.more),
+            matches: projected
+                .map(|(id, m)| {
+                    serde_json::from_value(m).map_err(|e| ServiceError::MatchForm(id.clone(), e))
+                })
+                .collect::<Result<_, _>>()?,
+        }),
+        _ => MatchesResponse::Werkzoekenden(wz::WerkzoekendeProfielMatchesBronResponse {
+            maximum_aantal_resultaten_bereikt: Some(sel.more),
+            matches: projected
+                .map(|(id, m)| {
+                    serde_json::from_value(m).map_err(|e| ServiceError::MatchForm(id.clone(), e))
+                })
+                .collect::<Result<_, _>>()?,
+        }),
+    };
+    store
+        .audit(
+            &AuditEntry {
+                actor: caller.actor.clone(),
+                on_behalf_of: caller.on_behalf_of.clone(),
+                action: "select".into(),
+                purpose: caller.purpose.clone(),
+                transaction_id: caller.transaction_id.clone(),
+                subject: kind.name().into(),
+                result_count: resp.len() as i64,
+            },
+            now,
+        )
+        .await?;
+    tracing::info!(kind = %kind, matched = sel.matched, returned = resp.len(), transaction_id = %caller.transaction_id, "selection answered");
+    Ok(resp)
+}
+
+/// Answer a detail request, and audit it (the subject is the id asked for, found or not).
+pub async fn detail(
+    store: &Store,
+    kind: Kind,
+    vum_id: &str,
+    caller: &Caller,
+    now: i64,
+) -> Result<Option<Value>, ServiceError> {
+    let doc = store.get(kind, vum_id, now).await?;
+    store
+        .audit(
+            &AuditEntry {
+                actor: caller.actor.clone(),
+                on_behalf_of: caller.on_behalf_of.clone(),
+                action: "get".into(),
+                purpose: caller.purpose.clone(),
+                transaction_id: caller.transaction_id.clone(),
+                subject: format!("{}:{vum_id}", kind.name()),
+                result_count: i64::from(doc.is_some()),
+            },
+            now,
+        )
+        .await?;
+    Ok(doc)
+}
