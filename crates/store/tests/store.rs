@@ -1,0 +1,285 @@
+//! The store's contract, on SQLite and PostgreSQL alike.
+mod common;
+use common::{backends, open};
+use serde_json::json;
+use store::{now_ms, AuditEntry, Upserted};
+use vum::Kind;
+
+fn doc(id: &str, pc: &str, hours: i64) -> serde_json::Value {
+    json!({"idWerkzoekende": id, "mobiliteit": {"bemiddelingspostcode": pc}, "werktijden": {"aantalWerkurenPerWeekMaximaal": hours}})
+}
+
+#[tokio::test]
+async fn upserts_are_idempotent_and_versioned() {
+    for b in backends().await {
+        let s = open(&b).await;
+        let now = now_ms();
+        let batch = vec![
+            ("a".to_string(), doc("a", "3011AB", 32)),
+            ("b".to_string(), doc("b", "1012AB", 24)),
+        ];
+        assert_eq!(
+            s.upsert_batch(Kind::Werkzoekende, &batch, now)
+                .await
+                .unwrap(),
+            vec![Upserted::Inserted, Upserted::Inserted],
+            "{}",
+            b.name
+        );
+        // the same import again changes nothing
+        assert_eq!(
+            s.upsert_batch(Kind::Werkzoekende, &batch, now + 1)
+                .await
+                .unwrap(),
+            vec![Upserted::Unchanged, Upserted::Unchanged],
+            "{}",
+            b.name
+        );
+        assert_eq!(
+            s.changes_since(None, 0, 100).await.unwrap().len(),
+            2,
+            "{}",
+            b.name
+        );
+        // key order does not make a document different
+        let reordered: serde_json::Value = serde_json::from_str(r#"{"werktijden":{"aantalWerkurenPerWeekMaximaal":32},"mobiliteit":{"bemiddelingspostcode":"3011AB"},"idWerkzoekende":"a"}"#).unwrap();
+        assert_eq!(
+            s.upsert_batch(Kind::Werkzoekende, &[("a".into(), reordered)], now + 2)
+                .await
+                .unwrap(),
+            vec![Upserted::Unchanged]
+        );
+        // a real change bumps the version and logs it
+        assert_eq!(
+            s.upsert_batch(
+                Kind::Werkzoekende,
+                &[("a".into(), doc("a", "3011AB", 40))],
+                now + 3
+            )
+            .await
+            .unwrap(),
+            vec![Upserted::Updated]
+        );
+        let ch = s
+            .changes_since(Some(Kind::Werkzoekende), 0, 100)
+            .await
+            .unwrap();
+        assert_eq!(
+            ch.iter()
+                .map(|c| (c.vum_id.as_str(), c.version, c.deleted))
+                .collect::<Vec<_>>(),
+            vec![("a", 1, false), ("b", 1, false), ("a", 2, false)],
+            "{}",
+            b.name
+        );
+        assert!(
+            ch.windows(2).all(|w| w[0].seq < w[1].seq),
+            "monotonic cursor"
+        );
+        assert_eq!(
+            s.get(Kind::Werkzoekende, "a", now + 3)
+                .await
+                .unwrap()
+                .unwrap()["werktijden"]["aantalWerkurenPerWeekMaximaal"],
+            40
+        );
+        // kinds are separate
+        assert!(s.get(Kind::Vacature, "a", now).await.unwrap().is_none());
+    }
+}
+
+#[tokio::test]
+async fn tombstones_hide_records_and_enter_the_change_log() {
+    for b in backends().await {
+        let s = open(&b).await;
+        let now = now_ms();
+        s.upsert_batch(
+            Kind::Werkzoekende,
+            &[("a".into(), doc("a", "3011AB", 32))],
+            now,
+        )
+        .await
+        .unwrap();
+        assert!(s
+            .remove(Kind::Werkzoekende, "a", true, now + 1)
+            .await
+            .unwrap());
+        assert!(
+            !s.remove(Kind::Werkzoekende, "a", true, now + 2)
+                .await
+                .unwrap(),
+            "second removal is a no-op"
+        );
+        assert!(
+            s.get(Kind::Werkzoekende, "a", now + 2)
+                .await
+                .unwrap()
+                .is_none(),
+            "{}",
+            b.name
+        );
+        let last = s.changes_since(None, 0, 10).await.unwrap().pop().unwrap();
+        assert!(last.deleted && last.version == 2, "{last:?}");
+        let st = s.status(Kind::Werkzoekende, now + 2).await.unwrap();
+        assert_eq!((st.live, st.withdrawn), (0, 1));
+        // re-importing with consent brings it back as a new version
+        assert_eq!(
+            s.upsert_batch(
+                Kind::Werkzoekende,
+                &[("a".into(), doc("a", "3011AB", 32))],
+                now + 3
+            )
+            .await
+            .unwrap(),
+            vec![Upserted::Updated]
+        );
+        assert!(s
+            .get(Kind::Werkzoekende, "a", now + 3)
+            .await
+            .unwrap()
+            .is_some());
+    }
+}
+
+#[tokio::test]
+async fn records_not_refreshed_for_90_days_expire() {
+    for b in backends().await {
+        let s = open(&b).await;
+        let day = 86_400_000;
+        let t0 = now_ms() - 100 * day;
+        s.upsert_batch(
+            Kind::Werkzoekende,
+            &[
+                ("old".into(), doc("old", "3011AB", 32)),
+                ("new".into(), doc("new", "3011AB", 32)),
+            ],
+            t0,
+        )
+        .await
+        .unwrap();
+        // 'new' is refreshed by a later import (unchanged content), 'old' is not
+        s.upsert_batch(
+            Kind::Werkzoekende,
+            &[("new".into(), doc("new", "3011AB", 32))],
+            t0 + 50 * day,
+        )
+        .await
+        .unwrap();
+        let now = t0 + 100 * day;
+        assert!(
+            s.get(Kind::Werkzoekende, "old", now)
+                .await
+                .unwrap()
+                .is_none(),
+            "{}",
+            b.name
+        );
+        assert!(
+            s.get(Kind::Werkzoekende, "new", now)
+                .await
+                .unwrap()
+                .is_some(),
+            "{}",
+            b.name
+        );
+        assert_eq!(
+            s.expired_ids(Kind::Werkzoekende, now).await.unwrap(),
+            vec!["old".to_string()]
+        );
+        let st = s.status(Kind::Werkzoekende, now).await.unwrap();
+        assert_eq!((st.live, st.expired), (1, 1));
+    }
+}
+
+#[tokio::test]
+async fn audit_log_is_hash_chained_append_only_and_tamper_evident() {
+    for b in backends().await {
+        let s = open(&b).await;
+        let e = |n: i64| AuditEntry {
+            actor: "00000001234567890000".into(),
+            on_behalf_of: "00000001111111110000".into(),
+            action: "select".into(),
+            purpose: "bemiddeling".into(),
+            transaction_id: format!("tx-{n}"),
+            subject: "werkzoekende".into(),
+            result_count: n,
+        };
+        let now = now_ms();
+        for n in 1..=5 {
+            assert_eq!(s.audit(&e(n), now + n).await.unwrap(), n);
+        }
+        assert_eq!(s.audit_verify().await.unwrap(), Ok(5), "{}", b.name);
+        // the database itself refuses updates and deletes
+        assert!(
+            sqlx::query("UPDATE audit SET result_count = 99 WHERE seq = 3")
+                .execute(s.pool())
+                .await
+                .is_err(),
+            "{}: update allowed",
+            b.name
+        );
+        assert!(
+            sqlx::query("DELETE FROM audit WHERE seq = 5")
+                .execute(s.pool())
+                .await
+                .is_err(),
+            "{}: delete allowed",
+            b.name
+        );
+        // someone who gets past the triggers is still caught by the chain
+        match b.name {
+            "sqlite" => {
+                sqlx::query("DROP TRIGGER audit_no_update")
+                    .execute(s.pool())
+                    .await
+                    .unwrap();
+                sqlx::query("UPDATE audit SET result_count = 99 WHERE seq = 3")
+                    .execute(s.pool())
+                    .await
+                    .unwrap();
+            }
+            _ => {
+                sqlx::query("ALTER TABLE audit DISABLE TRIGGER audit_no_change")
+                    .execute(s.pool())
+                    .await
+                    .unwrap();
+                sqlx::query("UPDATE audit SET result_count = 99 WHERE seq = 3")
+                    .execute(s.pool())
+                    .await
+                    .unwrap();
+            }
+        }
+        assert_eq!(
+            s.audit_verify().await.unwrap(),
+            Err("entry 3: content does not match its hash (altered)".into()),
+            "{}",
+            b.name
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_official_data_stores_and_reads_back_unchanged() {
+    let docs = common::shared("vum/testdata/werkzoekenden-1000.json");
+    let batch: Vec<(String, serde_json::Value)> = docs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| (d["idWerkzoekende"].as_str().unwrap().to_string(), d.clone()))
+        .collect();
+    for b in backends().await {
+        let s = open(&b).await;
+        let now = now_ms();
+        let out = s
+            .upsert_batch(Kind::Werkzoekende, &batch, now)
+            .await
+            .unwrap();
+        assert!(out.iter().all(|o| *o == Upserted::Inserted));
+        let ids: Vec<String> = batch.iter().map(|(id, _)| id.clone()).collect();
+        let back = s.get_many(Kind::Werkzoekende, &ids, now).await.unwrap();
+        assert_eq!(back.len(), 1000, "{}", b.name);
+        for ((id, d), (id2, d2)) in batch.iter().zip(&back) {
+            assert_eq!((id, d), (id2, d2), "{}", b.name);
+        }
+    }
+}
