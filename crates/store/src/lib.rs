@@ -218,88 +218,122 @@ impl Store {
     }
 
     /// Store a batch of documents of one kind in one transaction. Idempotent: the same documents
-    /// again give `Unchanged` and no change-log entries.
+    /// again give `Unchanged` and no change-log entries. A few statements per batch, not per record.
     pub async fn upsert_batch(
         &self,
         kind: Kind,
         docs: &[(String, Value)],
         now: i64,
     ) -> Result<Vec<Upserted>, StoreError> {
+        let unique: std::collections::HashSet<&str> =
+            docs.iter().map(|(id, _)| id.as_str()).collect();
+        if unique.len() != docs.len() {
+            // the same id twice in one batch: store them one after the other
+            let mut out = Vec::with_capacity(docs.len());
+            for d in docs {
+                out.extend(Box::pin(self.upsert_batch(kind, std::slice::from_ref(d), now)).await?);
+            }
+            return Ok(out);
+        }
         let mut tx = self.begin_writer().await?;
+        let mut existing: std::collections::HashMap<String, (String, i64, i64, i64)> =
+            std::collections::HashMap::new();
+        for chunk in docs.chunks(500) {
+            let marks = vec!["?"; chunk.len()].join(", ");
+            let q = self.sql(&format!("SELECT vum_id, content_hash, version, deleted, consent FROM records WHERE kind = ? AND vum_id IN ({marks})"));
+            let mut query = sqlx::query(&q).bind(kind.name());
+            for (id, _) in chunk {
+                query = query.bind(id.as_str());
+            }
+            for r in query.fetch_all(&mut *tx).await? {
+                existing.insert(
+                    r.try_get(0)?,
+                    (r.try_get(1)?, r.try_get(2)?, r.try_get(3)?, r.try_get(4)?),
+                );
+            }
+        }
         let mut out = Vec::with_capacity(docs.len());
-        let select = self.sql("SELECT content_hash, version, deleted, consent FROM records WHERE kind = ? AND vum_id = ?");
-        let insert = self.sql(
-            "INSERT INTO records (kind, vum_id, content_hash, version, doc, created_ms, updated_ms, refreshed_ms, consent, deleted, \
-             pc4, max_reis, uren_min, uren_max, kantoor, onregelmatig, datum, niveau, beroepen, rijbewijzen, talen, contracten) \
-             VALUES (?, ?, ?, 1, ?, ?, ?, ?, 1, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        );
+        let mut inserts: Vec<(&str, String, String, Attrs)> = Vec::new();
+        let mut unchanged: Vec<&str> = Vec::new();
+        let mut changes: Vec<(&str, i64)> = Vec::new();
         let update = self.sql(
             "UPDATE records SET content_hash = ?, version = ?, doc = ?, updated_ms = ?, refreshed_ms = ?, consent = 1, deleted = 0, \
              pc4 = ?, max_reis = ?, uren_min = ?, uren_max = ?, kantoor = ?, onregelmatig = ?, datum = ?, niveau = ?, beroepen = ?, \
              rijbewijzen = ?, talen = ?, contracten = ? WHERE kind = ? AND vum_id = ?",
         );
-        let refresh = self.sql("UPDATE records SET refreshed_ms = ? WHERE kind = ? AND vum_id = ?");
-        let change = self.sql(
-            "INSERT INTO changes (kind, vum_id, version, op, at_ms) VALUES (?, ?, ?, 'upsert', ?)",
-        );
         for (id, doc) in docs {
             let hash = content_hash(doc);
-            let existing = sqlx::query(&select)
-                .bind(kind.name())
-                .bind(id.as_str())
-                .fetch_optional(&mut *tx)
-                .await?;
-            let a = Attrs::extract(kind, doc);
-            let text = doc.to_string();
-            let version = match existing {
-                Some(r) => {
-                    let (h, v, deleted, consent): (String, i64, i64, i64) =
-                        (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?);
-                    if h == hash && deleted == 0 && consent == 1 {
-                        sqlx::query(&refresh)
-                            .bind(now)
-                            .bind(kind.name())
-                            .bind(id.as_str())
-                            .execute(&mut *tx)
-                            .await?;
-                        out.push(Upserted::Unchanged);
-                        continue;
-                    }
+            match existing.get(id.as_str()) {
+                Some((h, _, deleted, consent)) if *h == hash && *deleted == 0 && *consent == 1 => {
+                    unchanged.push(id);
+                    out.push(Upserted::Unchanged);
+                }
+                Some((_, v, _, _)) => {
                     let q = sqlx::query(&update)
                         .bind(hash)
                         .bind(v + 1)
-                        .bind(text)
+                        .bind(doc.to_string())
                         .bind(now)
                         .bind(now);
-                    bind_attrs(q, &a)
+                    bind_attrs(q, &Attrs::extract(kind, doc))
                         .bind(kind.name())
                         .bind(id.as_str())
                         .execute(&mut *tx)
                         .await?;
+                    changes.push((id, v + 1));
                     out.push(Upserted::Updated);
-                    v + 1
                 }
                 None => {
-                    let q = sqlx::query(&insert)
-                        .bind(kind.name())
-                        .bind(id.as_str())
-                        .bind(hash)
-                        .bind(text)
-                        .bind(now)
-                        .bind(now)
-                        .bind(now);
-                    bind_attrs(q, &a).execute(&mut *tx).await?;
+                    inserts.push((id, hash, doc.to_string(), Attrs::extract(kind, doc)));
+                    changes.push((id, 1));
                     out.push(Upserted::Inserted);
-                    1
                 }
-            };
-            sqlx::query(&change)
-                .bind(kind.name())
-                .bind(id.as_str())
-                .bind(version)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
+            }
+        }
+        for chunk in unchanged.chunks(500) {
+            let marks = vec!["?"; chunk.len()].join(", ");
+            let q = self.sql(&format!(
+                "UPDATE records SET refreshed_ms = ? WHERE kind = ? AND vum_id IN ({marks})"
+            ));
+            let mut query = sqlx::query(&q).bind(now).bind(kind.name());
+            for id in chunk {
+                query = query.bind(*id);
+            }
+            query.execute(&mut *tx).await?;
+        }
+        const ROW: &str = "(?, ?, ?, 1, ?, ?, ?, ?, 1, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+        for chunk in inserts.chunks(500) {
+            let rows = vec![ROW; chunk.len()].join(", ");
+            let q = self.sql(&format!(
+                "INSERT INTO records (kind, vum_id, content_hash, version, doc, created_ms, updated_ms, refreshed_ms, consent, deleted, \
+                 pc4, max_reis, uren_min, uren_max, kantoor, onregelmatig, datum, niveau, beroepen, rijbewijzen, talen, contracten) VALUES {rows}"
+            ));
+            let mut query = sqlx::query(&q);
+            for (id, hash, text, a) in chunk {
+                query = bind_attrs(
+                    query
+                        .bind(kind.name())
+                        .bind(*id)
+                        .bind(hash.as_str())
+                        .bind(text.as_str())
+                        .bind(now)
+                        .bind(now)
+                        .bind(now),
+                    a,
+                );
+            }
+            query.execute(&mut *tx).await?;
+        }
+        for chunk in changes.chunks(1000) {
+            let rows = vec!["(?, ?, ?, 'upsert', ?)"; chunk.len()].join(", ");
+            let q = self.sql(&format!(
+                "INSERT INTO changes (kind, vum_id, version, op, at_ms) VALUES {rows}"
+            ));
+            let mut query = sqlx::query(&q);
+            for (id, v) in chunk {
+                query = query.bind(kind.name()).bind(*id).bind(*v).bind(now);
+            }
+            query.execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(out)
