@@ -1,9 +1,10 @@
 //! The selection engine: an in-memory index of every live record's match attributes, bucketed by
 //! PC4 area, fed from the store and kept current by the change log (so several gateway replicas on
-//! one PostgreSQL each follow the same log). A query computes the PC4 areas within `afstand` of its
-//! postcode (PC4 centroids, great-circle distance), visits only the records in those buckets, and
-//! keeps a uniform random sample of at most `limit` matches (reservoir sampling), so results come
-//! in random order and `maximumAantalResultatenBereikt` says whether more matched.
+//! one PostgreSQL each follow the same log). Records are stored contiguously per PC4 bucket. A query
+//! computes the PC4 areas within `afstand` of its postcode (PC4 centroids, great-circle distance),
+//! visits only the records in those buckets, and returns a uniform random sample of at most `limit`
+//! matches in random order, with `maximumAantalResultatenBereikt` telling whether more matched
+//! (see [`Engine::select`] for how it stops early on wide queries).
 //!
 //! Criteria follow MongoDB semantics literally, as the standard says: a criterion on a property the
 //! record lacks does not match; `$gte` on a language level compares the code numbers (so 8, "niet
@@ -20,24 +21,52 @@ use vum::Kind;
 const NONE8: u8 = u8::MAX;
 const NONE16: u16 = u16::MAX;
 
+/// A short list of interned codes stored inline (most records have at most four).
+#[derive(Debug, Clone, Default)]
+struct Codes {
+    inline: [u32; 4],
+    len: u8,
+    more: Option<Box<[u32]>>,
+}
+
+impl Codes {
+    fn new(v: &[u32]) -> Codes {
+        let mut c = Codes::default();
+        if v.len() <= 4 {
+            c.inline[..v.len()].copy_from_slice(v);
+            c.len = v.len() as u8;
+        } else {
+            c.more = Some(v.into());
+        }
+        c
+    }
+    fn as_slice(&self) -> &[u32] {
+        match &self.more {
+            Some(m) => m,
+            None => &self.inline[..self.len as usize],
+        }
+    }
+}
+
+/// One record's match attributes, compact and stored contiguously per PC4 bucket.
 #[derive(Debug, Clone)]
 struct Entry {
-    id: Box<str>,
-    live: bool,
     refreshed_ms: i64,
-    pc4: u16,
+    /// yyyymmdd, 0 = absent
+    datum: u32,
+    /// bit i: the licence / contract code with small index i
+    rijbewijzen: u32,
+    contracten: u32,
+    /// index into `Engine::ids`
+    id: u32,
     max_reis: u16,
     uren_min: u8,
     uren_max: u8,
     kantoor: u8,
     onregelmatig: u8,
-    /// yyyymmdd, 0 = absent
-    datum: u32,
     niveau: u8,
-    beroepen: Box<[u32]>,
-    rijbewijzen: Box<[u32]>,
+    beroepen: Codes,
     talen: Box<[(u32, u8, u8)]>,
-    contracten: Box<[u32]>,
 }
 
 fn ymd(s: &str) -> u32 {
@@ -77,29 +106,34 @@ impl Interner {
 /// The outcome of a selection.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Selection {
-    /// at most `limit` VUM ids, in random order
+    /// at most `limit` VUM ids: a uniform random sample of the matches, in random order
     pub ids: Vec<String>,
-    /// how many records matched in all
-    pub matched: usize,
+    /// how many records matched, when the engine counted them all (it stops early once it knows
+    /// there are more than `limit`)
+    pub matched: Option<usize>,
     /// `maximumAantalResultatenBereikt`: more records matched than were returned
     pub more: bool,
 }
 
 pub struct Engine {
     kind: Kind,
-    entries: Vec<Entry>,
-    slots: HashMap<Box<str>, usize>,
-    free: Vec<usize>,
-    buckets: HashMap<u16, Vec<usize>>,
+    buckets: HashMap<u16, Vec<Entry>>,
+    /// vum id -> (bucket, position)
+    slots: HashMap<Box<str>, (u16, u32)>,
+    ids: Vec<Box<str>>,
+    free_ids: Vec<u32>,
     codes: Interner,
+    /// licence and contract codes get small indexes for bitmasks (the standard has 16 and 2)
+    bits: Interner,
     cursor: i64,
 }
 
 /// A query with its codes interned; a code no record has can never match.
 struct Compiled {
     any_beroep: Option<Vec<u32>>,
-    any_contract: Option<Vec<u32>>,
-    all_rijbewijs: Option<Vec<Option<u32>>>,
+    /// bitmask; None inside = a code no record has (nothing can match)
+    any_contract: Option<Option<u32>>,
+    all_rijbewijs: Option<Option<u32>>,
     talen: Option<Vec<(Option<u32>, Option<u8>, Option<u8>)>>,
     onregelmatig: Option<u8>,
     kantoor: Option<u8>,
@@ -119,11 +153,12 @@ impl Engine {
     pub fn new(kind: Kind) -> Engine {
         Engine {
             kind,
-            entries: Vec::new(),
-            slots: HashMap::new(),
-            free: Vec::new(),
             buckets: HashMap::new(),
+            slots: HashMap::new(),
+            ids: Vec::new(),
+            free_ids: Vec::new(),
             codes: Interner::default(),
+            bits: Interner::default(),
             cursor: 0,
         }
     }
@@ -178,25 +213,42 @@ impl Engine {
         self.cursor
     }
 
+    fn mask(&mut self, codes: &[String]) -> u32 {
+        codes
+            .iter()
+            .map(|c| self.bits.id(c))
+            .filter(|b| *b < 32)
+            .fold(0, |m, b| m | (1 << b))
+    }
+
     /// Insert or replace one record's attributes.
     pub fn put(&mut self, id: &str, refreshed_ms: i64, a: &Attrs) {
         self.remove(id);
-        let mut intern =
-            |v: &[String]| -> Box<[u32]> { v.iter().map(|s| self.codes.id(s)).collect() };
-        let beroepen = intern(&a.beroepen);
-        let rijbewijzen = intern(&a.rijbewijzen);
-        let contracten = intern(&a.contracten);
+        let beroepen: Vec<u32> = a.beroepen.iter().map(|s| self.codes.id(s)).collect();
         let talen = a
             .talen
             .iter()
             .map(|(t, m, s)| (self.codes.id(t), small(*m, NONE8), small(*s, NONE8)))
             .collect();
+        let rijbewijzen = self.mask(&a.rijbewijzen);
+        let contracten = self.mask(&a.contracten);
         let pc4 = a.pc4.and_then(|p| u16::try_from(p).ok()).unwrap_or(NONE16);
+        let idx = match self.free_ids.pop() {
+            Some(i) => {
+                self.ids[i as usize] = id.into();
+                i
+            }
+            None => {
+                self.ids.push(id.into());
+                (self.ids.len() - 1) as u32
+            }
+        };
         let entry = Entry {
-            id: id.into(),
-            live: true,
             refreshed_ms,
-            pc4,
+            datum: a.datum.as_deref().map(ymd).unwrap_or(0),
+            rijbewijzen,
+            contracten,
+            id: idx,
             max_reis: a
                 .max_reis
                 .and_then(|x| u16::try_from(x).ok())
@@ -205,42 +257,35 @@ impl Engine {
             uren_max: small(a.uren_max, NONE8),
             kantoor: small(a.kantoor, NONE8),
             onregelmatig: small(a.onregelmatig, NONE8),
-            datum: a.datum.as_deref().map(ymd).unwrap_or(0),
             niveau: a
                 .niveau
                 .as_deref()
                 .and_then(|n| n.parse().ok())
                 .unwrap_or(NONE8),
-            beroepen,
-            rijbewijzen,
+            beroepen: Codes::new(&beroepen),
             talen,
-            contracten,
         };
-        let slot = match self.free.pop() {
-            Some(s) => {
-                self.entries[s] = entry;
-                s
-            }
-            None => {
-                self.entries.push(entry);
-                self.entries.len() - 1
-            }
-        };
-        self.slots.insert(id.into(), slot);
-        self.buckets.entry(pc4).or_default().push(slot);
+        let bucket = self.buckets.entry(pc4).or_default();
+        bucket.push(entry);
+        self.slots
+            .insert(id.into(), (pc4, (bucket.len() - 1) as u32));
     }
 
     /// Drop a record from the index.
     pub fn remove(&mut self, id: &str) {
-        if let Some(slot) = self.slots.remove(id) {
-            let pc4 = self.entries[slot].pc4;
-            if let Some(b) = self.buckets.get_mut(&pc4) {
-                if let Some(p) = b.iter().position(|s| *s == slot) {
-                    b.swap_remove(p);
-                }
+        let Some((pc4, pos)) = self.slots.remove(id) else {
+            return;
+        };
+        let Some(bucket) = self.buckets.get_mut(&pc4) else {
+            return;
+        };
+        let gone = bucket.swap_remove(pos as usize);
+        self.free_ids.push(gone.id);
+        if let Some(moved) = bucket.get(pos as usize) {
+            let moved_id = &self.ids[moved.id as usize];
+            if let Some(slot) = self.slots.get_mut(moved_id) {
+                slot.1 = pos;
             }
-            self.entries[slot].live = false;
-            self.free.push(slot);
         }
     }
 
@@ -260,16 +305,20 @@ impl Engine {
             niveau: None,
         };
         let clamp = |n: i64| n.clamp(0, 254) as u8;
+        let bit = |code: &String| self.bits.get(code).filter(|b| *b < 32).map(|b| 1u32 << b);
         for k in &s.criteria {
             match k {
                 Criterium::Bemiddelingsberoep(v) => {
                     c.any_beroep = Some(v.iter().filter_map(|x| self.codes.get(x)).collect())
                 }
+                // any of: the codes no record has drop out; none left means nothing matches
                 Criterium::Contractvorm(v) => {
-                    c.any_contract = Some(v.iter().filter_map(|x| self.codes.get(x)).collect())
+                    c.any_contract = Some(Some(v.iter().filter_map(bit).fold(0, |m, b| m | b)))
                 }
+                // all of: one code no record has means nothing matches
                 Criterium::Rijbewijzen(v) => {
-                    c.all_rijbewijs = Some(v.iter().map(|x| self.codes.get(x)).collect())
+                    c.all_rijbewijs =
+                        Some(v.iter().map(bit).try_fold(0u32, |m, b| b.map(|b| m | b)))
                 }
                 Criterium::Taalbeheersing(v) => {
                     c.talen = Some(
@@ -299,38 +348,9 @@ impl Engine {
         c
     }
 
+    #[inline]
     fn matches(e: &Entry, c: &Compiled) -> bool {
-        if let Some(any) = &c.any_beroep {
-            if !e.beroepen.iter().any(|b| any.contains(b)) {
-                return false;
-            }
-        }
-        if let Some(any) = &c.any_contract {
-            if !e.contracten.iter().any(|b| any.contains(b)) {
-                return false;
-            }
-        }
-        if let Some(all) = &c.all_rijbewijs {
-            if !all
-                .iter()
-                .all(|r| r.is_some_and(|r| e.rijbewijzen.contains(&r)))
-            {
-                return false;
-            }
-        }
-        if let Some(talen) = &c.talen {
-            let ok = talen.iter().all(|(code, mond, schr)| {
-                let Some(code) = code else { return false };
-                e.talen.iter().any(|(t, m, s)| {
-                    t == code
-                        && mond.is_none_or(|min| *m != NONE8 && *m >= min)
-                        && schr.is_none_or(|min| *s != NONE8 && *s >= min)
-                })
-            });
-            if !ok {
-                return false;
-            }
-        }
+        // cheap scalar tests first; lists last
         let eq = |field: u8, want: Option<u8>| want.is_none_or(|w| field != NONE8 && field == w);
         if !eq(e.onregelmatig, c.onregelmatig) || !eq(e.kantoor, c.kantoor) {
             return false;
@@ -355,46 +375,85 @@ impl Engine {
                 return false;
             }
         }
-        if let Some(b) = c.beroep_eq {
-            if !b.is_some_and(|b| e.beroepen.contains(&b)) {
-                return false;
+        if let Some(all) = c.all_rijbewijs {
+            match all {
+                Some(m) if e.rijbewijzen & m == m => {}
+                _ => return false,
+            }
+        }
+        if let Some(any) = c.any_contract {
+            match any {
+                Some(m) if e.contracten & m != 0 => {}
+                _ => return false,
             }
         }
         if let Some((gte, lt, eq7)) = c.niveau {
-            if e.niveau == NONE8 {
+            if e.niveau == NONE8
+                || gte.is_some_and(|g| e.niveau < g)
+                || lt.is_some_and(|l| e.niveau >= l)
+                || eq7.is_some_and(|q| e.niveau != q)
+            {
                 return false;
             }
-            if let Some(g) = gte {
-                if e.niveau < g {
-                    return false;
-                }
+        }
+        if let Some(b) = c.beroep_eq {
+            if !b.is_some_and(|b| e.beroepen.as_slice().contains(&b)) {
+                return false;
             }
-            if let Some(l) = lt {
-                if e.niveau >= l {
-                    return false;
-                }
+        }
+        if let Some(any) = &c.any_beroep {
+            if !e.beroepen.as_slice().iter().any(|b| any.contains(b)) {
+                return false;
             }
-            if let Some(q) = eq7 {
-                if e.niveau != q {
-                    return false;
-                }
+        }
+        if let Some(talen) = &c.talen {
+            let ok = talen.iter().all(|(code, mond, schr)| {
+                let Some(code) = code else { return false };
+                e.talen.iter().any(|(t, m, s)| {
+                    t == code
+                        && mond.is_none_or(|min| *m != NONE8 && *m >= min)
+                        && schr.is_none_or(|min| *s != NONE8 && *s >= min)
+                })
+            });
+            if !ok {
+                return false;
             }
         }
         true
     }
 
-    /// The PC4 areas within `afstand` km of the query's postcode, with their distance.
-    fn area(centre: Pc4Point, afstand: f64) -> Vec<(u16, f64)> {
-        pc4_table()
+    /// The buckets within `afstand` km of the query's postcode, with their distance.
+    fn area(&self, s: &Selectie) -> Result<Vec<(&[Entry], f64)>, String> {
+        let centre: Pc4Point = pc4_point(&s.selectiegebied.postcode).ok_or_else(|| {
+            format!(
+                "postcode {} is not in the PC4 table",
+                s.selectiegebied.postcode
+            )
+        })?;
+        let afstand = f64::from(s.selectiegebied.afstand);
+        let table = pc4_table();
+        let mut out: Vec<(&[Entry], f64)> = self
+            .buckets
             .iter()
-            .filter_map(|(pc4, p)| {
-                let d = distance_km(centre, *p);
-                (d <= afstand).then_some((*pc4, d))
+            .filter_map(|(pc4, b)| {
+                let d = distance_km(centre, *table.get(pc4)?);
+                (d <= afstand && !b.is_empty()).then_some((b.as_slice(), d))
             })
-            .collect()
+            .collect();
+        // a stable order, so a full scan does not depend on the hash map's
+        out.sort_by(|a, b| a.1.total_cmp(&b.1));
+        Ok(out)
     }
 
-    /// Visit every matching record (the engine's own semantics; used by `select`).
+    #[inline]
+    fn accept(&self, e: &Entry, dist: f64, live_since: i64, c: &Compiled) -> bool {
+        e.refreshed_ms >= live_since
+            // a jobseeker's own maximum travel distance bounds the area too
+            && !(self.kind == Kind::Werkzoekende && e.max_reis != NONE16 && dist > f64::from(e.max_reis))
+            && Self::matches(e, c)
+    }
+
+    /// Visit every matching record (a full scan of the area; the exact semantics).
     pub fn for_each_match(
         &self,
         s: &Selectie,
@@ -402,40 +461,24 @@ impl Engine {
         expiry_days: i64,
         mut f: impl FnMut(&str),
     ) -> Result<(), String> {
-        let centre = pc4_point(&s.selectiegebied.postcode).ok_or_else(|| {
-            format!(
-                "postcode {} is not in the PC4 table",
-                s.selectiegebied.postcode
-            )
-        })?;
         let c = self.compile(s);
         let live_since = now_ms - expiry_days * 86_400_000;
-        let afstand = f64::from(s.selectiegebied.afstand);
-        for (pc4, dist) in Self::area(centre, afstand) {
-            let Some(bucket) = self.buckets.get(&pc4) else {
-                continue;
-            };
-            for &slot in bucket {
-                let e = &self.entries[slot];
-                if !e.live || e.refreshed_ms < live_since {
-                    continue;
-                }
-                // a jobseeker's own maximum travel distance bounds the area too
-                if self.kind == Kind::Werkzoekende
-                    && e.max_reis != NONE16
-                    && dist > f64::from(e.max_reis)
-                {
-                    continue;
-                }
-                if Self::matches(e, &c) {
-                    f(&e.id);
+        for (bucket, dist) in self.area(s)? {
+            for e in bucket {
+                if self.accept(e, dist, live_since, &c) {
+                    f(&self.ids[e.id as usize]);
                 }
             }
         }
         Ok(())
     }
 
-    /// At most `limit` matching ids, a uniform random sample in random order.
+    /// At most `limit` matching ids: a uniform random sample, in random order.
+    ///
+    /// First the engine probes candidates in random order (positions drawn without replacement);
+    /// the first `limit` matches of a uniformly random visiting order are a uniform sample of all
+    /// matches, and one more proves there are more. When matches are too sparse for probing to find
+    /// them, it scans the whole area with reservoir sampling, which is exact.
     pub fn select(
         &self,
         s: &Selectie,
@@ -443,24 +486,74 @@ impl Engine {
         expiry_days: i64,
         limit: usize,
     ) -> Result<Selection, String> {
+        let c = self.compile(s);
+        let live_since = now_ms - expiry_days * 86_400_000;
+        let area = self.area(s)?;
         let mut rng = rand::rng();
-        let mut sample: Vec<String> = Vec::with_capacity(limit);
-        let mut n = 0usize;
-        self.for_each_match(s, now_ms, expiry_days, |id| {
-            if sample.len() < limit {
-                sample.push(id.to_string());
-            } else {
-                let j = rng.random_range(0..=n);
-                if j < limit {
-                    sample[j] = id.to_string();
+        let total: usize = area.iter().map(|(b, _)| b.len()).sum();
+        const PROBES: usize = 8192;
+        if total > 4 * PROBES && limit < PROBES {
+            let starts: Vec<usize> = area
+                .iter()
+                .scan(0, |acc, (b, _)| {
+                    let s = *acc;
+                    *acc += b.len();
+                    Some(s)
+                })
+                .collect();
+            let mut seen = std::collections::HashSet::with_capacity(PROBES * 2);
+            let mut found: Vec<u32> = Vec::with_capacity(limit + 1);
+            for _ in 0..PROBES {
+                let pos = loop {
+                    let p = rng.random_range(0..total);
+                    if seen.insert(p) {
+                        break p;
+                    }
+                };
+                let i = starts.partition_point(|s| *s <= pos) - 1;
+                let (bucket, dist) = area[i];
+                let e = &bucket[pos - starts[i]];
+                if self.accept(e, dist, live_since, &c) {
+                    found.push(e.id);
+                    if found.len() > limit {
+                        found.truncate(limit);
+                        return Ok(Selection {
+                            ids: found
+                                .iter()
+                                .map(|i| self.ids[*i as usize].to_string())
+                                .collect(),
+                            matched: None,
+                            more: true,
+                        });
+                    }
                 }
             }
-            n += 1;
-        })?;
+        }
+        // exact: scan the area, reservoir-sample the matches
+        let mut sample: Vec<u32> = Vec::with_capacity(limit);
+        let mut n = 0usize;
+        for (bucket, dist) in &area {
+            for e in *bucket {
+                if self.accept(e, *dist, live_since, &c) {
+                    if sample.len() < limit {
+                        sample.push(e.id);
+                    } else {
+                        let j = rng.random_range(0..=n);
+                        if j < limit {
+                            sample[j] = e.id;
+                        }
+                    }
+                    n += 1;
+                }
+            }
+        }
         sample.shuffle(&mut rng);
         Ok(Selection {
-            ids: sample,
-            matched: n,
+            ids: sample
+                .iter()
+                .map(|i| self.ids[*i as usize].to_string())
+                .collect(),
+            matched: Some(n),
             more: n > limit,
         })
     }

@@ -241,7 +241,7 @@ impl Store {
         for chunk in docs.chunks(500) {
             let marks = vec!["?"; chunk.len()].join(", ");
             let q = self.sql(&format!("SELECT vum_id, content_hash, version, deleted, consent FROM records WHERE kind = ? AND vum_id IN ({marks})"));
-            let mut query = sqlx::query(&q).bind(kind.name());
+            let mut query = sqlx::query(&q).persistent(false).bind(kind.name());
             for (id, _) in chunk {
                 query = query.bind(id.as_str());
             }
@@ -295,7 +295,10 @@ impl Store {
             let q = self.sql(&format!(
                 "UPDATE records SET refreshed_ms = ? WHERE kind = ? AND vum_id IN ({marks})"
             ));
-            let mut query = sqlx::query(&q).bind(now).bind(kind.name());
+            let mut query = sqlx::query(&q)
+                .persistent(false)
+                .bind(now)
+                .bind(kind.name());
             for id in chunk {
                 query = query.bind(*id);
             }
@@ -308,7 +311,7 @@ impl Store {
                 "INSERT INTO records (kind, vum_id, content_hash, version, doc, created_ms, updated_ms, refreshed_ms, consent, deleted, \
                  pc4, max_reis, uren_min, uren_max, kantoor, onregelmatig, datum, niveau, beroepen, rijbewijzen, talen, contracten) VALUES {rows}"
             ));
-            let mut query = sqlx::query(&q);
+            let mut query = sqlx::query(&q).persistent(false);
             for (id, hash, text, a) in chunk {
                 query = bind_attrs(
                     query
@@ -329,7 +332,7 @@ impl Store {
             let q = self.sql(&format!(
                 "INSERT INTO changes (kind, vum_id, version, op, at_ms) VALUES {rows}"
             ));
-            let mut query = sqlx::query(&q);
+            let mut query = sqlx::query(&q).persistent(false);
             for (id, v) in chunk {
                 query = query.bind(kind.name()).bind(*id).bind(*v).bind(now);
             }
@@ -421,7 +424,10 @@ impl Store {
         for chunk in ids.chunks(200) {
             let marks = vec!["?"; chunk.len()].join(", ");
             let q = self.sql(&format!("SELECT vum_id, doc FROM records WHERE kind = ? AND deleted = 0 AND consent = 1 AND refreshed_ms >= ? AND vum_id IN ({marks})"));
-            let mut query = sqlx::query(&q).bind(kind.name()).bind(self.live_since(now));
+            let mut query = sqlx::query(&q)
+                .persistent(false)
+                .bind(kind.name())
+                .bind(self.live_since(now));
             for id in chunk {
                 query = query.bind(id.as_str());
             }
@@ -510,7 +516,7 @@ impl Store {
                 for chunk in ids.chunks(200) {
                     let marks = vec!["?"; chunk.len()].join(", ");
                     let q = self.sql(&format!("SELECT {COLS} FROM records WHERE kind = ? AND deleted = 0 AND consent = 1 AND vum_id IN ({marks})"));
-                    let mut query = sqlx::query(&q).bind(kind.name());
+                    let mut query = sqlx::query(&q).persistent(false).bind(kind.name());
                     for id in chunk {
                         query = query.bind(id.as_str());
                     }

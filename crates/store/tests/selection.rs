@@ -296,7 +296,12 @@ async fn results_are_a_random_sample_in_random_order() {
     let sel = Selectie::from_vraag_object(Family::Werkzoekenden, &q, "").unwrap();
     let a = engine.select(&sel, now, 90, 100).unwrap();
     let b2 = engine.select(&sel, now, 90, 100).unwrap();
-    assert!(a.matched > 300 && a.more);
+    let all = {
+        let mut n = 0;
+        engine.for_each_match(&sel, now, 90, |_| n += 1).unwrap();
+        n
+    };
+    assert!(all > 300 && a.more);
     assert_ne!(
         a.ids, b2.ids,
         "two selections should not return the same 100 in the same order"
@@ -307,11 +312,61 @@ async fn results_are_a_random_sample_in_random_order() {
         seen.extend(engine.select(&sel, now, 90, 100).unwrap().ids);
     }
     assert!(
-        seen.len() as f64 > 0.95 * a.matched as f64,
-        "{} of {} seen",
-        seen.len(),
-        a.matched
+        seen.len() as f64 > 0.95 * all as f64,
+        "{} of {all} seen",
+        seen.len()
     );
+}
+
+/// Wide queries over many records stop early (random probing); the sample must still be uniform
+/// over all matches and contain only matches.
+#[test]
+fn early_stopping_samples_uniformly_from_all_matches() {
+    let mut engine = Engine::new(Kind::Werkzoekende);
+    let pcs = ["3011", "3012", "3013", "3014"];
+    for i in 0..80_000 {
+        let a = store::Attrs {
+            pc4: Some(pcs[i % 4].parse().unwrap()),
+            uren_max: Some(if i % 2 == 0 { 40 } else { 8 }),
+            ..Default::default()
+        };
+        engine.put(&format!("r{i}"), now_ms(), &a);
+    }
+    let q = Selectie::from_vraag_object(Family::Werkzoekenden, &json!({"selectiegebied": {"postcode": "3011AB", "afstand": 10}, "werktijden.aantalWerkurenPerWeekMaximaal": {"$gte": 32}}), "").unwrap();
+    let mut counts = vec![0u32; 80_000];
+    for _ in 0..400 {
+        let r = engine.select(&q, now_ms(), 90, 100).unwrap();
+        assert!(
+            r.more && r.ids.len() == 100 && r.matched.is_none(),
+            "probing path"
+        );
+        let uniq: BTreeSet<&String> = r.ids.iter().collect();
+        assert_eq!(uniq.len(), 100, "no duplicates");
+        for id in &r.ids {
+            let i: usize = id[1..].parse().unwrap();
+            assert_eq!(i % 2, 0, "{id} does not match");
+            counts[i] += 1;
+        }
+    }
+    // 40,000 matches, 40,000 draws: each expected once; every bucket (pc4) equally represented
+    let per_pc: Vec<u32> = (0..4)
+        .map(|p| {
+            counts
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| i % 4 == p)
+                .map(|(_, c)| *c)
+                .sum()
+        })
+        .collect();
+    assert_eq!(per_pc[1] + per_pc[3], 0);
+    let (a, b) = (f64::from(per_pc[0]), f64::from(per_pc[2]));
+    assert!(
+        (a - b).abs() / (a + b) < 0.05,
+        "buckets unevenly sampled: {per_pc:?}"
+    );
+    let hit = counts.iter().filter(|c| **c > 0).count();
+    assert!(hit > 24_000, "only {hit} of 40,000 matches ever drawn");
 }
 
 #[tokio::test]

@@ -24,7 +24,8 @@ CREATE TABLE records (
     contracten    TEXT,
     PRIMARY KEY (kind, vum_id)
 );
-CREATE INDEX records_live_pc4 ON records (kind, pc4) WHERE deleted = 0;
+-- no secondary index on records: lookups go by primary key; selection runs on the engine's
+-- in-memory PC4 index (crates/store/src/engine.rs), fed by the change log
 
 CREATE TABLE changes (
     seq      BIGSERIAL PRIMARY KEY,
