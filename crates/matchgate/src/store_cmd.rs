@@ -227,6 +227,9 @@ pub fn ingest(url: &str, args: &IngestArgs) -> ExitCode {
         Err(e) => return fail(e),
     };
     let _ = sink.rejects.flush();
+    if let Err(e) = rt.block_on(sink.store.optimize()) {
+        tracing::warn!(error = %e, "refreshing planner statistics failed");
+    }
     if let Some(pb) = &sink.progress {
         pb.finish_and_clear();
     }

@@ -342,6 +342,20 @@ impl Store {
         Ok(out)
     }
 
+    /// Refresh the planner's statistics after a large import (PostgreSQL: ANALYZE; SQLite: optimize).
+    pub async fn optimize(&self) -> Result<(), StoreError> {
+        match self.backend {
+            Backend::Postgres => {
+                sqlx::query("ANALYZE records").execute(&self.pool).await?;
+                sqlx::query("ANALYZE changes").execute(&self.pool).await?;
+            }
+            Backend::Sqlite => {
+                sqlx::query("PRAGMA optimize").execute(&self.pool).await?;
+            }
+        }
+        Ok(())
+    }
+
     /// Tombstone a record: consent withdrawn (`withdrawn`) or deleted at the source. Returns false
     /// when there was nothing live to remove.
     pub async fn remove(

@@ -23,7 +23,9 @@ CREATE TABLE records (
     rijbewijzen   TEXT,                         -- '\n'-joined codes
     talen         TEXT,                         -- '\n'-joined 'taal:mondeling:schriftelijk'
     contracten    TEXT,                         -- '\n'-joined codeTypeArbeidscontract
-    PRIMARY KEY (kind, vum_id)
+    -- VUM ids are keyed hashes over (kind, local id): unique across kinds, so the key is the id
+    -- alone (a unique single-column key also keeps PostgreSQL's plans for id lists on the index)
+    PRIMARY KEY (vum_id)
 );
 -- no secondary index on records: lookups go by primary key; selection runs on the engine's
 -- in-memory PC4 index (crates/store/src/engine.rs), fed by the change log
