@@ -25,6 +25,14 @@ struct Cli {
         default_value = "matchgate-data"
     )]
     data_dir: PathBuf,
+    /// Records not refreshed by an import for this many days stop being shared
+    #[arg(
+        long,
+        global = true,
+        env = "MATCHGATE_EXPIRY_DAYS",
+        default_value_t = 90
+    )]
+    expiry_days: i64,
     #[command(subcommand)]
     command: Command,
 }
@@ -110,19 +118,38 @@ fn main() -> ExitCode {
             validate::run(&validator, &files, &opts)
         }
         Command::Translate(args) => translate_cmd::run(&args),
-        Command::Ingest(args) => {
-            store_cmd::ingest(&store_cmd::db_url(cli.database, &cli.data_dir), &args)
-        }
-        Command::Select(args) => {
-            store_cmd::select(&store_cmd::db_url(cli.database, &cli.data_dir), &args)
-        }
-        Command::Get(args) => {
-            store_cmd::get(&store_cmd::db_url(cli.database, &cli.data_dir), &args)
-        }
-        Command::Audit { command } => {
-            store_cmd::audit(&store_cmd::db_url(cli.database, &cli.data_dir), &command)
-        }
-        Command::Status => store_cmd::status(&store_cmd::db_url(cli.database, &cli.data_dir)),
+        Command::Ingest(args) => store_cmd::ingest(
+            &store_cmd::Db {
+                url: store_cmd::db_url(cli.database.clone(), &cli.data_dir),
+                expiry_days: cli.expiry_days,
+            },
+            &args,
+        ),
+        Command::Select(args) => store_cmd::select(
+            &store_cmd::Db {
+                url: store_cmd::db_url(cli.database.clone(), &cli.data_dir),
+                expiry_days: cli.expiry_days,
+            },
+            &args,
+        ),
+        Command::Get(args) => store_cmd::get(
+            &store_cmd::Db {
+                url: store_cmd::db_url(cli.database.clone(), &cli.data_dir),
+                expiry_days: cli.expiry_days,
+            },
+            &args,
+        ),
+        Command::Audit { command } => store_cmd::audit(
+            &store_cmd::Db {
+                url: store_cmd::db_url(cli.database.clone(), &cli.data_dir),
+                expiry_days: cli.expiry_days,
+            },
+            &command,
+        ),
+        Command::Status => store_cmd::status(&store_cmd::Db {
+            url: store_cmd::db_url(cli.database.clone(), &cli.data_dir),
+            expiry_days: cli.expiry_days,
+        }),
         Command::Rules => {
             for fam in [vum::Family::Werkzoekenden, vum::Family::Vacatures] {
                 for r in vum::schema_rules(fam) {

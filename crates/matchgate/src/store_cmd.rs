@@ -58,6 +58,20 @@ pub enum AuditCommand {
     Verify,
 }
 
+/// Where the store is and how long records stay shared without a refresh.
+pub struct Db {
+    pub url: String,
+    pub expiry_days: i64,
+}
+
+impl Db {
+    async fn open(&self) -> Result<Store, store::StoreError> {
+        let mut s = Store::open(&self.url).await?;
+        s.expiry_days = self.expiry_days;
+        Ok(s)
+    }
+}
+
 pub fn db_url(database: Option<String>, data_dir: &Path) -> String {
     database.unwrap_or_else(|| {
         let _ = std::fs::create_dir_all(data_dir);
@@ -182,7 +196,7 @@ impl Sink for StoreSink {
     }
 }
 
-pub fn ingest(url: &str, args: &IngestArgs) -> ExitCode {
+pub fn ingest(db: &Db, args: &IngestArgs) -> ExitCode {
     let mapping = match Mapping::load(&args.mapping) {
         Ok(m) => m,
         Err(e) => return fail(e),
@@ -192,7 +206,7 @@ pub fn ingest(url: &str, args: &IngestArgs) -> ExitCode {
         Err(e) => return fail(e),
     };
     let rt = runtime();
-    let store = match rt.block_on(Store::open(url)) {
+    let store = match rt.block_on(db.open()) {
         Ok(s) => s,
         Err(e) => return fail(e),
     };
@@ -252,7 +266,7 @@ fn kind_arg(k: &Option<String>) -> Result<Option<Kind>, String> {
     }
 }
 
-pub fn select(url: &str, args: &SelectArgs) -> ExitCode {
+pub fn select(db: &Db, args: &SelectArgs) -> ExitCode {
     let text = match std::fs::read(&args.query) {
         Ok(t) => t,
         Err(e) => return fail(format!("{}: {e}", args.query.display())),
@@ -298,7 +312,7 @@ pub fn select(url: &str, args: &SelectArgs) -> ExitCode {
     };
     let rt = runtime();
     let result = rt.block_on(async {
-        let store = Store::open(url).await.map_err(|e| e.to_string())?;
+        let store = db.open().await.map_err(|e| e.to_string())?;
         let engine = Engine::load(&store, kind)
             .await
             .map_err(|e| e.to_string())?;
@@ -326,7 +340,7 @@ pub fn select(url: &str, args: &SelectArgs) -> ExitCode {
     }
 }
 
-pub fn get(url: &str, args: &GetArgs) -> ExitCode {
+pub fn get(db: &Db, args: &GetArgs) -> ExitCode {
     let kinds = match kind_arg(&args.kind) {
         Ok(Some(k)) => vec![k],
         Ok(None) => vec![Kind::Werkzoekende, Kind::Vacature],
@@ -334,7 +348,7 @@ pub fn get(url: &str, args: &GetArgs) -> ExitCode {
     };
     let rt = runtime();
     let result: Result<Option<Value>, String> = rt.block_on(async {
-        let store = Store::open(url).await.map_err(|e| e.to_string())?;
+        let store = db.open().await.map_err(|e| e.to_string())?;
         let c = caller(&args.purpose);
         for k in kinds {
             if let Some(d) = service::detail(&store, k, &args.vum_id, &c, now_ms())
@@ -362,10 +376,10 @@ pub fn get(url: &str, args: &GetArgs) -> ExitCode {
     }
 }
 
-pub fn audit(url: &str, cmd: &AuditCommand) -> ExitCode {
+pub fn audit(db: &Db, cmd: &AuditCommand) -> ExitCode {
     match cmd {
         AuditCommand::Verify => {
-            match runtime().block_on(async { Store::open(url).await?.audit_verify().await }) {
+            match runtime().block_on(async { db.open().await?.audit_verify().await }) {
                 Ok(Ok(n)) => {
                     println!("audit log intact: {n} entries, hash chain verified");
                     ExitCode::SUCCESS
@@ -380,9 +394,9 @@ pub fn audit(url: &str, cmd: &AuditCommand) -> ExitCode {
     }
 }
 
-pub fn status(url: &str) -> ExitCode {
+pub fn status(db: &Db) -> ExitCode {
     let r = runtime().block_on(async {
-        let store = Store::open(url).await?;
+        let store = db.open().await?;
         let mut out = Vec::new();
         for k in [Kind::Werkzoekende, Kind::Vacature] {
             out.push((k, store.status(k, now_ms()).await?));
