@@ -1,0 +1,16 @@
+//! Generates the node's gRPC services; the VUM messages come from the vum-proto crate.
+use std::{env, path::PathBuf};
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let root = PathBuf::from(env::var("CARGO_MANIFEST_DIR")?).join("../../proto");
+    println!(
+        "cargo:rerun-if-changed={}",
+        root.join("matchgate/v1/node.proto").display()
+    );
+    env::set_var("PROTOC", protoc_bin_vendored::protoc_bin_path()?);
+    tonic_prost_build::configure()
+        .extern_path(".vum.v3.werkzoekenden", "::vum_proto::werkzoekenden")
+        .extern_path(".vum.v3.vacatures", "::vum_proto::vacatures")
+        .compile_protos(&[root.join("matchgate/v1/node.proto")], &[root])?;
+    Ok(())
+}

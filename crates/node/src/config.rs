@@ -1,0 +1,105 @@
+//! `node.toml`: who this node is, where it listens, whom it trusts and what it lets peers do.
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeConfig {
+    /// this organisation's OIN (20 digits; must equal the OIN in `tls.cert`)
+    pub oin: String,
+    pub name: String,
+    /// whether this organisation takes part in SUWI
+    #[serde(default)]
+    pub suwi: bool,
+    /// sqlite://... or postgres://...
+    pub database: String,
+    /// keys the vumIDs this node hands to its own users
+    pub secret_file: PathBuf,
+    pub tls: TlsConfig,
+    /// the peer-facing listener (other organisations' nodes)
+    pub listen: String,
+    /// the own-organisation listener and the CA its clients' certificates come from
+    pub local: LocalConfig,
+    #[serde(default)]
+    pub peers: Vec<PeerConfig>,
+    #[serde(default)]
+    pub grants: Vec<Grant>,
+    /// deadline for each peer in a federated selection, milliseconds
+    #[serde(default = "default_deadline")]
+    pub peer_deadline_ms: u64,
+}
+
+fn default_deadline() -> u64 {
+    2000
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    /// trust anchors for peers (PKIoverheid roots in production)
+    pub ca: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocalConfig {
+    pub listen: String,
+    pub ca: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeerConfig {
+    pub oin: String,
+    pub name: String,
+    /// https://host:port
+    pub endpoint: String,
+}
+
+/// A peer (by the OIN in its certificate) may act for these controllers on these services.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Grant {
+    pub via: String,
+    pub on_behalf_of: Vec<String>,
+    /// node-info, select-werkzoekenden, select-vacatures, get-werkzoekende, get-vacature, vacancy-feed
+    pub services: Vec<String>,
+}
+
+impl NodeConfig {
+    pub fn load(path: &Path) -> Result<NodeConfig, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let mut c: NodeConfig =
+            toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        for p in [
+            &mut c.tls.cert,
+            &mut c.tls.key,
+            &mut c.tls.ca,
+            &mut c.local.ca,
+            &mut c.secret_file,
+        ] {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        }
+        if !(c.oin.len() == 20 && c.oin.bytes().all(|b| b.is_ascii_digit())) {
+            return Err(format!(
+                "{}: oin '{}' is not 20 digits",
+                path.display(),
+                c.oin
+            ));
+        }
+        Ok(c)
+    }
+
+    pub fn allowed(&self, via: &str, on_behalf_of: &str, service: &str) -> bool {
+        self.grants.iter().any(|g| {
+            g.via == via
+                && g.on_behalf_of.iter().any(|o| o == on_behalf_of || o == "*")
+                && g.services.iter().any(|s| s == service || s == "*")
+        })
+    }
+}

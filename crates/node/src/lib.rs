@@ -1,0 +1,13 @@
+//! # node — the gateway between organisations
+//!
+//! mutual-TLS gRPC (tonic over rustls). A peer's identity is the OIN in its certificate's subject
+//! serialNumber; every call carries the VUM party roles, checked against the certificate and the
+//! configured grants, and is written to the audit log.
+pub mod pb {
+    tonic::include_proto!("matchgate.v1");
+}
+pub mod config;
+pub mod parties;
+pub mod pki;
+pub mod run;
+pub mod server;

@@ -1,0 +1,131 @@
+//! The VUM party roles of a call, as metadata, checked against the client certificate.
+use crate::pki::oin_of;
+use tonic::metadata::MetadataMap;
+use tonic::{Request, Status};
+
+pub const FROM: &str = "x-vum-fromparty";
+pub const VIA: &str = "x-vum-viaparty";
+pub const TO: &str = "x-vum-toparty";
+pub const SUWI: &str = "x-vum-suwiparty";
+pub const VERSION: &str = "x-vum-berichtversie";
+pub const TRANSACTION: &str = "x-transaction-id";
+pub const BERICHT_VERSIE: &str = "3.0.0";
+
+/// Who is calling, established from the certificate and the checked metadata.
+#[derive(Debug, Clone)]
+pub struct Parties {
+    /// OIN in the client certificate (= viaParty)
+    pub cert_oin: String,
+    pub from: String,
+    pub to: String,
+    pub suwi: bool,
+    pub transaction_id: String,
+}
+
+fn header(md: &MetadataMap, name: &str) -> Result<String, Status> {
+    match md.get(name).map(|v| v.to_str()) {
+        Some(Ok(v)) if !v.is_empty() => Ok(v.to_string()),
+        Some(_) => Err(Status::invalid_argument(format!(
+            "metadata {name} is not readable text"
+        ))),
+        None => Err(Status::invalid_argument(format!(
+            "metadata {name} is required"
+        ))),
+    }
+}
+
+fn oin(md: &MetadataMap, name: &str) -> Result<String, Status> {
+    let v = header(md, name)?;
+    if v.len() == 20 && v.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(v)
+    } else {
+        Err(Status::invalid_argument(format!(
+            "metadata {name}: '{v}' is not an OIN (20 digits)"
+        )))
+    }
+}
+
+/// The OIN of the TLS client certificate of this request.
+pub fn cert_oin<T>(req: &Request<T>) -> Result<String, Status> {
+    let certs = req
+        .peer_certs()
+        .ok_or_else(|| Status::unauthenticated("no client certificate"))?;
+    let leaf = certs
+        .first()
+        .ok_or_else(|| Status::unauthenticated("no client certificate"))?;
+    oin_of(leaf.as_ref()).ok_or_else(|| {
+        Status::unauthenticated(
+            "the client certificate has no OIN (20 digits) in its subject serialNumber",
+        )
+    })
+}
+
+/// Check the party metadata against the certificate and this node's OIN.
+pub fn check<T>(req: &Request<T>, own_oin: &str) -> Result<Parties, Status> {
+    let cert_oin = cert_oin(req)?;
+    let md = req.metadata();
+    let via = oin(md, VIA)?;
+    if via != cert_oin {
+        return Err(Status::permission_denied(format!(
+            "viaParty {via} does not match the certificate's OIN {cert_oin}"
+        )));
+    }
+    let to = oin(md, TO)?;
+    if to != own_oin {
+        return Err(Status::permission_denied(format!(
+            "toParty {to} is not this node ({own_oin})"
+        )));
+    }
+    let version = header(md, VERSION)?;
+    if version != BERICHT_VERSIE {
+        return Err(Status::invalid_argument(format!(
+            "metadata {VERSION}: '{version}' is not supported; this node speaks {BERICHT_VERSIE}"
+        )));
+    }
+    let suwi = match header(md, SUWI)?.as_str() {
+        "true" => true,
+        "false" => false,
+        other => {
+            return Err(Status::invalid_argument(format!(
+                "metadata {SUWI}: '{other}' is not true or false"
+            )))
+        }
+    };
+    let transaction_id = header(md, TRANSACTION)?;
+    if uuid::Uuid::parse_str(&transaction_id).is_err() {
+        return Err(Status::invalid_argument(format!(
+            "metadata {TRANSACTION}: '{transaction_id}' is not a UUID"
+        )));
+    }
+    Ok(Parties {
+        cert_oin,
+        from: oin(md, FROM)?,
+        to,
+        suwi,
+        transaction_id,
+    })
+}
+
+/// Put the party metadata on an outgoing request.
+pub fn attach<T>(
+    req: &mut Request<T>,
+    from: &str,
+    via: &str,
+    to: &str,
+    suwi: bool,
+    transaction_id: &str,
+) {
+    let md = req.metadata_mut();
+    for (k, v) in [
+        (FROM, from),
+        (VIA, via),
+        (TO, to),
+        (SUWI, if suwi { "true" } else { "false" }),
+        (VERSION, BERICHT_VERSIE),
+        (TRANSACTION, transaction_id),
+    ] {
+        if let Ok(v) = v.parse() {
+            md.insert(k, v);
+        }
+    }
+}
