@@ -3,6 +3,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod demo;
+mod node_cmd;
 mod store_cmd;
 mod translate_cmd;
 mod validate;
@@ -72,6 +74,22 @@ enum Command {
     },
     /// Counts of live, expired, withdrawn and deleted records.
     Status,
+    /// Run a node: mutual-TLS gRPC for peers and for the organisation's own systems.
+    Serve {
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Write a development PKI (CA, node certificates with OINs, an expired and a foreign-CA one).
+    Certs {
+        /// Output directory
+        #[arg(long, default_value = "certs")]
+        out: PathBuf,
+        /// name=OIN, once per organisation (default: a gemeente, UWV and an SW-bedrijf)
+        #[arg(long = "org")]
+        orgs: Vec<String>,
+    },
+    /// A local federation: three nodes on loopback, data ingested, a search across organisations.
+    Demo,
     /// List every rule id the validator can report, with its severity.
     Rules,
 }
@@ -150,6 +168,9 @@ fn main() -> ExitCode {
             url: store_cmd::db_url(cli.database.clone(), &cli.data_dir),
             expiry_days: cli.expiry_days,
         }),
+        Command::Serve { config } => node_cmd::serve(&config),
+        Command::Certs { out, orgs } => node_cmd::certs(&out, &orgs),
+        Command::Demo => demo::run(),
         Command::Rules => {
             for fam in [vum::Family::Werkzoekenden, vum::Family::Vacatures] {
                 for r in vum::schema_rules(fam) {

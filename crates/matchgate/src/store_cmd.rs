@@ -205,18 +205,48 @@ pub fn ingest(db: &Db, args: &IngestArgs) -> ExitCode {
         Ok(s) => s,
         Err(e) => return fail(e),
     };
+    match ingest_into(
+        db,
+        mapping,
+        &args.input,
+        &secret,
+        &args.rejects,
+        args.batch,
+        io::stderr().is_terminal(),
+    ) {
+        Ok((summary, [ins, upd, unch, rem])) => {
+            print_summary(&summary, &args.rejects);
+            eprintln!(
+                "store: {ins} inserted, {upd} updated, {unch} unchanged, {rem} no longer shared"
+            );
+            if summary.rejected > 0 {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+        Err(e) => fail(e),
+    }
+}
+
+/// Translate `input` with `mapping` into the store; returns the summary and
+/// [inserted, updated, unchanged, no longer shared].
+pub fn ingest_into(
+    db: &Db,
+    mapping: Mapping,
+    input: &Path,
+    secret: &[u8],
+    rejects_path: &Path,
+    batch: usize,
+    progress: bool,
+) -> Result<(Summary, [u64; 4]), String> {
     let rt = runtime();
-    let store = match rt.block_on(db.open()) {
-        Ok(s) => s,
-        Err(e) => return fail(e),
-    };
-    let mut rejects = match csv::Writer::from_path(&args.rejects) {
-        Ok(w) => w,
-        Err(e) => return fail(format!("{}: {e}", args.rejects.display())),
-    };
+    let store = rt.block_on(db.open()).map_err(|e| e.to_string())?;
+    let mut rejects = csv::Writer::from_path(rejects_path)
+        .map_err(|e| format!("{}: {e}", rejects_path.display()))?;
     let _ = rejects.write_record(["row", "column", "rule", "message", "original"]);
     let kind = mapping.kind;
-    let progress = io::stderr().is_terminal().then(|| {
+    let progress = progress.then(|| {
         let pb = indicatif::ProgressBar::new_spinner();
         pb.enable_steady_tick(std::time::Duration::from_millis(200));
         pb
@@ -226,20 +256,15 @@ pub fn ingest(db: &Db, args: &IngestArgs) -> ExitCode {
         store,
         kind,
         batch: Vec::new(),
-        size: args.batch.max(1),
+        size: batch.max(1),
         rejects,
         counts: [0; 4],
         progress,
         last_plain: 0,
     };
-    let mut t = Translator::new(mapping, &secret, Validator::new());
-    let summary = match t
-        .run(&args.input, &mut sink)
-        .and_then(|s| sink.flush().map(|()| s).map_err(Into::into))
-    {
-        Ok(s) => s,
-        Err(e) => return fail(e),
-    };
+    let mut t = Translator::new(mapping, secret, Validator::new());
+    let summary = t.run(input, &mut sink).map_err(|e| e.to_string())?;
+    sink.flush().map_err(|e| e.to_string())?;
     let _ = sink.rejects.flush();
     if let Err(e) = rt.block_on(sink.store.optimize()) {
         tracing::warn!(error = %e, "refreshing planner statistics failed");
@@ -247,14 +272,7 @@ pub fn ingest(db: &Db, args: &IngestArgs) -> ExitCode {
     if let Some(pb) = &sink.progress {
         pb.finish_and_clear();
     }
-    print_summary(&summary, &args.rejects);
-    let [ins, upd, unch, rem] = sink.counts;
-    eprintln!("store: {ins} inserted, {upd} updated, {unch} unchanged, {rem} no longer shared");
-    if summary.rejected > 0 {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    }
+    Ok((summary, sink.counts))
 }
 
 fn kind_arg(k: &Option<String>) -> Result<Option<Kind>, String> {

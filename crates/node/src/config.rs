@@ -103,3 +103,25 @@ impl NodeConfig {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_example_configuration_loads() {
+        let p =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/node.example.toml");
+        let c = super::NodeConfig::load(&p).unwrap();
+        assert_eq!(c.oin, "00000001001234567000");
+        assert!(c.allowed(
+            "00000001003214345000",
+            "00000001003214345000",
+            "vacancy-feed"
+        ));
+        assert!(!c.allowed(
+            "00000001003214345000",
+            "00000001003214345000",
+            "select-werkzoekenden"
+        ));
+        assert!(c.tls.cert.is_absolute() || c.tls.cert.starts_with(p.parent().unwrap()));
+    }
+}

@@ -508,6 +508,23 @@ impl Local for LocalService {
             }
         }
         matches.shuffle(&mut rand::rng());
+        // the requesting side logs every peer call too, under the same transaction id
+        let own = Parties {
+            cert_oin: st.config.oin.clone(),
+            from: st.config.oin.clone(),
+            to: String::new(),
+            suwi: st.config.suwi,
+            transaction_id: tx_id.clone(),
+        };
+        for p in &statuses {
+            st.audit(
+                &own,
+                &format!("peer-select-werkzoekenden:{}", p.oin),
+                &p.status,
+                i64::from(p.matches),
+            )
+            .await;
+        }
         tracing::info!(peers = statuses.len(), matches = matches.len(), vraag_id = %vraag_id, "federated selection");
         Ok(Response::new(pb::FederatedWerkzoekendenResponse {
             response: Some(wz::WerkzoekendeProfielMatchesResponse {
@@ -561,7 +578,28 @@ impl Local for LocalService {
             st.config.suwi,
             &uuid::Uuid::now_v7().to_string(),
         );
-        let doc = PeerClient::new(ch).get_werkzoekende(r).await?.into_inner();
+        let tx_id = r
+            .metadata()
+            .get(parties::TRANSACTION)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        let result = PeerClient::new(ch).get_werkzoekende(r).await;
+        let own = Parties {
+            cert_oin: st.config.oin.clone(),
+            from: st.config.oin.clone(),
+            to: peer.oin.clone(),
+            suwi: st.config.suwi,
+            transaction_id: tx_id,
+        };
+        st.audit(
+            &own,
+            &format!("peer-get-werkzoekende:{}", peer.oin),
+            &vum_id,
+            i64::from(result.is_ok()),
+        )
+        .await;
+        let doc = result?.into_inner();
         Ok(Response::new(wz::WerkzoekendeDetailResponse {
             bron_id: peer.oin,
             werkzoekende: Some(doc),
