@@ -57,24 +57,18 @@ pub async fn start(config: NodeConfig) -> Result<Running, String> {
         .concurrency_limit_per_connection(64)
         .add_service(health_service)
         .add_service(PeerServer::new(PeerService(state.clone())).max_decoding_message_size(limits))
-        .serve_with_incoming_shutdown(
-            tokio_stream::wrappers::TcpListenerStream::new(peer_listener),
-            async move {
-                let _ = stop_peer_rx.changed().await;
-            },
-        );
+        .serve_with_incoming_shutdown(nodelay(peer_listener), async move {
+            let _ = stop_peer_rx.changed().await;
+        });
     let local = Server::builder()
         .tls_config(local_tls)
         .map_err(|e| e.to_string())?
         .add_service(
             LocalServer::new(LocalService(state.clone())).max_decoding_message_size(limits),
         )
-        .serve_with_incoming_shutdown(
-            tokio_stream::wrappers::TcpListenerStream::new(local_listener),
-            async move {
-                let _ = stop_local_rx.changed().await;
-            },
-        );
+        .serve_with_incoming_shutdown(nodelay(local_listener), async move {
+            let _ = stop_local_rx.changed().await;
+        });
     let t1 = tokio::spawn(async move {
         if let Err(e) = peer.await {
             tracing::error!(error = %e, "peer listener stopped");
@@ -92,5 +86,19 @@ pub async fn start(config: NodeConfig) -> Result<Running, String> {
         local_addr,
         shutdown: Some(tx),
         tasks: vec![t1, t2],
+    })
+}
+
+/// Accepted connections with Nagle's algorithm off: without it a response written in two segments
+/// waits for the client's delayed ACK (about 40 ms on Linux).
+pub fn nodelay(
+    l: TcpListener,
+) -> impl tokio_stream::Stream<Item = std::io::Result<tokio::net::TcpStream>> {
+    use tokio_stream::StreamExt;
+    tokio_stream::wrappers::TcpListenerStream::new(l).map(|s| {
+        if let Ok(s) = &s {
+            let _ = s.set_nodelay(true);
+        }
+        s
     })
 }

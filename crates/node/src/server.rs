@@ -345,9 +345,9 @@ impl Peer for PeerService {
         tokio::spawn(async move {
             let mut sent = 0i64;
             loop {
-                let changes = match state
+                let page = match state
                     .store
-                    .changes_since(Some(Kind::Vacature), cursor, 1000)
+                    .feed_page(Kind::Vacature, cursor, 1000, now_ms())
                     .await
                 {
                     Ok(c) => c,
@@ -356,29 +356,15 @@ impl Peer for PeerService {
                         break;
                     }
                 };
-                if changes.is_empty() {
+                if page.is_empty() {
                     break;
                 }
-                let ids: Vec<String> = changes
-                    .iter()
-                    .filter(|c| !c.deleted)
-                    .map(|c| c.vum_id.clone())
-                    .collect();
-                let docs: HashMap<String, Value> = state
-                    .store
-                    .get_many(Kind::Vacature, &ids, now_ms())
-                    .await
-                    .unwrap_or_default()
-                    .into_iter()
-                    .collect();
-                for c in changes {
+                for (c, doc) in page {
                     cursor = c.seq;
-                    let vacature = if c.deleted {
+                    let vacature: Option<vac::Vacature> = if c.deleted {
                         None
                     } else {
-                        docs.get(&c.vum_id)
-                            .cloned()
-                            .and_then(|d| serde_json::from_value(d).ok())
+                        doc.and_then(|d| serde_json::from_str(&d).ok())
                     };
                     // an upsert whose record has since gone is a tombstone for this consumer
                     let deleted = c.deleted || vacature.is_none();

@@ -502,6 +502,42 @@ impl Store {
             .collect()
     }
 
+    /// One page of the change log with each live record's document: one query per page (the feed).
+    pub async fn feed_page(
+        &self,
+        kind: Kind,
+        cursor: i64,
+        limit: i64,
+        now: i64,
+    ) -> Result<Vec<(Change, Option<String>)>, StoreError> {
+        let rows = sqlx::query(&self.sql(
+            "SELECT c.seq, c.kind, c.vum_id, c.version, c.op, c.at_ms, r.doc FROM changes c \
+             LEFT JOIN records r ON r.vum_id = c.vum_id AND r.deleted = 0 AND r.consent = 1 AND r.refreshed_ms >= ? \
+             WHERE c.kind = ? AND c.seq > ? ORDER BY c.seq LIMIT ?",
+        ))
+        .bind(self.live_since(now))
+        .bind(kind.name())
+        .bind(cursor)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    Change {
+                        seq: r.try_get(0)?,
+                        kind: r.try_get(1)?,
+                        vum_id: r.try_get(2)?,
+                        version: r.try_get(3)?,
+                        deleted: r.try_get::<String, _>(4)? == "delete",
+                        at_ms: r.try_get(5)?,
+                    },
+                    opt_s(r, "doc"),
+                ))
+            })
+            .collect()
+    }
+
     pub async fn last_change_seq(&self) -> Result<i64, StoreError> {
         let r = sqlx::query("SELECT COALESCE(MAX(seq), 0) FROM changes")
             .fetch_one(&self.pool)

@@ -1,0 +1,362 @@
+//! Exchange benchmarks on loopback over mutual TLS, each against a same-run baseline:
+//!   * detail requests/s: the node's GetWerkzoekende (identity, party checks, grant, store read,
+//!     release rules, audit append) vs a bare tonic+rustls server answering the same message from
+//!     memory on the same service definition;
+//!   * federated selection p50/p99 over 10 source nodes (100 official profiles each), and the
+//!     gateway's own hop: a federated selection over 1 peer vs calling that peer directly;
+//!   * vacancy feed: changes per second streamed to a consumer.
+//! Run: `cargo bench -p node --bench exchange`. Reported in BENCHMARKS.md.
+use node::config::{Grant, LocalConfig, NodeConfig, PeerConfig, TlsConfig};
+use node::parties;
+use node::pb::{
+    self,
+    local_client::LocalClient,
+    peer_client::PeerClient,
+    peer_server::{Peer, PeerServer},
+};
+use serde_json::Value;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tonic::transport::{
+    Certificate, Channel, ClientTlsConfig, Endpoint, Identity, Server, ServerTlsConfig,
+};
+use tonic::{Request, Response, Status};
+use vum::Kind;
+use vum_proto::{vacatures as vac, werkzoekenden as wz};
+
+const GEMEENTE: &str = "00000001001234567000";
+
+fn oin(i: usize) -> String {
+    format!("{:020}", 10_000_000_000_000u64 + i as u64)
+}
+
+fn shared(rel: &str) -> Value {
+    let base = std::env::var("MATCHGATE_SHARED")
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared").to_string());
+    serde_json::from_str(&std::fs::read_to_string(format!("{base}/{rel}")).unwrap()).unwrap()
+}
+
+fn cfg(d: &Path, name: &str, oin: &str, peers: Vec<PeerConfig>) -> NodeConfig {
+    std::fs::write(
+        d.join(format!("{name}.secret")),
+        "bench-secret-0123456789abcdef",
+    )
+    .unwrap();
+    NodeConfig {
+        oin: oin.into(),
+        name: name.into(),
+        suwi: true,
+        database: format!("sqlite://{}", d.join(format!("{name}.db")).display()),
+        secret_file: d.join(format!("{name}.secret")),
+        tls: TlsConfig {
+            cert: d.join(format!("{name}.pem")),
+            key: d.join(format!("{name}.key")),
+            ca: d.join("ca.pem"),
+        },
+        listen: "127.0.0.1:0".into(),
+        local: LocalConfig {
+            listen: "127.0.0.1:0".into(),
+            ca: d.join("ca.pem"),
+        },
+        peers,
+        grants: vec![Grant {
+            via: GEMEENTE.into(),
+            on_behalf_of: vec![GEMEENTE.into()],
+            services: vec!["*".into()],
+        }],
+        peer_deadline_ms: 5000,
+    }
+}
+
+async fn channel(d: &Path, addr: std::net::SocketAddr) -> Channel {
+    let tls = ClientTlsConfig::new()
+        .ca_certificate(Certificate::from_pem(
+            std::fs::read(d.join("ca.pem")).unwrap(),
+        ))
+        .identity(Identity::from_pem(
+            std::fs::read(d.join("gemeente.pem")).unwrap(),
+            std::fs::read(d.join("gemeente.key")).unwrap(),
+        ))
+        .domain_name("localhost");
+    Endpoint::from_shared(format!("https://{addr}"))
+        .unwrap()
+        .tls_config(tls)
+        .unwrap()
+        .connect()
+        .await
+        .unwrap()
+}
+
+fn req<T>(m: T, to: &str) -> Request<T> {
+    let mut r = Request::new(m);
+    parties::attach(
+        &mut r,
+        GEMEENTE,
+        GEMEENTE,
+        to,
+        true,
+        &uuid::Uuid::now_v7().to_string(),
+    );
+    r
+}
+
+/// The baseline: the same service definition, answering GetWerkzoekende from memory, nothing else.
+struct Echo(Arc<wz::Werkzoekende>);
+
+type Feed =
+    std::pin::Pin<Box<dyn tokio_stream::Stream<Item = Result<pb::FeedEvent, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl Peer for Echo {
+    async fn node_info(
+        &self,
+        _: Request<pb::NodeInfoRequest>,
+    ) -> Result<Response<pb::NodeInfoResponse>, Status> {
+        Err(Status::unimplemented(""))
+    }
+    async fn select_werkzoekenden(
+        &self,
+        _: Request<wz::WerkzoekendeProfielMatchesRequest>,
+    ) -> Result<Response<wz::WerkzoekendeProfielMatchesBronResponse>, Status> {
+        Err(Status::unimplemented(""))
+    }
+    async fn select_vacatures(
+        &self,
+        _: Request<vac::VacatureMatchesRequest>,
+    ) -> Result<Response<vac::VacaturesMatchesBronResponse>, Status> {
+        Err(Status::unimplemented(""))
+    }
+    async fn get_werkzoekende(
+        &self,
+        _: Request<pb::GetRequest>,
+    ) -> Result<Response<wz::Werkzoekende>, Status> {
+        Ok(Response::new((*self.0).clone()))
+    }
+    async fn get_vacature(
+        &self,
+        _: Request<pb::GetRequest>,
+    ) -> Result<Response<vac::Vacature>, Status> {
+        Err(Status::unimplemented(""))
+    }
+    type VacancyFeedStream = Feed;
+    async fn vacancy_feed(&self, _: Request<pb::FeedRequest>) -> Result<Response<Feed>, Status> {
+        Err(Status::unimplemented(""))
+    }
+}
+
+async fn rate(ch: Channel, ids: Arc<Vec<String>>, to: &str, secs: f64) -> f64 {
+    let deadline = Instant::now() + Duration::from_secs_f64(secs);
+    let tasks: Vec<_> = (0..32)
+        .map(|w| {
+            let (ch, ids, to) = (ch.clone(), ids.clone(), to.to_string());
+            tokio::spawn(async move {
+                let mut c = PeerClient::new(ch);
+                let mut n = 0u64;
+                let mut i = w * 31;
+                while Instant::now() < deadline {
+                    i = (i + 7) % ids.len();
+                    c.get_werkzoekende(req(pb::GetRequest { id: ids[i].clone() }, &to))
+                        .await
+                        .expect("detail");
+                    n += 1;
+                }
+                n
+            })
+        })
+        .collect();
+    let mut total = 0;
+    for t in tasks {
+        total += t.await.unwrap();
+    }
+    total as f64 / secs
+}
+
+fn pct(v: &mut [f64], p: f64) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[((v.len() as f64 - 1.0) * p).round() as usize]
+}
+
+#[tokio::main]
+async fn main() {
+    let secs: f64 = std::env::var("BENCH_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5.0);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let mut orgs: Vec<(String, String)> = vec![("gemeente".into(), GEMEENTE.into())];
+    for i in 0..10 {
+        orgs.push((format!("bron{i}"), oin(i)));
+    }
+    let refs: Vec<(&str, &str)> = orgs.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+    node::pki::write_dev_pki(d, &refs).unwrap();
+    let docs = shared("vum/testdata/werkzoekenden-1000.json");
+    let docs: Vec<(String, Value)> = docs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| (x["idWerkzoekende"].as_str().unwrap().to_string(), x.clone()))
+        .collect();
+
+    // ---- detail requests/s
+    let mut sources = Vec::new();
+    for i in 0..10 {
+        let n = node::run::start(cfg(d, &format!("bron{i}"), &oin(i), vec![]))
+            .await
+            .unwrap();
+        n.state
+            .store
+            .upsert_batch(
+                Kind::Werkzoekende,
+                &docs[i * 100..(i + 1) * 100],
+                store::now_ms(),
+            )
+            .await
+            .unwrap();
+        sources.push(n);
+    }
+    let ids: Arc<Vec<String>> = Arc::new(docs[..100].iter().map(|(id, _)| id.clone()).collect());
+    let echo_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let echo_addr = echo_listener.local_addr().unwrap();
+    let w: wz::Werkzoekende = serde_json::from_value(docs[0].1.clone()).unwrap();
+    let tls = ServerTlsConfig::new()
+        .identity(Identity::from_pem(
+            std::fs::read(d.join("bron0.pem")).unwrap(),
+            std::fs::read(d.join("bron0.key")).unwrap(),
+        ))
+        .client_ca_root(Certificate::from_pem(
+            std::fs::read(d.join("ca.pem")).unwrap(),
+        ));
+    tokio::spawn(
+        Server::builder()
+            .tls_config(tls)
+            .unwrap()
+            .add_service(PeerServer::new(Echo(Arc::new(w))))
+            .serve_with_incoming(node::run::nodelay(echo_listener)),
+    );
+    let echo = rate(channel(d, echo_addr).await, ids.clone(), &oin(0), secs).await;
+    let real = rate(
+        channel(d, sources[0].peer_addr).await,
+        ids.clone(),
+        &oin(0),
+        secs,
+    )
+    .await;
+    println!("detail  bare tonic+rustls echo        {echo:>9.0} req/s");
+    println!("detail  node GetWerkzoekende          {real:>9.0} req/s  (authz, store read, release rules, audit append per request)");
+    println!(
+        "detail  ratio node / echo             {:.2}  (target >= 0.5)",
+        real / echo
+    );
+
+    // ---- federated selection over 10 nodes
+    let peers: Vec<PeerConfig> = sources
+        .iter()
+        .enumerate()
+        .map(|(i, s)| PeerConfig {
+            oin: oin(i),
+            name: format!("bron{i}"),
+            endpoint: format!("https://{}", s.peer_addr),
+        })
+        .collect();
+    let gemeente = node::run::start(cfg(d, "gemeente", GEMEENTE, peers.clone()))
+        .await
+        .unwrap();
+    let mut local = LocalClient::new(channel(d, gemeente.local_addr).await);
+    let q = |pc: &str, km: i64| -> wz::WerkzoekendeProfielMatchesRequest {
+        serde_json::from_value(
+            serde_json::json!({"vraagObject": {"selectiegebied": {"postcode": pc, "afstand": km}}}),
+        )
+        .unwrap()
+    };
+    let pcs = ["3511AA", "1012AB", "3011AB", "9711AA", "5611AA", "6811AA"];
+    for i in 0..20 {
+        local
+            .federated_select_werkzoekenden(q(pcs[i % 6], 100))
+            .await
+            .unwrap();
+    }
+    let mut lat = Vec::new();
+    let mut matches = 0;
+    for i in 0..300 {
+        let t = Instant::now();
+        let r = local
+            .federated_select_werkzoekenden(q(pcs[i % 6], [25, 50, 100, 200][i % 4]))
+            .await
+            .unwrap()
+            .into_inner();
+        lat.push(t.elapsed().as_secs_f64() * 1e3);
+        assert!(r.peers.iter().all(|p| p.status == "ok"));
+        matches += r.response.unwrap().matches.len();
+    }
+    let (p50, p99) = (pct(&mut lat, 0.5), pct(&mut lat, 0.99));
+    println!("federated  10 nodes                   p50 {p50:>6.2} ms  p99 {p99:>6.2} ms  (mean {:.0} matches; target p99 < 100 ms)", matches as f64 / 300.0);
+
+    // ---- the gateway's own hop: federated over 1 peer vs that peer directly
+    let one = node::run::start(cfg(d, "gemeente", GEMEENTE, peers[..1].to_vec()))
+        .await
+        .unwrap();
+    let mut via = LocalClient::new(channel(d, one.local_addr).await);
+    let mut direct = PeerClient::new(channel(d, sources[0].peer_addr).await);
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    for i in 0..400 {
+        let query = q(pcs[i % 6], 50);
+        let t = Instant::now();
+        direct
+            .select_werkzoekenden(req(query.clone(), &oin(0)))
+            .await
+            .unwrap();
+        a.push(t.elapsed().as_secs_f64() * 1e3);
+        let t = Instant::now();
+        via.federated_select_werkzoekenden(query).await.unwrap();
+        b.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    let (a50, b50) = (pct(&mut a, 0.5), pct(&mut b, 0.5));
+    println!("hop     direct peer select            p50 {a50:>6.2} ms");
+    println!("hop     via the gateway (1 peer)      p50 {b50:>6.2} ms  -> the gateway's hop adds {:.2} ms at p50 (target < 1 ms)", b50 - a50);
+
+    // ---- vacancy feed
+    let vac = shared("vum/testdata/vacatures-93.json");
+    let vac: Vec<Value> = vac.as_array().unwrap().clone();
+    let n_changes = 100_000;
+    let mut batch = Vec::with_capacity(1000);
+    for i in 0..n_changes {
+        let mut v = vac[i % vac.len()].clone();
+        v["idVacature"] = Value::String(format!("v{i:07}"));
+        batch.push((format!("v{i:07}"), v));
+        if batch.len() == 1000 {
+            sources[1]
+                .state
+                .store
+                .upsert_batch(Kind::Vacature, &batch, store::now_ms())
+                .await
+                .unwrap();
+            batch.clear();
+        }
+    }
+    let mut feed = PeerClient::new(channel(d, sources[1].peer_addr).await);
+    let t = Instant::now();
+    let mut s = feed
+        .vacancy_feed(req(
+            pb::FeedRequest {
+                cursor: 0,
+                limit: 0,
+            },
+            &oin(1),
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let mut got = 0;
+    while let Some(ev) = s.message().await.unwrap() {
+        assert!(ev.vacature.is_some());
+        got += 1;
+    }
+    let feed_secs = t.elapsed().as_secs_f64();
+    assert_eq!(got, n_changes);
+    println!(
+        "feed    {got} changes with documents    {:>9.0} changes/s  (target >= 100,000)",
+        got as f64 / feed_secs
+    );
+}
