@@ -48,7 +48,8 @@ impl NodeState {
     pub async fn new(config: NodeConfig) -> Result<Arc<NodeState>, String> {
         let store = Store::open(&config.database)
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| e.to_string())?
+            .with_group_commit();
         let mut engines = HashMap::new();
         for k in [Kind::Werkzoekende, Kind::Vacature] {
             engines.insert(

@@ -83,11 +83,19 @@ pub struct Status {
 pub const DEFAULT_EXPIRY_DAYS: i64 = 90;
 const DAY_MS: i64 = 86_400_000;
 
+type AuditJob = (
+    AuditEntry,
+    i64,
+    tokio::sync::oneshot::Sender<Result<i64, String>>,
+);
+
 #[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
     pub expiry_days: i64,
+    /// when set, audit entries go through one writer task that commits them in groups
+    audit_tx: Option<tokio::sync::mpsc::Sender<AuditJob>>,
 }
 
 pub fn now_ms() -> i64 {
@@ -174,6 +182,7 @@ impl Store {
             pool,
             backend,
             expiry_days: DEFAULT_EXPIRY_DAYS,
+            audit_tx: None,
         })
     }
 
@@ -644,9 +653,62 @@ impl Store {
             .collect()
     }
 
+    /// Route audit appends through one writer task that commits whatever has queued up in a single
+    /// transaction (group commit). Each caller still waits until its own entry is committed, so
+    /// nothing is answered before it is logged; under load many entries share one commit.
+    pub fn with_group_commit(mut self) -> Store {
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<AuditJob>(4096);
+        let writer = self.clone();
+        tokio::spawn(async move {
+            while let Some(first) = rx.recv().await {
+                let mut jobs = vec![first];
+                while jobs.len() < 512 {
+                    match rx.try_recv() {
+                        Ok(j) => jobs.push(j),
+                        Err(_) => break,
+                    }
+                }
+                let entries: Vec<(AuditEntry, i64)> =
+                    jobs.iter().map(|(e, at, _)| (e.clone(), *at)).collect();
+                match writer.audit_batch(&entries).await {
+                    Ok(seqs) => {
+                        for ((_, _, reply), seq) in jobs.into_iter().zip(seqs) {
+                            let _ = reply.send(Ok(seq));
+                        }
+                    }
+                    Err(e) => {
+                        let msg = e.to_string();
+                        for (_, _, reply) in jobs {
+                            let _ = reply.send(Err(msg.clone()));
+                        }
+                    }
+                }
+            }
+        });
+        self.audit_tx = Some(tx);
+        self
+    }
+
     /// Append to the audit log. The chain: hash = SHA-256(prev_hash ‖ every field), so changing,
     /// removing or reordering an entry breaks every hash after it.
     pub async fn audit(&self, e: &AuditEntry, now: i64) -> Result<i64, StoreError> {
+        if let Some(tx) = &self.audit_tx {
+            let (reply, wait) = tokio::sync::oneshot::channel();
+            if tx.send((e.clone(), now, reply)).await.is_ok() {
+                return match wait.await {
+                    Ok(Ok(seq)) => Ok(seq),
+                    Ok(Err(msg)) => Err(StoreError::Db(sqlx::Error::Protocol(format!(
+                        "audit log: {msg}"
+                    )))),
+                    Err(_) => Err(StoreError::Db(sqlx::Error::WorkerCrashed)),
+                };
+            }
+        }
+        Ok(self.audit_batch(&[(e.clone(), now)]).await?[0])
+    }
+
+    /// Append several entries in one transaction, chained in order.
+    async fn audit_batch(&self, entries: &[(AuditEntry, i64)]) -> Result<Vec<i64>, StoreError> {
         let mut tx = self.pool.begin().await?;
         if self.backend == Backend::Postgres {
             sqlx::query("LOCK TABLE audit IN EXCLUSIVE MODE")
@@ -662,27 +724,34 @@ impl Store {
         let last = sqlx::query("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
             .fetch_optional(&mut *tx)
             .await?;
-        let (seq, prev) = match last {
-            Some(r) => (r.try_get::<i64, _>(0)? + 1, r.try_get::<String, _>(1)?),
-            None => (1, "0".repeat(64)),
+        let (mut seq, mut prev) = match last {
+            Some(r) => (r.try_get::<i64, _>(0)?, r.try_get::<String, _>(1)?),
+            None => (0, "0".repeat(64)),
         };
-        let hash = audit_hash(seq, now, e, &prev);
-        sqlx::query(&self.sql("INSERT INTO audit (seq, at_ms, actor, on_behalf_of, action, purpose, transaction_id, subject, result_count, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"))
-            .bind(seq)
-            .bind(now)
-            .bind(e.actor.as_str())
-            .bind(e.on_behalf_of.as_str())
-            .bind(e.action.as_str())
-            .bind(e.purpose.as_str())
-            .bind(e.transaction_id.as_str())
-            .bind(e.subject.as_str())
-            .bind(e.result_count)
-            .bind(prev)
-            .bind(hash)
-            .execute(&mut *tx)
-            .await?;
+        let insert = self.sql("INSERT INTO audit (seq, at_ms, actor, on_behalf_of, action, purpose, transaction_id, subject, result_count, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        let mut out = Vec::with_capacity(entries.len());
+        for (e, now) in entries {
+            seq += 1;
+            let hash = audit_hash(seq, *now, e, &prev);
+            sqlx::query(&insert)
+                .bind(seq)
+                .bind(*now)
+                .bind(e.actor.as_str())
+                .bind(e.on_behalf_of.as_str())
+                .bind(e.action.as_str())
+                .bind(e.purpose.as_str())
+                .bind(e.transaction_id.as_str())
+                .bind(e.subject.as_str())
+                .bind(e.result_count)
+                .bind(prev.as_str())
+                .bind(hash.as_str())
+                .execute(&mut *tx)
+                .await?;
+            prev = hash;
+            out.push(seq);
+        }
         tx.commit().await?;
-        Ok(seq)
+        Ok(out)
     }
 
     /// Walk the audit chain. Ok(number of entries) or the first entry that does not hold.

@@ -283,3 +283,39 @@ async fn the_official_data_stores_and_reads_back_unchanged() {
         }
     }
 }
+
+#[tokio::test]
+async fn group_committed_audit_entries_keep_one_unbroken_chain() {
+    for b in backends().await {
+        let s = open(&b).await.with_group_commit();
+        let tasks: Vec<_> = (0..200)
+            .map(|n| {
+                let s = s.clone();
+                tokio::spawn(async move {
+                    let e = AuditEntry {
+                        actor: "a".into(),
+                        on_behalf_of: "b".into(),
+                        action: "get".into(),
+                        purpose: "p".into(),
+                        transaction_id: format!("t{n}"),
+                        subject: format!("id{n}"),
+                        result_count: 1,
+                    };
+                    s.audit(&e, now_ms()).await.unwrap()
+                })
+            })
+            .collect();
+        let mut seqs = Vec::new();
+        for t in tasks {
+            seqs.push(t.await.unwrap());
+        }
+        seqs.sort_unstable();
+        assert_eq!(
+            seqs,
+            (1..=200).collect::<Vec<i64>>(),
+            "{}: every caller got its own place in the chain",
+            b.name
+        );
+        assert_eq!(s.audit_verify().await.unwrap(), Ok(200), "{}", b.name);
+    }
+}
