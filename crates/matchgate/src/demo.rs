@@ -162,7 +162,7 @@ fn run_inner() -> Result<(), String> {
             let j = serde_json::to_value(m).map_err(|e| e.to_string())?;
             println!(
                 "   vumID {}…  postcode {}  hours {}-{}  licences {}",
-                &m.vum_id[..12],
+                m.vum_id.get(..12).unwrap_or(&m.vum_id),
                 j["mobiliteit"]["bemiddelingspostcode"].as_str().unwrap_or("?"),
                 j["werktijden"]["aantalWerkurenPerWeekMinimaal"].as_i64().map(|n| n.to_string()).unwrap_or("?".into()),
                 j["werktijden"]["aantalWerkurenPerWeekMaximaal"].as_i64().map(|n| n.to_string()).unwrap_or("?".into()),
@@ -187,7 +187,7 @@ fn run_inner() -> Result<(), String> {
         let (mut n, mut last) = (0, 0);
         while let Some(ev) = stream.message().await.map_err(|s| format!("feed: {s}"))? {
             if n < 3 {
-                println!("   seq {:>3}  {}  {}", ev.seq, &ev.id[..12], ev.vacature.as_ref().map(|v| v.naam_vacature.as_str()).unwrap_or("(deleted)"));
+                println!("   seq {:>3}  {}  {}", ev.seq, ev.id.get(..12).unwrap_or(&ev.id), ev.vacature.as_ref().map(|v| v.naam_vacature.as_str()).unwrap_or("(deleted)"));
             }
             n += 1;
             last = ev.seq;
