@@ -146,23 +146,7 @@ impl Sink for StoreSink {
         Ok(())
     }
     fn rejected(&mut self, rejects: &[Reject], original: &[(String, String)]) -> io::Result<()> {
-        let original: serde_json::Map<String, Value> = original
-            .iter()
-            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
-            .collect();
-        let original = Value::Object(original).to_string();
-        for r in rejects {
-            self.rejects
-                .write_record([
-                    r.row.to_string().as_str(),
-                    r.column.as_deref().unwrap_or(""),
-                    &r.rule,
-                    &r.message,
-                    &original,
-                ])
-                .map_err(io::Error::other)?;
-        }
-        Ok(())
+        crate::translate_cmd::write_rejects(&mut self.rejects, rejects, original)
     }
     fn filtered(&mut self, _row: u64, vum_id: Option<&str>, consent: bool) -> io::Result<()> {
         // a record that is no longer shared (consent withdrawn, filtered out) stops being shared

@@ -84,23 +84,7 @@ impl Sink for FileSink {
     }
 
     fn rejected(&mut self, rejects: &[Reject], original: &[(String, String)]) -> io::Result<()> {
-        let original: serde_json::Map<String, Value> = original
-            .iter()
-            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
-            .collect();
-        let original = Value::Object(original).to_string();
-        for r in rejects {
-            self.rejects
-                .write_record([
-                    r.row.to_string().as_str(),
-                    r.column.as_deref().unwrap_or(""),
-                    &r.rule,
-                    &r.message,
-                    &original,
-                ])
-                .map_err(io::Error::other)?;
-        }
-        Ok(())
+        crate::translate_cmd::write_rejects(&mut self.rejects, rejects, original)
     }
 
     fn progress(&mut self, s: &Summary) {
@@ -188,6 +172,30 @@ fn run_inner(args: &Args) -> Result<ExitCode, String> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// One line per reject: row, column, rule, message, and the record's shown source values as JSON.
+pub(crate) fn write_rejects(
+    w: &mut csv::Writer<File>,
+    rejects: &[Reject],
+    original: &[(String, String)],
+) -> io::Result<()> {
+    let original: serde_json::Map<String, Value> = original
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+        .collect();
+    let original = Value::Object(original).to_string();
+    for r in rejects {
+        w.write_record([
+            r.row.to_string().as_str(),
+            r.column.as_deref().unwrap_or(""),
+            &r.rule,
+            &r.message,
+            &original,
+        ])
+        .map_err(io::Error::other)?;
+    }
+    Ok(())
 }
 
 pub(crate) fn print_summary(s: &Summary, rejects: &Path) {
