@@ -163,20 +163,7 @@ impl Sink for StoreSink {
         Ok(())
     }
     fn progress(&mut self, s: &Summary) {
-        match &self.progress {
-            Some(pb) => pb.set_message(format!(
-                "{} read, {} accepted, {} filtered, {} rejected",
-                s.read, s.accepted, s.filtered, s.rejected
-            )),
-            None if s.read >= self.last_plain + 100_000 => {
-                self.last_plain = s.read;
-                eprintln!(
-                    "ingest: {} read, {} accepted, {} filtered, {} rejected",
-                    s.read, s.accepted, s.filtered, s.rejected
-                );
-            }
-            None => {}
-        }
+        crate::translate_cmd::report_progress(&self.progress, &mut self.last_plain, "ingest", s);
     }
 }
 

@@ -88,20 +88,7 @@ impl Sink for FileSink {
     }
 
     fn progress(&mut self, s: &Summary) {
-        match &self.progress {
-            Some(pb) => pb.set_message(format!(
-                "{} read, {} accepted, {} filtered, {} rejected",
-                s.read, s.accepted, s.filtered, s.rejected
-            )),
-            None if s.read >= self.last_plain + 100_000 => {
-                self.last_plain = s.read;
-                eprintln!(
-                    "translate: {} read, {} accepted, {} filtered, {} rejected",
-                    s.read, s.accepted, s.filtered, s.rejected
-                );
-            }
-            None => {}
-        }
+        crate::translate_cmd::report_progress(&self.progress, &mut self.last_plain, "translate", s);
     }
 }
 
@@ -172,6 +159,27 @@ fn run_inner(args: &Args) -> Result<ExitCode, String> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// A progress bar on a terminal; otherwise a plain line every 100,000 records.
+pub(crate) fn report_progress(
+    bar: &Option<indicatif::ProgressBar>,
+    last_plain: &mut u64,
+    label: &str,
+    s: &Summary,
+) {
+    let line = format!(
+        "{} read, {} accepted, {} filtered, {} rejected",
+        s.read, s.accepted, s.filtered, s.rejected
+    );
+    match bar {
+        Some(pb) => pb.set_message(line),
+        None if s.read >= *last_plain + 100_000 => {
+            *last_plain = s.read;
+            eprintln!("{label}: {line}");
+        }
+        None => {}
+    }
 }
 
 /// One line per reject: row, column, rule, message, and the record's shown source values as JSON.
