@@ -107,6 +107,8 @@ struct Federation {
     dir: tempfile::TempDir,
     gemeente: node::run::Running,
     uwv: node::run::Running,
+    /// kept running for the whole test (a source the federation searches)
+    #[allow(dead_code)]
     sw: node::run::Running,
 }
 
