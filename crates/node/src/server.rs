@@ -155,12 +155,7 @@ impl NodeState {
             .await
             .map_err(|e| Status::internal(e.to_string()))?;
         let engine = engine.read().await;
-        let caller = Caller {
-            actor: p.cert_oin.clone(),
-            on_behalf_of: p.from.clone(),
-            purpose: "vum".into(),
-            transaction_id: p.transaction_id.clone(),
-        };
+        let caller = p.caller();
         service::select(
             &self.store,
             &engine,
@@ -217,6 +212,18 @@ impl NodeState {
         m.update(&[0]);
         m.update(id.as_bytes());
         hex::encode(&m.finalize().into_bytes()[..20])
+    }
+}
+
+impl Parties {
+    /// The caller as the store's source dialogues record it.
+    fn caller(&self) -> Caller {
+        Caller {
+            actor: self.cert_oin.clone(),
+            on_behalf_of: self.from.clone(),
+            purpose: "vum".into(),
+            transaction_id: self.transaction_id.clone(),
+        }
     }
 }
 
@@ -286,12 +293,7 @@ impl Peer for PeerService {
         req: Request<pb::GetRequest>,
     ) -> Result<Response<wz::Werkzoekende>, Status> {
         let p = self.0.authorize(&req, "get-werkzoekende").await?;
-        let caller = Caller {
-            actor: p.cert_oin.clone(),
-            on_behalf_of: p.from.clone(),
-            purpose: "vum".into(),
-            transaction_id: p.transaction_id.clone(),
-        };
+        let caller = p.caller();
         let doc = service::detail(
             &self.0.store,
             Kind::Werkzoekende,
@@ -313,12 +315,7 @@ impl Peer for PeerService {
         req: Request<pb::GetRequest>,
     ) -> Result<Response<vac::Vacature>, Status> {
         let p = self.0.authorize(&req, "get-vacature").await?;
-        let caller = Caller {
-            actor: p.cert_oin.clone(),
-            on_behalf_of: p.from.clone(),
-            purpose: "vum".into(),
-            transaction_id: p.transaction_id.clone(),
-        };
+        let caller = p.caller();
         let doc = service::detail(
             &self.0.store,
             Kind::Vacature,

@@ -128,6 +128,18 @@ fn canonical(v: &Value) -> Value {
     }
 }
 
+/// A change-log row whose first six columns are seq, kind, vum_id, version, op, at_ms.
+fn change_of(r: &AnyRow) -> Result<Change, sqlx::Error> {
+    Ok(Change {
+        seq: r.try_get(0)?,
+        kind: r.try_get(1)?,
+        vum_id: r.try_get(2)?,
+        version: r.try_get(3)?,
+        deleted: r.try_get::<String, _>(4)? == "delete",
+        at_ms: r.try_get(5)?,
+    })
+}
+
 fn opt_i(r: &AnyRow, c: &str) -> Option<i64> {
     r.try_get::<Option<i64>, _>(c).ok().flatten()
 }
@@ -497,18 +509,7 @@ impl Store {
                     .await?
             }
         };
-        rows.iter()
-            .map(|r| {
-                Ok(Change {
-                    seq: r.try_get(0)?,
-                    kind: r.try_get(1)?,
-                    vum_id: r.try_get(2)?,
-                    version: r.try_get(3)?,
-                    deleted: r.try_get::<String, _>(4)? == "delete",
-                    at_ms: r.try_get(5)?,
-                })
-            })
-            .collect()
+        rows.iter().map(|r| Ok(change_of(r)?)).collect()
     }
 
     /// One page of the change log with each live record's document: one query per page (the feed).
@@ -531,19 +532,7 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
-            .map(|r| {
-                Ok((
-                    Change {
-                        seq: r.try_get(0)?,
-                        kind: r.try_get(1)?,
-                        vum_id: r.try_get(2)?,
-                        version: r.try_get(3)?,
-                        deleted: r.try_get::<String, _>(4)? == "delete",
-                        at_ms: r.try_get(5)?,
-                    },
-                    opt_s(r, "doc"),
-                ))
-            })
+            .map(|r| Ok((change_of(r)?, opt_s(r, "doc"))))
             .collect()
     }
 
