@@ -8,7 +8,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         root.join("matchgate/v1/node.proto").display()
     );
     env::set_var("PROTOC", protoc_bin_vendored::protoc_bin_path()?);
+    let out = PathBuf::from(env::var("OUT_DIR")?);
     tonic_prost_build::configure()
+        .file_descriptor_set_path(out.join("node_descriptor.bin"))
         .extern_path(".vum.v3.werkzoekenden", "::vum_proto::werkzoekenden")
         .extern_path(".vum.v3.vacatures", "::vum_proto::vacatures")
         .compile_protos(&[root.join("matchgate/v1/node.proto")], &[root])?;

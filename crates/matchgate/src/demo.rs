@@ -133,14 +133,15 @@ fn run_inner() -> Result<(), String> {
             peers,
             grants,
             peer_deadline_ms: 2000,
+            limits: Default::default(),
         };
         let gemeente_may = |services: &[&str]| vec![Grant { via: gem_oin.into(), on_behalf_of: vec![gem_oin.into()], services: services.iter().map(|s| s.to_string()).collect() }];
         step("three nodes on loopback, mutual TLS; UWV and the SW-bedrijf grant the gemeente selection and details");
         let uwv = node::run::start(cfg("uwv", uwv_oin, vec![], gemeente_may(&["select-werkzoekenden", "get-werkzoekende"]), true)).await?;
         let sw = node::run::start(cfg("sw-bedrijf", sw_oin, vec![], gemeente_may(&["select-werkzoekenden", "get-werkzoekende"]), true)).await?;
         let peers = vec![
-            PeerConfig { oin: uwv_oin.into(), name: "UWV".into(), endpoint: format!("https://{}", uwv.peer_addr) },
-            PeerConfig { oin: sw_oin.into(), name: "SW-bedrijf".into(), endpoint: format!("https://{}", sw.peer_addr) },
+            PeerConfig::new(uwv_oin, "UWV", format!("https://{}", uwv.peer_addr)),
+            PeerConfig::new(sw_oin, "SW-bedrijf", format!("https://{}", sw.peer_addr)),
         ];
         let uwv_may_feed = vec![Grant { via: uwv_oin.into(), on_behalf_of: vec![uwv_oin.into()], services: vec!["vacancy-feed".into()] }];
         let gemeente = node::run::start(cfg("gemeente", gem_oin, peers, uwv_may_feed, false)).await?;

@@ -66,6 +66,7 @@ fn cfg(d: &Path, name: &str, oin: &str, peers: Vec<PeerConfig>) -> NodeConfig {
             services: vec!["*".into()],
         }],
         peer_deadline_ms: 5000,
+        limits: Default::default(),
     }
 }
 
@@ -254,11 +255,7 @@ async fn main() {
     let peers: Vec<PeerConfig> = sources
         .iter()
         .enumerate()
-        .map(|(i, s)| PeerConfig {
-            oin: oin(i),
-            name: format!("bron{i}"),
-            endpoint: format!("https://{}", s.peer_addr),
-        })
+        .map(|(i, s)| PeerConfig::new(&oin(i), &format!("bron{i}"), format!("https://{}", s.peer_addr)))
         .collect();
     let gemeente = node::run::start(cfg(d, "gemeente", GEMEENTE, peers.clone()))
         .await

@@ -27,6 +27,33 @@ pub struct NodeConfig {
     /// deadline for each peer in a federated selection, milliseconds
     #[serde(default = "default_deadline")]
     pub peer_deadline_ms: u64,
+    #[serde(default)]
+    pub limits: Limits,
+}
+
+/// What one peer may ask of this node.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// calls per second each calling peer (by the OIN in its certificate) may make, sustained
+    pub requests_per_second: f64,
+    /// calls a peer may make at once above the sustained rate
+    pub burst: f64,
+    /// largest request message, bytes
+    pub max_message_bytes: usize,
+    /// calls in progress at once on one connection
+    pub concurrent_calls_per_connection: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            requests_per_second: 200.0,
+            burst: 400.0,
+            max_message_bytes: 4 * 1024 * 1024,
+            concurrent_calls_per_connection: 64,
+        }
+    }
 }
 
 fn default_deadline() -> u64 {
@@ -56,6 +83,28 @@ pub struct PeerConfig {
     pub name: String,
     /// https://host:port
     pub endpoint: String,
+    /// follow this peer's vacancy feed: pull it every `feed_interval_s` seconds into the mirror
+    #[serde(default)]
+    pub follow_feed: bool,
+    #[serde(default = "default_feed_interval")]
+    pub feed_interval_s: u64,
+}
+
+fn default_feed_interval() -> u64 {
+    60
+}
+
+impl PeerConfig {
+    /// A peer this node calls, without following its feed.
+    pub fn new(oin: &str, name: &str, endpoint: String) -> PeerConfig {
+        PeerConfig {
+            oin: oin.into(),
+            name: name.into(),
+            endpoint,
+            follow_feed: false,
+            feed_interval_s: default_feed_interval(),
+        }
+    }
 }
 
 /// A peer (by the OIN in its certificate) may act for these controllers on these services.
@@ -84,6 +133,12 @@ impl NodeConfig {
             if p.is_relative() {
                 *p = base.join(&*p);
             }
+        }
+        if !(c.limits.requests_per_second > 0.0 && c.limits.burst >= 1.0) {
+            return Err(format!(
+                "{}: limits.requests_per_second must be above 0 and limits.burst at least 1",
+                path.display()
+            ));
         }
         if !(c.oin.len() == 20 && c.oin.bytes().all(|b| b.is_ascii_digit())) {
             return Err(format!(

@@ -6,8 +6,12 @@
 pub mod pb {
     tonic::include_proto!("matchgate.v1");
 }
+/// The node's services and every message they use, for gRPC reflection.
+pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("node_descriptor");
 pub mod config;
+pub mod local;
 pub mod parties;
 pub mod pki;
 pub mod run;
 pub mod server;
+pub mod tls;

@@ -1,7 +1,8 @@
 //! The VUM party roles of a call, as metadata, checked against the client certificate.
 use crate::pki::oin_of;
 use tonic::metadata::MetadataMap;
-use tonic::{Request, Status};
+use tonic::{Code, Request, Status};
+use tonic_types::{ErrorDetails, StatusExt};
 
 pub const FROM: &str = "x-vum-fromparty";
 pub const VIA: &str = "x-vum-viaparty";
@@ -22,15 +23,25 @@ pub struct Parties {
     pub transaction_id: String,
 }
 
+/// INVALID_ARGUMENT with a google.rpc.BadRequest listing each field and why.
+pub fn bad_request(message: String, violations: Vec<(String, String)>) -> Status {
+    let mut details = ErrorDetails::new();
+    for (field, why) in violations {
+        details.add_bad_request_violation(field, why);
+    }
+    Status::with_error_details(Code::InvalidArgument, message, details)
+}
+
+/// A metadata entry that is missing or wrong, as a field violation on that entry.
+fn bad_header(name: &str, message: String) -> Status {
+    bad_request(message.clone(), vec![(name.to_string(), message)])
+}
+
 fn header(md: &MetadataMap, name: &str) -> Result<String, Status> {
     match md.get(name).map(|v| v.to_str()) {
         Some(Ok(v)) if !v.is_empty() => Ok(v.to_string()),
-        Some(_) => Err(Status::invalid_argument(format!(
-            "metadata {name} is not readable text"
-        ))),
-        None => Err(Status::invalid_argument(format!(
-            "metadata {name} is required"
-        ))),
+        Some(_) => Err(bad_header(name, format!("metadata {name} is not readable text"))),
+        None => Err(bad_header(name, format!("metadata {name} is required"))),
     }
 }
 
@@ -39,9 +50,7 @@ fn oin(md: &MetadataMap, name: &str) -> Result<String, Status> {
     if v.len() == 20 && v.bytes().all(|b| b.is_ascii_digit()) {
         Ok(v)
     } else {
-        Err(Status::invalid_argument(format!(
-            "metadata {name}: '{v}' is not an OIN (20 digits)"
-        )))
+        Err(bad_header(name, format!("metadata {name}: '{v}' is not an OIN (20 digits)")))
     }
 }
 
@@ -62,8 +71,11 @@ pub fn cert_oin<T>(req: &Request<T>) -> Result<String, Status> {
 
 /// Check the party metadata against the certificate and this node's OIN.
 pub fn check<T>(req: &Request<T>, own_oin: &str) -> Result<Parties, Status> {
-    let cert_oin = cert_oin(req)?;
-    let md = req.metadata();
+    check_metadata(req.metadata(), cert_oin(req)?, own_oin)
+}
+
+/// Check the party metadata against the certificate's OIN (already read) and this node's OIN.
+pub fn check_metadata(md: &MetadataMap, cert_oin: String, own_oin: &str) -> Result<Parties, Status> {
     let via = oin(md, VIA)?;
     if via != cert_oin {
         return Err(Status::permission_denied(format!(
@@ -78,24 +90,24 @@ pub fn check<T>(req: &Request<T>, own_oin: &str) -> Result<Parties, Status> {
     }
     let version = header(md, VERSION)?;
     if version != BERICHT_VERSIE {
-        return Err(Status::invalid_argument(format!(
-            "metadata {VERSION}: '{version}' is not supported; this node speaks {BERICHT_VERSIE}"
-        )));
+        return Err(bad_header(
+            VERSION,
+            format!("metadata {VERSION}: '{version}' is not supported; this node speaks {BERICHT_VERSIE}"),
+        ));
     }
     let suwi = match header(md, SUWI)?.as_str() {
         "true" => true,
         "false" => false,
         other => {
-            return Err(Status::invalid_argument(format!(
-                "metadata {SUWI}: '{other}' is not true or false"
-            )))
+            return Err(bad_header(SUWI, format!("metadata {SUWI}: '{other}' is not true or false")))
         }
     };
     let transaction_id = header(md, TRANSACTION)?;
     if uuid::Uuid::parse_str(&transaction_id).is_err() {
-        return Err(Status::invalid_argument(format!(
-            "metadata {TRANSACTION}: '{transaction_id}' is not a UUID"
-        )));
+        return Err(bad_header(
+            TRANSACTION,
+            format!("metadata {TRANSACTION}: '{transaction_id}' is not a UUID"),
+        ));
     }
     Ok(Parties {
         cert_oin,

@@ -1,10 +1,12 @@
 //! Start a node: the peer listener (mTLS, peers' CA) and the local listener (mTLS, own CA).
 use crate::config::NodeConfig;
+use crate::tls;
 use crate::pb::{local_server::LocalServer, peer_server::PeerServer};
-use crate::server::{LocalService, NodeState, PeerService};
+use crate::local::LocalService;
+use crate::server::{NodeState, PeerService};
 use std::sync::Arc;
 use tokio::net::TcpListener;
-use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
+use tonic::transport::Server;
 
 pub struct Running {
     pub state: Arc<NodeState>,
@@ -12,6 +14,7 @@ pub struct Running {
     pub local_addr: std::net::SocketAddr,
     shutdown: Option<tokio::sync::watch::Sender<bool>>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    background: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Running {
@@ -22,19 +25,14 @@ impl Running {
         for t in self.tasks.drain(..) {
             let _ = t.await;
         }
+        for t in self.background.drain(..) {
+            t.abort();
+        }
     }
 }
 
 /// Start both listeners; returns once they accept connections.
 pub async fn start(config: NodeConfig) -> Result<Running, String> {
-    let read = |p: &std::path::Path| std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()));
-    let identity = Identity::from_pem(read(&config.tls.cert)?, read(&config.tls.key)?);
-    let peer_tls = ServerTlsConfig::new()
-        .identity(identity.clone())
-        .client_ca_root(Certificate::from_pem(read(&config.tls.ca)?));
-    let local_tls = ServerTlsConfig::new()
-        .identity(identity)
-        .client_ca_root(Certificate::from_pem(read(&config.local.ca)?));
     let peer_listener = TcpListener::bind(&config.listen)
         .await
         .map_err(|e| format!("listen {}: {e}", config.listen))?;
@@ -45,28 +43,69 @@ pub async fn start(config: NodeConfig) -> Result<Running, String> {
         peer_listener.local_addr().map_err(|e| e.to_string())?,
         local_listener.local_addr().map_err(|e| e.to_string())?,
     );
+    // refused handshakes on the peer listener go to the audit log; on the local one to the log
+    let (refused_tx, mut refused_rx) = tokio::sync::mpsc::unbounded_channel::<tls::Refusal>();
+    let (local_refused_tx, mut local_refused_rx) =
+        tokio::sync::mpsc::unbounded_channel::<tls::Refusal>();
+    let peer_incoming = tls::accept(
+        peer_listener,
+        &config.tls.cert,
+        &config.tls.key,
+        &config.tls.ca,
+        refused_tx,
+    )?;
+    let local_incoming = tls::accept(
+        local_listener,
+        &config.tls.cert,
+        &config.tls.key,
+        &config.local.ca,
+        local_refused_tx,
+    )?;
     let state = NodeState::new(config).await?;
+    let auditor = state.clone();
+    let audit_task = tokio::spawn(async move {
+        while let Some(r) = refused_rx.recv().await {
+            tracing::warn!(oin = r.oin.as_deref().unwrap_or("none"), reason = %r.reason, "TLS handshake refused");
+            auditor.audit_handshake_refusal(&r).await;
+        }
+    });
+    let local_log = tokio::spawn(async move {
+        while let Some(r) = local_refused_rx.recv().await {
+            tracing::warn!(listener = "local", reason = %r.reason, "TLS handshake refused");
+        }
+    });
     let (tx, stop) = tokio::sync::watch::channel(false);
     let (mut stop_peer_rx, mut stop_local_rx) = (stop.clone(), stop);
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_serving::<PeerServer<PeerService>>().await;
-    let limits = 4 * 1024 * 1024;
+    health.set_serving::<LocalServer<LocalService>>().await;
+    let reflection = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(crate::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1()
+            .map_err(|e| e.to_string())
+    };
+    let limits = state.config.limits.clone();
     let peer = Server::builder()
-        .tls_config(peer_tls)
-        .map_err(|e| e.to_string())?
-        .concurrency_limit_per_connection(64)
-        .add_service(health_service)
-        .add_service(PeerServer::new(PeerService(state.clone())).max_decoding_message_size(limits))
-        .serve_with_incoming_shutdown(nodelay(peer_listener), async move {
+        .concurrency_limit_per_connection(limits.concurrent_calls_per_connection)
+        .add_service(health_service.clone())
+        .add_service(reflection()?)
+        .add_service(
+            PeerServer::new(PeerService(state.clone()))
+                .max_decoding_message_size(limits.max_message_bytes),
+        )
+        .serve_with_incoming_shutdown(peer_incoming, async move {
             let _ = stop_peer_rx.changed().await;
         });
     let local = Server::builder()
-        .tls_config(local_tls)
-        .map_err(|e| e.to_string())?
+        .add_service(health_service)
+        .add_service(reflection()?)
         .add_service(
-            LocalServer::new(LocalService(state.clone())).max_decoding_message_size(limits),
+            LocalServer::new(LocalService(state.clone()))
+                .max_decoding_message_size(limits.max_message_bytes),
         )
-        .serve_with_incoming_shutdown(nodelay(local_listener), async move {
+        .serve_with_incoming_shutdown(local_incoming, async move {
             let _ = stop_local_rx.changed().await;
         });
     let t1 = tokio::spawn(async move {
@@ -79,18 +118,39 @@ pub async fn start(config: NodeConfig) -> Result<Running, String> {
             tracing::error!(error = %e, "local listener stopped");
         }
     });
+    let mut tasks = vec![t1, t2];
+    // followers of peers' vacancy feeds
+    for peer in state.config.peers.iter().filter(|p| p.follow_feed) {
+        let (st, peer, mut stop) = (state.clone(), peer.clone(), tx.subscribe());
+        tasks.push(tokio::spawn(async move {
+            let every = std::time::Duration::from_secs(peer.feed_interval_s.max(1));
+            loop {
+                match st.sync_feed(&peer, 0).await {
+                    Ok(r) if r.events > 0 => tracing::info!(peer = %peer.oin, events = r.events, cursor = r.cursor, "vacancy feed followed"),
+                    Ok(_) => {}
+                    Err(s) => tracing::warn!(peer = %peer.oin, code = ?s.code(), error = %s.message(), "vacancy feed pull failed"),
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(every) => {}
+                    _ = stop.changed() => break,
+                }
+            }
+        }));
+    }
     tracing::info!(%peer_addr, %local_addr, "node listening");
     Ok(Running {
         state,
         peer_addr,
         local_addr,
         shutdown: Some(tx),
-        tasks: vec![t1, t2],
+        tasks,
+        background: vec![audit_task, local_log],
     })
 }
 
-/// Accepted connections with Nagle's algorithm off: without it a response written in two segments
-/// waits for the client's delayed ACK (about 40 ms on Linux).
+/// Accepted connections with Nagle's algorithm off (for servers that do their TLS inside tonic,
+/// such as the benchmark's baseline): without it a response written in two segments waits for
+/// the client's delayed ACK (about 40 ms on Linux).
 pub fn nodelay(
     l: TcpListener,
 ) -> impl tokio_stream::Stream<Item = std::io::Result<tokio::net::TcpStream>> {

@@ -1,9 +1,10 @@
-//! The node's two services over one store: Peer (other organisations) and Local (own systems).
-use crate::config::NodeConfig;
-use crate::parties::{self, Parties};
-use crate::pb::{self, local_server::Local, peer_client::PeerClient, peer_server::Peer};
+//! The node's state and the Peer service (other organisations). The Local service (own systems)
+//! is in `local.rs`.
+use crate::config::{NodeConfig, PeerConfig};
+use crate::parties::{self, bad_request, Parties};
+use crate::pb::{self, peer_client::PeerClient, peer_server::Peer};
+use crate::tls::Refusal;
 use hmac::{Hmac, Mac};
-use rand::seq::SliceRandom;
 use serde_json::Value;
 use sha2::Sha256;
 use std::collections::HashMap;
@@ -11,11 +12,13 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use store::engine::Engine;
+use store::exchange::FeedItem;
 use store::service::{self, Caller, MatchesResponse};
 use store::{now_ms, AuditEntry, Store};
 use tokio::sync::{Mutex, RwLock};
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
-use tonic::{Request, Response, Status};
+use tonic::{Code, Request, Response, Status};
+use tonic_types::{ErrorDetails, StatusExt};
 use vum::{Kind, Validator};
 use vum_proto::{vacatures as vac, werkzoekenden as wz};
 
@@ -27,22 +30,39 @@ pub const CAPABILITIES: &[&str] = &[
     "vacancy-feed",
 ];
 
+pub const MAX_DETAILS_PER_RESULT_SET: i64 = 10;
+
+/// A token bucket per calling peer.
+struct Bucket {
+    tokens: f64,
+    last: Instant,
+    /// refusals not yet written to the audit log
+    refused: i64,
+    reported: Option<Instant>,
+}
+
 pub struct NodeState {
     pub config: NodeConfig,
     pub store: Store,
     pub engines: HashMap<Kind, RwLock<Engine>>,
-    validator: Validator,
+    pub(crate) validator: Validator,
     secret: Vec<u8>,
     client_tls: ClientTlsConfig,
     channels: Mutex<HashMap<String, Channel>>,
-    /// vumID -> (peer OIN, source id, result set); result set -> details asked
-    results: Mutex<(
-        HashMap<String, (String, String, String)>,
-        HashMap<String, u32>,
-    )>,
+    buckets: std::sync::Mutex<HashMap<String, Bucket>>,
+    /// one feed pull at a time per node (the cursor moves in order)
+    feed_lock: Mutex<()>,
 }
 
-pub const MAX_DETAILS_PER_RESULT_SET: u32 = 10;
+/// A refusal of a selection that fails the standard: every finding as a field violation.
+pub fn refuse_report(what: &str, report: &vum::Report) -> Status {
+    let v: Vec<(String, String)> = report
+        .errors()
+        .map(|f| (f.pointer.clone(), format!("{}: {}", f.rule, f.message)))
+        .collect();
+    let summary: Vec<String> = v.iter().map(|(p, m)| format!("{p} {m}")).collect();
+    bad_request(format!("{what} refused: {}", summary.join("; ")), v)
+}
 
 impl NodeState {
     pub async fn new(config: NodeConfig) -> Result<Arc<NodeState>, String> {
@@ -74,11 +94,12 @@ impl NodeState {
             secret,
             client_tls,
             channels: Mutex::new(HashMap::new()),
-            results: Mutex::new((HashMap::new(), HashMap::new())),
+            buckets: std::sync::Mutex::new(HashMap::new()),
+            feed_lock: Mutex::new(()),
         }))
     }
 
-    async fn audit(&self, p: &Parties, action: &str, subject: &str, count: i64) {
+    pub(crate) async fn audit(&self, p: &Parties, action: &str, subject: &str, count: i64) {
         let e = AuditEntry {
             actor: p.cert_oin.clone(),
             on_behalf_of: p.from.clone(),
@@ -93,21 +114,106 @@ impl NodeState {
         }
     }
 
-    /// Identity, party roles, grant: every peer call goes through here, allowed or not, and is logged.
+    /// A refused TLS handshake on the peer listener, in the audit log.
+    pub async fn audit_handshake_refusal(&self, r: &Refusal) {
+        let p = Parties {
+            cert_oin: r.oin.clone().unwrap_or_else(|| "unknown".into()),
+            from: "unknown".into(),
+            to: self.config.oin.clone(),
+            suwi: false,
+            transaction_id: "none".into(),
+        };
+        let subject = if r.remote.is_empty() {
+            r.reason.clone()
+        } else {
+            format!("{} (from {})", r.reason, r.remote)
+        };
+        self.audit(&p, "refused:tls-handshake", &subject, 0).await;
+    }
+
+    /// Take a token from the peer's bucket. On refusal, returns the refusals to report now (the
+    /// first of each second is written to the audit log with the count since the last report, so
+    /// a flood cannot turn into an audit-log flood).
+    fn rate_limit(&self, oin: &str) -> Result<(), Option<i64>> {
+        let l = &self.config.limits;
+        let now = Instant::now();
+        let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        let b = buckets.entry(oin.to_string()).or_insert(Bucket {
+            tokens: l.burst,
+            last: now,
+            refused: 0,
+            reported: None,
+        });
+        b.tokens = (b.tokens + now.duration_since(b.last).as_secs_f64() * l.requests_per_second)
+            .min(l.burst);
+        b.last = now;
+        if b.tokens >= 1.0 {
+            b.tokens -= 1.0;
+            return Ok(());
+        }
+        b.refused += 1;
+        if b.reported.is_none_or(|t| now.duration_since(t) >= Duration::from_secs(1)) {
+            b.reported = Some(now);
+            let n = b.refused;
+            b.refused = 0;
+            Err(Some(n))
+        } else {
+            Err(None)
+        }
+    }
+
+    /// Identity, rate limit, party roles, grant: every peer call goes through here, allowed or
+    /// not, and is logged.
     async fn authorize<T>(&self, req: &Request<T>, service: &str) -> Result<Parties, Status> {
-        let p = match parties::check(req, &self.config.oin) {
+        let refused = |cert_oin: String| Parties {
+            cert_oin,
+            from: "unknown".into(),
+            to: self.config.oin.clone(),
+            suwi: false,
+            transaction_id: "none".into(),
+        };
+        let cert_oin = match parties::cert_oin(req) {
+            Ok(o) => o,
+            Err(status) => {
+                self.audit(
+                    &refused("unknown".into()),
+                    &format!("refused:{service}"),
+                    status.message(),
+                    0,
+                )
+                .await;
+                return Err(status);
+            }
+        };
+        if let Err(report) = self.rate_limit(&cert_oin) {
+            if let Some(n) = report {
+                self.audit(
+                    &refused(cert_oin.clone()),
+                    &format!("refused:{service}"),
+                    "rate limit",
+                    n,
+                )
+                .await;
+            }
+            tracing::warn!(service, peer = %cert_oin, "peer call refused: rate limit");
+            let per = self.config.limits.requests_per_second;
+            return Err(Status::with_error_details(
+                Code::ResourceExhausted,
+                format!("rate limit: {cert_oin} may make {per} calls per second"),
+                ErrorDetails::with_retry_info(Some(Duration::from_secs_f64(1.0 / per))),
+            ));
+        }
+        let p = match parties::check_metadata(req.metadata(), cert_oin.clone(), &self.config.oin)
+        {
             Ok(p) => p,
             Err(status) => {
-                let who = parties::cert_oin(req).unwrap_or_else(|_| "unknown".into());
-                let denied = Parties {
-                    cert_oin: who,
-                    from: "unknown".into(),
-                    to: self.config.oin.clone(),
-                    suwi: false,
-                    transaction_id: "none".into(),
-                };
-                self.audit(&denied, &format!("refused:{service}"), status.message(), 0)
-                    .await;
+                self.audit(
+                    &refused(cert_oin),
+                    &format!("refused:{service}"),
+                    status.message(),
+                    0,
+                )
+                .await;
                 tracing::warn!(service, code = ?status.code(), "peer call refused");
                 return Err(status);
             }
@@ -136,17 +242,10 @@ impl NodeState {
         };
         let report = self.validator.validate_value(qkind, &request_json);
         if !report.is_valid() {
-            let details: Vec<String> = report
-                .errors()
-                .map(|f| format!("{} {}: {}", f.pointer, f.rule, f.message))
-                .collect();
-            return Err(Status::invalid_argument(format!(
-                "selection refused: {}",
-                details.join("; ")
-            )));
+            return Err(refuse_report("selection", &report));
         }
         let selectie = vum::query::Selectie::from_request(kind.family(), &request_json)
-            .map_err(|e| Status::invalid_argument(e.to_string()))?;
+            .map_err(|e| bad_request(e.to_string(), vec![("/vraagObject".into(), e.to_string())]))?;
         let engine = &self.engines[&kind];
         engine
             .write()
@@ -155,40 +254,20 @@ impl NodeState {
             .await
             .map_err(|e| Status::internal(e.to_string()))?;
         let engine = engine.read().await;
-        let caller = p.caller();
         service::select(
             &self.store,
             &engine,
             kind,
             &selectie,
             100,
-            &caller,
+            &p.caller(),
             now_ms(),
         )
         .await
         .map_err(|e| Status::internal(e.to_string()))
     }
 
-    /// Release rules for a detail document going to a peer.
-    fn release(doc: &mut Value, suwi: bool) {
-        if let Some(o) = doc.as_object_mut() {
-            // the LDR indication only to SUWI parties
-            if !suwi {
-                o.remove("indicatieLdrRegistratie");
-            }
-            // contact details only when the record says they may be shared
-            if o.get("indicatieBeschikbaarheidContactgegevens")
-                .and_then(Value::as_i64)
-                != Some(1)
-            {
-                for k in ["emailadres", "telefoonnummer", "contactpersoon"] {
-                    o.remove(k);
-                }
-            }
-        }
-    }
-
-    async fn channel(&self, endpoint: &str) -> Result<Channel, Status> {
+    pub(crate) async fn channel(&self, endpoint: &str) -> Result<Channel, Status> {
         if let Some(c) = self.channels.lock().await.get(endpoint) {
             return Ok(c.clone());
         }
@@ -206,12 +285,126 @@ impl NodeState {
         Ok(ch)
     }
 
-    fn vum_id(&self, peer_oin: &str, id: &str) -> String {
+    fn keyed(&self, parts: &[&str]) -> Vec<u8> {
         let mut m = <Hmac<Sha256> as Mac>::new_from_slice(&self.secret).expect("any key length");
-        m.update(peer_oin.as_bytes());
-        m.update(&[0]);
-        m.update(id.as_bytes());
-        hex::encode(&m.finalize().into_bytes()[..20])
+        for (i, p) in parts.iter().enumerate() {
+            if i > 0 {
+                m.update(&[0]);
+            }
+            m.update(p.as_bytes());
+        }
+        m.finalize().into_bytes().to_vec()
+    }
+
+    /// The pseudonymous id an own user sees for a peer's record: it does not reveal the id.
+    pub(crate) fn vum_id(&self, peer_oin: &str, id: &str) -> String {
+        hex::encode(&self.keyed(&[peer_oin, id])[..20])
+    }
+
+    /// The VUM id of an own record pushed with its local id: the same keyed hash `matchgate
+    /// ingest` gives it (HMAC-SHA256(secret, kind ‖ 0 ‖ local id), first 128 bits).
+    pub fn record_id(&self, kind: Kind, local_id: &str) -> String {
+        hex::encode(&self.keyed(&[kind.name(), local_id])[..16])
+    }
+
+    /// Party metadata of a call this node makes to a peer, for its own organisation.
+    pub(crate) fn outgoing<T>(&self, msg: T, peer_oin: &str) -> (Request<T>, Parties) {
+        let tx_id = uuid::Uuid::now_v7().to_string();
+        let mut r = Request::new(msg);
+        r.set_timeout(Duration::from_millis(self.config.peer_deadline_ms));
+        parties::attach(
+            &mut r,
+            &self.config.oin,
+            &self.config.oin,
+            peer_oin,
+            self.config.suwi,
+            &tx_id,
+        );
+        let own = Parties {
+            cert_oin: self.config.oin.clone(),
+            from: self.config.oin.clone(),
+            to: peer_oin.to_string(),
+            suwi: self.config.suwi,
+            transaction_id: tx_id,
+        };
+        (r, own)
+    }
+
+    /// Pull a peer's vacancy feed from the cursor kept in the store into the mirror, a page per
+    /// transaction. A pull killed at any point resumes from the last applied page.
+    pub async fn sync_feed(
+        &self,
+        peer: &PeerConfig,
+        limit: i64,
+    ) -> Result<pb::SyncFeedResponse, Status> {
+        let _one = self.feed_lock.lock().await;
+        let internal = |e: store::StoreError| Status::internal(e.to_string());
+        let from = self.store.feed_cursor(&peer.oin).await.map_err(internal)?;
+        let ch = self.channel(&peer.endpoint).await?;
+        let (r, own) = self.outgoing(
+            pb::FeedRequest {
+                cursor: from,
+                limit,
+            },
+            &peer.oin,
+        );
+        let span = tracing::info_span!("peer_call", peer = %peer.oin, service = "vacancy-feed");
+        let mut out = pb::SyncFeedResponse {
+            from_cursor: from,
+            cursor: from,
+            ..Default::default()
+        };
+        let result: Result<(), Status> = tracing::Instrument::instrument(async {
+            let mut stream = PeerClient::new(ch).vacancy_feed(r).await?.into_inner();
+            let mut page: Vec<FeedItem> = Vec::with_capacity(500);
+            loop {
+                let next = stream.message().await;
+                let done = !matches!(next, Ok(Some(_)));
+                if let Ok(Some(ev)) = &next {
+                    let doc = match (&ev.vacature, ev.deleted) {
+                        (Some(v), false) => Some(
+                            serde_json::to_string(v)
+                                .map_err(|e| Status::internal(e.to_string()))?,
+                        ),
+                        _ => None,
+                    };
+                    page.push(FeedItem {
+                        seq: ev.seq,
+                        vum_id: ev.id.clone(),
+                        doc,
+                    });
+                }
+                if page.len() >= 500 || (done && !page.is_empty()) {
+                    let a = self
+                        .store
+                        .apply_feed_page(&peer.oin, &page, now_ms())
+                        .await
+                        .map_err(internal)?;
+                    page.clear();
+                    out.events += a.events - a.skipped;
+                    out.upserts += a.upserts;
+                    out.tombstones += a.tombstones;
+                    out.cursor = a.cursor;
+                }
+                match next {
+                    Ok(Some(_)) => {}
+                    Ok(None) => return Ok(()),
+                    Err(s) => return Err(s),
+                }
+            }
+        }, span)
+        .await;
+        self.audit(
+            &own,
+            &format!("peer-vacancy-feed:{}", peer.oin),
+            &match &result {
+                Ok(()) => "ok".to_string(),
+                Err(s) => format!("{:?}", s.code()),
+            },
+            out.events,
+        )
+        .await;
+        result.map(|()| out)
     }
 }
 
@@ -227,19 +420,50 @@ impl Parties {
     }
 }
 
-fn to_json<T: serde::Serialize>(v: &T) -> Value {
+pub(crate) fn to_json<T: serde::Serialize>(v: &T) -> Value {
     serde_json::to_value(v).unwrap_or(Value::Null)
 }
 
-fn from_json<T: serde::de::DeserializeOwned>(v: Value) -> Result<T, Status> {
+pub(crate) fn from_json<T: serde::de::DeserializeOwned>(v: Value) -> Result<T, Status> {
     serde_json::from_value(v)
         .map_err(|e| Status::internal(format!("document does not fit its message: {e}")))
+}
+
+/// Release rules for a jobseeker's details going to a peer: the LDR indication only to SUWI
+/// parties; contact details only when the record says they may be shared.
+pub fn release(w: &mut wz::Werkzoekende, suwi: bool) {
+    if !suwi {
+        w.indicatie_ldr_registratie = None;
+    }
+    if w.indicatie_beschikbaarheid_contactgegevens != Some(1) {
+        w.emailadres.clear();
+        w.telefoonnummer.clear();
+        w.contactpersoon.clear();
+        w.webadres.clear();
+    }
 }
 
 #[derive(Clone)]
 pub struct PeerService(pub Arc<NodeState>);
 
 type FeedStream = Pin<Box<dyn tokio_stream::Stream<Item = Result<pb::FeedEvent, Status>> + Send>>;
+
+impl PeerService {
+    /// A detail document for a peer (audited), parsed straight from the stored text.
+    async fn detail<T: serde::de::DeserializeOwned>(
+        &self,
+        kind: Kind,
+        id: &str,
+        p: &Parties,
+    ) -> Result<T, Status> {
+        let text = service::detail_text(&self.0.store, kind, id, &p.caller(), now_ms())
+            .await
+            .map_err(|e| Status::internal(e.to_string()))?
+            .ok_or_else(|| Status::not_found(format!("no shared {} {id}", kind.name())))?;
+        serde_json::from_str(&text)
+            .map_err(|e| Status::internal(format!("stored {} {id} does not fit its message: {e}", kind.name())))
+    }
+}
 
 #[tonic::async_trait]
 impl Peer for PeerService {
@@ -293,21 +517,11 @@ impl Peer for PeerService {
         req: Request<pb::GetRequest>,
     ) -> Result<Response<wz::Werkzoekende>, Status> {
         let p = self.0.authorize(&req, "get-werkzoekende").await?;
-        let caller = p.caller();
-        let doc = service::detail(
-            &self.0.store,
-            Kind::Werkzoekende,
-            &req.get_ref().id,
-            &caller,
-            now_ms(),
-        )
-        .await
-        .map_err(|e| Status::internal(e.to_string()))?;
-        let mut doc = doc.ok_or_else(|| {
-            Status::not_found(format!("no shared werkzoekende {}", req.get_ref().id))
-        })?;
-        NodeState::release(&mut doc, p.suwi);
-        Ok(Response::new(from_json(doc)?))
+        let mut w: wz::Werkzoekende = self
+            .detail(Kind::Werkzoekende, &req.get_ref().id, &p)
+            .await?;
+        release(&mut w, p.suwi);
+        Ok(Response::new(w))
     }
 
     async fn get_vacature(
@@ -315,19 +529,9 @@ impl Peer for PeerService {
         req: Request<pb::GetRequest>,
     ) -> Result<Response<vac::Vacature>, Status> {
         let p = self.0.authorize(&req, "get-vacature").await?;
-        let caller = p.caller();
-        let doc = service::detail(
-            &self.0.store,
-            Kind::Vacature,
-            &req.get_ref().id,
-            &caller,
-            now_ms(),
-        )
-        .await
-        .map_err(|e| Status::internal(e.to_string()))?;
-        Ok(Response::new(from_json(doc.ok_or_else(|| {
-            Status::not_found(format!("no shared vacature {}", req.get_ref().id))
-        })?)?))
+        Ok(Response::new(
+            self.detail(Kind::Vacature, &req.get_ref().id, &p).await?,
+        ))
     }
 
     type VacancyFeedStream = FeedStream;
@@ -339,10 +543,10 @@ impl Peer for PeerService {
         let p = self.0.authorize(&req, "vacancy-feed").await?;
         let (mut cursor, limit) = (req.get_ref().cursor, req.get_ref().limit);
         let state = self.0.clone();
-        let (tx, rx) = tokio::sync::mpsc::channel(256);
+        let (tx, rx) = tokio::sync::mpsc::channel(1024);
         tokio::spawn(async move {
             let mut sent = 0i64;
-            loop {
+            'pages: loop {
                 let page = match state
                     .store
                     .feed_page(Kind::Vacature, cursor, 1000, now_ms())
@@ -376,15 +580,12 @@ impl Peer for PeerService {
                         .await
                         .is_err()
                     {
-                        return;
+                        break 'pages;
                     }
                     sent += 1;
                     if limit > 0 && sent >= limit {
-                        break;
+                        break 'pages;
                     }
-                }
-                if limit > 0 && sent >= limit {
-                    break;
                 }
             }
             state.audit(&p, "vacancy-feed", "vacature", sent).await;
@@ -393,216 +594,4 @@ impl Peer for PeerService {
             tokio_stream::wrappers::ReceiverStream::new(rx),
         )))
     }
-}
-
-#[derive(Clone)]
-pub struct LocalService(pub Arc<NodeState>);
-
-#[tonic::async_trait]
-impl Local for LocalService {
-    async fn federated_select_werkzoekenden(
-        &self,
-        req: Request<wz::WerkzoekendeProfielMatchesRequest>,
-    ) -> Result<Response<pb::FederatedWerkzoekendenResponse>, Status> {
-        let st = self.0.clone();
-        let query = req.into_inner();
-        let report = st
-            .validator
-            .validate_value(Kind::WerkzoekendeVraag, &to_json(&query));
-        if !report.is_valid() {
-            let details: Vec<String> = report
-                .errors()
-                .map(|f| format!("{} {}: {}", f.pointer, f.rule, f.message))
-                .collect();
-            return Err(Status::invalid_argument(format!(
-                "selection refused: {}",
-                details.join("; ")
-            )));
-        }
-        let tx_id = uuid::Uuid::now_v7().to_string();
-        let deadline = Duration::from_millis(st.config.peer_deadline_ms);
-        let calls = st.config.peers.iter().map(|peer| {
-            let st = st.clone();
-            let (peer, query, tx_id) = (peer.clone(), query.clone(), tx_id.clone());
-            async move {
-                let t = Instant::now();
-                let result = async {
-                    let ch = st.channel(&peer.endpoint).await?;
-                    let mut r = Request::new(query);
-                    r.set_timeout(deadline);
-                    parties::attach(&mut r, &st.config.oin, &st.config.oin, &peer.oin, st.config.suwi, &tx_id);
-                    let span = tracing::info_span!("peer_call", peer = %peer.oin, service = "select-werkzoekenden");
-                    let _g = span.enter();
-                    PeerClient::new(ch).select_werkzoekenden(r).await.map(Response::into_inner)
-                };
-                let result = match tokio::time::timeout(deadline, result).await {
-                    Ok(r) => r,
-                    Err(_) => Err(Status::deadline_exceeded(format!("no answer within {} ms", deadline.as_millis()))),
-                };
-                (peer, result, t.elapsed())
-            }
-        });
-        let answers = futures_join_all(calls).await;
-        let vraag_id = uuid::Uuid::now_v7().to_string();
-        let mut matches = Vec::new();
-        let mut statuses = Vec::new();
-        let mut more = false;
-        {
-            let mut reg = st.results.lock().await;
-            reg.1.insert(vraag_id.clone(), 0);
-            for (peer, result, took) in answers {
-                match result {
-                    Ok(r) => {
-                        let m = r.maximum_aantal_resultaten_bereikt.unwrap_or(false);
-                        more |= m;
-                        statuses.push(pb::PeerStatus {
-                            oin: peer.oin.clone(),
-                            name: peer.name.clone(),
-                            status: "ok".into(),
-                            matches: r.matches.len() as i32,
-                            maximum_aantal_resultaten_bereikt: m,
-                            millis: took.as_millis() as i64,
-                        });
-                        for mp in r.matches {
-                            let mut j = to_json(&mp);
-                            let id = j
-                                .get("idWerkzoekende")
-                                .and_then(Value::as_str)
-                                .unwrap_or_default()
-                                .to_string();
-                            let vum_id = st.vum_id(&peer.oin, &id);
-                            if let Some(o) = j.as_object_mut() {
-                                o.remove("idWerkzoekende");
-                                o.insert("vumID".into(), Value::String(vum_id.clone()));
-                            }
-                            reg.0
-                                .insert(vum_id, (peer.oin.clone(), id, vraag_id.clone()));
-                            matches.push(from_json::<wz::MpWerkzoekendeMatchVum>(j)?);
-                        }
-                    }
-                    Err(s) => statuses.push(pb::PeerStatus {
-                        oin: peer.oin.clone(),
-                        name: peer.name.clone(),
-                        status: format!("{:?}: {}", s.code(), s.message()),
-                        matches: 0,
-                        maximum_aantal_resultaten_bereikt: false,
-                        millis: took.as_millis() as i64,
-                    }),
-                }
-            }
-        }
-        matches.shuffle(&mut rand::rng());
-        // the requesting side logs every peer call too, under the same transaction id
-        let own = Parties {
-            cert_oin: st.config.oin.clone(),
-            from: st.config.oin.clone(),
-            to: String::new(),
-            suwi: st.config.suwi,
-            transaction_id: tx_id.clone(),
-        };
-        for p in &statuses {
-            st.audit(
-                &own,
-                &format!("peer-select-werkzoekenden:{}", p.oin),
-                &p.status,
-                i64::from(p.matches),
-            )
-            .await;
-        }
-        tracing::info!(peers = statuses.len(), matches = matches.len(), vraag_id = %vraag_id, "federated selection");
-        Ok(Response::new(pb::FederatedWerkzoekendenResponse {
-            response: Some(wz::WerkzoekendeProfielMatchesResponse {
-                maximum_aantal_resultaten_bereikt: Some(more),
-                vraag_id,
-                matches,
-            }),
-            peers: statuses,
-        }))
-    }
-
-    async fn federated_get_werkzoekende(
-        &self,
-        req: Request<pb::FederatedGetRequest>,
-    ) -> Result<Response<wz::WerkzoekendeDetailResponse>, Status> {
-        let st = self.0.clone();
-        let vum_id = req.into_inner().vum_id;
-        let (peer_oin, id) = {
-            let mut reg = st.results.lock().await;
-            let (peer, id, set) = reg.0.get(&vum_id).cloned().ok_or_else(|| {
-                Status::not_found(format!(
-                    "vumID {vum_id} is not from a selection of this node"
-                ))
-            })?;
-            let n = reg.1.entry(set.clone()).or_insert(0);
-            if *n >= MAX_DETAILS_PER_RESULT_SET {
-                return Err(Status::resource_exhausted(format!(
-                    "at most {MAX_DETAILS_PER_RESULT_SET} detail requests per result set ({set})"
-                )));
-            }
-            *n += 1;
-            (peer, id)
-        };
-        let peer = st
-            .config
-            .peers
-            .iter()
-            .find(|p| p.oin == peer_oin)
-            .cloned()
-            .ok_or_else(|| {
-                Status::failed_precondition("the owning peer is no longer configured")
-            })?;
-        let ch = st.channel(&peer.endpoint).await?;
-        let mut r = Request::new(pb::GetRequest { id });
-        r.set_timeout(Duration::from_millis(st.config.peer_deadline_ms));
-        parties::attach(
-            &mut r,
-            &st.config.oin,
-            &st.config.oin,
-            &peer.oin,
-            st.config.suwi,
-            &uuid::Uuid::now_v7().to_string(),
-        );
-        let tx_id = r
-            .metadata()
-            .get(parties::TRANSACTION)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_string();
-        let result = PeerClient::new(ch).get_werkzoekende(r).await;
-        let own = Parties {
-            cert_oin: st.config.oin.clone(),
-            from: st.config.oin.clone(),
-            to: peer.oin.clone(),
-            suwi: st.config.suwi,
-            transaction_id: tx_id,
-        };
-        st.audit(
-            &own,
-            &format!("peer-get-werkzoekende:{}", peer.oin),
-            &vum_id,
-            i64::from(result.is_ok()),
-        )
-        .await;
-        let doc = result?.into_inner();
-        Ok(Response::new(wz::WerkzoekendeDetailResponse {
-            bron_id: peer.oin,
-            werkzoekende: Some(doc),
-        }))
-    }
-}
-
-/// Run futures concurrently and collect their outputs in order (no extra dependency).
-async fn futures_join_all<F: std::future::Future>(fs: impl IntoIterator<Item = F>) -> Vec<F::Output>
-where
-    F: Send + 'static,
-    F::Output: Send + 'static,
-{
-    let handles: Vec<_> = fs.into_iter().map(tokio::spawn).collect();
-    let mut out = Vec::with_capacity(handles.len());
-    for h in handles {
-        if let Ok(v) = h.await {
-            out.push(v);
-        }
-    }
-    out
 }

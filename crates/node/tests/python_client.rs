@@ -49,6 +49,7 @@ async fn python_grpcio_client_calls_node_info_and_selection() {
             services: vec!["*".into()],
         }],
         peer_deadline_ms: 2000,
+        limits: Default::default(),
     };
     let node = node::run::start(cfg).await.unwrap();
     let base = std::env::var("MATCHGATE_SHARED")

@@ -14,6 +14,7 @@ use vum::Kind;
 
 mod attrs;
 pub mod engine;
+pub mod exchange;
 pub mod service;
 
 pub use attrs::Attrs;
@@ -434,18 +435,28 @@ impl Store {
         vum_id: &str,
         now: i64,
     ) -> Result<Option<Value>, StoreError> {
+        match self.get_text(kind, vum_id, now).await? {
+            Some(t) => serde_json::from_str(&t)
+                .map(Some)
+                .map_err(|e| StoreError::Corrupt(vum_id.into(), e)),
+            None => Ok(None),
+        }
+    }
+
+    /// [`Store::get`] as the stored JSON text.
+    pub async fn get_text(
+        &self,
+        kind: Kind,
+        vum_id: &str,
+        now: i64,
+    ) -> Result<Option<String>, StoreError> {
         let r = sqlx::query(&self.sql("SELECT doc FROM records WHERE kind = ? AND vum_id = ? AND deleted = 0 AND consent = 1 AND refreshed_ms >= ?"))
             .bind(kind.name())
             .bind(vum_id)
             .bind(self.live_since(now))
             .fetch_optional(&self.pool)
             .await?;
-        match r.and_then(|r| opt_s(&r, "doc")) {
-            Some(t) => serde_json::from_str(&t)
-                .map(Some)
-                .map_err(|e| StoreError::Corrupt(vum_id.into(), e)),
-            None => Ok(None),
-        }
+        Ok(r.and_then(|r| opt_s(&r, "doc")))
     }
 
     /// Documents for many ids (in the order given; missing ones left out).

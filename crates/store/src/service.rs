@@ -113,7 +113,23 @@ pub async fn detail(
     caller: &Caller,
     now: i64,
 ) -> Result<Option<Value>, ServiceError> {
-    let doc = store.get(kind, vum_id, now).await?;
+    match detail_text(store, kind, vum_id, caller, now).await? {
+        Some(t) => Ok(Some(
+            serde_json::from_str(&t).map_err(|e| StoreError::Corrupt(vum_id.into(), e))?,
+        )),
+        None => Ok(None),
+    }
+}
+
+/// [`detail`] as the stored JSON text, for callers that parse it into their own type.
+pub async fn detail_text(
+    store: &Store,
+    kind: Kind,
+    vum_id: &str,
+    caller: &Caller,
+    now: i64,
+) -> Result<Option<String>, ServiceError> {
+    let doc = store.get_text(kind, vum_id, now).await?;
     store
         .audit(
             &AuditEntry {

@@ -605,18 +605,7 @@ fn privacy_class(family: Family, steps: &[Step]) -> Privacy {
     {
         return Privacy::Contact;
     }
-    let free = last.starts_with("toelichting")
-        || last.starts_with("omschrijving")
-        || matches!(
-            last.as_str(),
-            "persoonlijkePresentatie"
-                | "naamInteresse"
-                | "naamCursus"
-                | "naamOpleidingsinstituut"
-                | "naamOrganisatie"
-                | "naamVacature"
-                | "salarisIndicatie"
-        );
+    let free = vum::privacy::is_free_text(last);
     if free {
         Privacy::FreeText
     } else {

@@ -115,9 +115,67 @@ pub fn scan_free_text(text: &str) -> Option<Pii> {
     None
 }
 
+/// Whether a VUM property holds free text that leaves the node and must be scanned (descriptions,
+/// explanations, names of courses, schools, organisations and vacancies, salary notes).
+pub fn is_free_text(property: &str) -> bool {
+    property.starts_with("toelichting")
+        || property.starts_with("omschrijving")
+        || matches!(
+            property,
+            "persoonlijkePresentatie"
+                | "naamInteresse"
+                | "naamCursus"
+                | "naamOpleidingsinstituut"
+                | "naamOrganisatie"
+                | "naamVacature"
+                | "salarisIndicatie"
+        )
+}
+
+/// The first free-text value of a VUM document that carries personal data: its JSON pointer and
+/// what was found.
+pub fn scan_document(doc: &serde_json::Value) -> Option<(String, Pii)> {
+    fn walk(v: &serde_json::Value, at: &mut String, free: bool) -> Option<(String, Pii)> {
+        match v {
+            serde_json::Value::String(s) if free => scan_free_text(s).map(|p| (at.clone(), p)),
+            serde_json::Value::Object(o) => o.iter().find_map(|(k, v)| {
+                let len = at.len();
+                at.push('/');
+                at.push_str(&k.replace('~', "~0").replace('/', "~1"));
+                let r = walk(v, at, is_free_text(k));
+                at.truncate(len);
+                r
+            }),
+            serde_json::Value::Array(a) => a.iter().enumerate().find_map(|(i, v)| {
+                let len = at.len();
+                at.push('/');
+                at.push_str(&i.to_string());
+                let r = walk(v, at, free);
+                at.truncate(len);
+                r
+            }),
+            _ => None,
+        }
+    }
+    walk(doc, &mut String::new(), false)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn documents_are_scanned_in_their_free_text_only() {
+        let doc = serde_json::json!({
+            "idWerkzoekende": "111222333",
+            "werkervaring": [{"naamOrganisatie": "Bakkerij"}, {"toelichtingWerkervaring": "mail jan@example.nl"}]
+        });
+        assert_eq!(
+            scan_document(&doc),
+            Some(("/werkervaring/1/toelichtingWerkervaring".into(), Pii::Email))
+        );
+        assert_eq!(scan_document(&serde_json::json!({"idWerkzoekende": "111222333"})), None);
+    }
 
     #[test]
     fn elfproef() {

@@ -1,0 +1,248 @@
+//! What the exchange keeps across restarts: the cursor and mirror of each peer's vacancy feed this
+//! node follows, and the federated result sets it handed to its own users (vumID → peer and source
+//! id, details asked per result set).
+use crate::{Store, StoreError};
+use sqlx::Row;
+use vum::Kind;
+
+/// One event of a peer's vacancy feed as the consumer applies it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedItem {
+    pub seq: i64,
+    pub vum_id: String,
+    /// the vacature's JSON; `None` is a tombstone
+    pub doc: Option<String>,
+}
+
+/// What applying one page did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Applied {
+    pub events: i64,
+    pub upserts: i64,
+    pub tombstones: i64,
+    /// events at or below the stored cursor (already applied: a page delivered twice)
+    pub skipped: i64,
+    pub cursor: i64,
+}
+
+/// Where a vumID of a federated result set leads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResultRef {
+    pub peer_oin: String,
+    pub source_id: String,
+    pub vraag_id: String,
+    pub kind: Kind,
+}
+
+#[derive(Debug)]
+pub enum DetailGrant {
+    /// the detail may be fetched; the count of the result set went up by one
+    Granted(ResultRef),
+    /// the vumID is not from a result set this node handed out (or it has been purged)
+    Unknown,
+    /// the result set has had its `max` details
+    Exhausted(String),
+}
+
+/// Result sets older than this are forgotten (their vumIDs stop resolving).
+pub const RESULT_SET_TTL_MS: i64 = 24 * 3_600_000;
+
+impl Store {
+    /// The cursor this node holds for a peer's vacancy feed (0 when it never pulled).
+    pub async fn feed_cursor(&self, peer_oin: &str) -> Result<i64, StoreError> {
+        let r = sqlx::query(&self.sql("SELECT last_seq FROM feed_cursors WHERE peer_oin = ?"))
+            .bind(peer_oin)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(match r {
+            Some(r) => r.try_get(0)?,
+            None => 0,
+        })
+    }
+
+    /// Apply one page of a peer's feed to the mirror and move the cursor, in one transaction: a
+    /// consumer killed at any point has either applied the whole page or none of it. Events at or
+    /// below the stored cursor are skipped, so a page delivered twice changes nothing.
+    pub async fn apply_feed_page(
+        &self,
+        peer_oin: &str,
+        items: &[FeedItem],
+        now: i64,
+    ) -> Result<Applied, StoreError> {
+        let mut tx = self.pool().begin().await?;
+        if self.backend() == crate::Backend::Sqlite {
+            // take the write lock before reading the cursor
+            sqlx::query("UPDATE feed_cursors SET last_seq = last_seq WHERE 0")
+                .execute(&mut *tx)
+                .await?;
+        }
+        let lock = if self.backend() == crate::Backend::Postgres {
+            " FOR UPDATE"
+        } else {
+            ""
+        };
+        let cursor: i64 = match sqlx::query(&self.sql(&format!(
+            "SELECT last_seq FROM feed_cursors WHERE peer_oin = ?{lock}"
+        )))
+        .bind(peer_oin)
+        .fetch_optional(&mut *tx)
+        .await?
+        {
+            Some(r) => r.try_get(0)?,
+            None => 0,
+        };
+        let mut a = Applied {
+            cursor,
+            ..Applied::default()
+        };
+        let upsert = self.sql(
+            "INSERT INTO peer_vacatures (peer_oin, vum_id, seq, doc) VALUES (?, ?, ?, ?) \
+             ON CONFLICT (peer_oin, vum_id) DO UPDATE SET seq = excluded.seq, doc = excluded.doc",
+        );
+        let delete = self.sql("DELETE FROM peer_vacatures WHERE peer_oin = ? AND vum_id = ?");
+        for it in items {
+            a.events += 1;
+            if it.seq <= a.cursor {
+                a.skipped += 1;
+                continue;
+            }
+            match &it.doc {
+                Some(doc) => {
+                    sqlx::query(&upsert)
+                        .bind(peer_oin)
+                        .bind(it.vum_id.as_str())
+                        .bind(it.seq)
+                        .bind(doc.as_str())
+                        .execute(&mut *tx)
+                        .await?;
+                    a.upserts += 1;
+                }
+                None => {
+                    sqlx::query(&delete)
+                        .bind(peer_oin)
+                        .bind(it.vum_id.as_str())
+                        .execute(&mut *tx)
+                        .await?;
+                    a.tombstones += 1;
+                }
+            }
+            a.cursor = it.seq;
+        }
+        sqlx::query(&self.sql(
+            "INSERT INTO feed_cursors (peer_oin, last_seq, updated_ms) VALUES (?, ?, ?) \
+             ON CONFLICT (peer_oin) DO UPDATE SET last_seq = excluded.last_seq, updated_ms = excluded.updated_ms",
+        ))
+        .bind(peer_oin)
+        .bind(a.cursor)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(a)
+    }
+
+    /// The mirrored live vacancies of a peer: (id, seq, JSON), by id.
+    pub async fn peer_vacatures(
+        &self,
+        peer_oin: &str,
+    ) -> Result<Vec<(String, i64, String)>, StoreError> {
+        let rows = sqlx::query(&self.sql(
+            "SELECT vum_id, seq, doc FROM peer_vacatures WHERE peer_oin = ? ORDER BY vum_id",
+        ))
+        .bind(peer_oin)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+            .collect()
+    }
+
+    /// Remember a federated result set: each (vumID, peer OIN, source id) now leads to `vraag_id`.
+    /// Result sets older than [`RESULT_SET_TTL_MS`] are purged on the way.
+    pub async fn remember_result_set(
+        &self,
+        vraag_id: &str,
+        kind: Kind,
+        ids: &[(String, String, String)],
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool().begin().await?;
+        let old = now - RESULT_SET_TTL_MS;
+        sqlx::query(&self.sql("DELETE FROM result_ids WHERE created_ms < ?"))
+            .bind(old)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(&self.sql("DELETE FROM result_sets WHERE created_ms < ?"))
+            .bind(old)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(&self.sql(
+            "INSERT INTO result_sets (vraag_id, kind, created_ms, details) VALUES (?, ?, ?, 0)",
+        ))
+        .bind(vraag_id)
+        .bind(kind.name())
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        for chunk in ids.chunks(500) {
+            let rows = vec!["(?, ?, ?, ?, ?)"; chunk.len()].join(", ");
+            let q = self.sql(&format!(
+                "INSERT INTO result_ids (vum_id, peer_oin, source_id, vraag_id, created_ms) VALUES {rows} \
+                 ON CONFLICT (vum_id) DO UPDATE SET vraag_id = excluded.vraag_id, created_ms = excluded.created_ms"
+            ));
+            let mut query = sqlx::query(&q).persistent(false);
+            for (vum_id, peer, source) in chunk {
+                query = query
+                    .bind(vum_id.as_str())
+                    .bind(peer.as_str())
+                    .bind(source.as_str())
+                    .bind(vraag_id)
+                    .bind(now);
+            }
+            query.execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Count one detail request against the result set a vumID came from; at most `max` per set.
+    pub async fn use_detail(
+        &self,
+        vum_id: &str,
+        kind: Kind,
+        max: i64,
+    ) -> Result<DetailGrant, StoreError> {
+        let mut tx = self.pool().begin().await?;
+        let r = sqlx::query(&self.sql(
+            "SELECT i.peer_oin, i.source_id, i.vraag_id FROM result_ids i \
+             JOIN result_sets s ON s.vraag_id = i.vraag_id WHERE i.vum_id = ? AND s.kind = ?",
+        ))
+        .bind(vum_id)
+        .bind(kind.name())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(r) = r else {
+            return Ok(DetailGrant::Unknown);
+        };
+        let rf = ResultRef {
+            peer_oin: r.try_get(0)?,
+            source_id: r.try_get(1)?,
+            vraag_id: r.try_get(2)?,
+            kind,
+        };
+        let n = sqlx::query(&self.sql(
+            "UPDATE result_sets SET details = details + 1 WHERE vraag_id = ? AND details < ?",
+        ))
+        .bind(rf.vraag_id.as_str())
+        .bind(max)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok(if n == 1 {
+            DetailGrant::Granted(rf)
+        } else {
+            DetailGrant::Exhausted(rf.vraag_id)
+        })
+    }
+}
