@@ -1,14 +1,15 @@
 //! `matchgate demo`: a local federation on loopback. Three organisations (a gemeente, UWV and an
 //! SW-bedrijf) each get a node with a generated certificate and a SQLite store; synthetic exports
 //! (embedded in the binary) go through the real translate path into the stores; the gemeente then
-//! searches across the other two over mutual TLS, fetches a detail, and UWV pulls the gemeente's
-//! vacancy feed. Nothing leaves the machine; everything is removed at the end.
+//! searches across the other two over mutual TLS, fetches a detail; UWV's node follows the
+//! gemeente's vacancy feed, the gemeente withdraws a vacancy by a streamed push, and UWV follows
+//! again from the cursor it kept. Nothing leaves the machine; everything is removed at the end.
 use crate::node_cmd::DEFAULT_ORGS;
 use crate::store_cmd::{ingest_into, Db};
 use node::config::{Grant, LocalConfig, NodeConfig, PeerConfig, TlsConfig};
-use node::parties;
 use node::pb::{
-    local_client::LocalClient, peer_client::PeerClient, FederatedGetRequest, FeedRequest,
+    local_client::LocalClient, push_request, FederatedGetRequest, PeerVacaturesRequest,
+    PushDelete, PushRequest, SyncFeedRequest,
 };
 use std::path::Path;
 use std::process::ExitCode;
@@ -136,21 +137,37 @@ fn run_inner() -> Result<(), String> {
             limits: Default::default(),
         };
         let gemeente_may = |services: &[&str]| vec![Grant { via: gem_oin.into(), on_behalf_of: vec![gem_oin.into()], services: services.iter().map(|s| s.to_string()).collect() }];
-        step("three nodes on loopback, mutual TLS; UWV and the SW-bedrijf grant the gemeente selection and details");
-        let uwv = node::run::start(cfg("uwv", uwv_oin, vec![], gemeente_may(&["select-werkzoekenden", "get-werkzoekende"]), true)).await?;
-        let sw = node::run::start(cfg("sw-bedrijf", sw_oin, vec![], gemeente_may(&["select-werkzoekenden", "get-werkzoekende"]), true)).await?;
+        step("three nodes on loopback, mutual TLS; UWV and the SW-bedrijf grant the gemeente selection and details, the gemeente grants UWV its vacancy feed");
+        // bind every listener first, so each node's configuration can name the others
+        let mut listeners = Vec::new();
+        for _ in 0..6 {
+            listeners.push(tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(|e| e.to_string())?);
+        }
+        let addr = |i: usize| listeners[i].local_addr().map(|a| format!("https://{a}")).map_err(|e| e.to_string());
+        let (gem_url, uwv_url, sw_url) = (addr(0)?, addr(2)?, addr(4)?);
+        let mut it = listeners.into_iter();
+        let mut next_pair = || (it.next(), it.next());
+        let (g_peer, g_local) = next_pair();
+        let (u_peer, u_local) = next_pair();
+        let (s_peer, s_local) = next_pair();
+        let start = |c: NodeConfig, p: Option<tokio::net::TcpListener>, l: Option<tokio::net::TcpListener>| async move {
+            node::run::start_on(c, p.ok_or("listener")?, l.ok_or("listener")?).await
+        };
+        let uwv = start(cfg("uwv", uwv_oin, vec![PeerConfig::new(gem_oin, "Gemeente", gem_url.clone())], gemeente_may(&["select-werkzoekenden", "get-werkzoekende"]), true), u_peer, u_local).await?;
+        let sw = start(cfg("sw-bedrijf", sw_oin, vec![], gemeente_may(&["select-werkzoekenden", "get-werkzoekende"]), true), s_peer, s_local).await?;
         let peers = vec![
-            PeerConfig::new(uwv_oin, "UWV", format!("https://{}", uwv.peer_addr)),
-            PeerConfig::new(sw_oin, "SW-bedrijf", format!("https://{}", sw.peer_addr)),
+            PeerConfig::new(uwv_oin, "UWV", uwv_url),
+            PeerConfig::new(sw_oin, "SW-bedrijf", sw_url),
         ];
         let uwv_may_feed = vec![Grant { via: uwv_oin.into(), on_behalf_of: vec![uwv_oin.into()], services: vec!["vacancy-feed".into()] }];
-        let gemeente = node::run::start(cfg("gemeente", gem_oin, peers, uwv_may_feed, false)).await?;
+        let gemeente = start(cfg("gemeente", gem_oin, peers, uwv_may_feed, false), g_peer, g_local).await?;
         for (n, r) in [("gemeente", &gemeente), ("uwv", &uwv), ("sw-bedrijf", &sw)] {
             println!("   {n:<11} peers on {}, own systems on {}", r.peer_addr, r.local_addr);
         }
 
         step("the gemeente's mediator searches jobseekers within 200 km of 3511 (Utrecht), 16+ hours a week");
         let local = channel(&certs, gemeente.local_addr, "gemeente").await?;
+        let local_gem = local.clone();
         let q: vum_proto::werkzoekenden::WerkzoekendeProfielMatchesRequest = serde_json::from_value(serde_json::json!({"vraagObject": {
             "selectiegebied": {"postcode": "3511AA", "afstand": 200}, "werktijden.aantalWerkurenPerWeekMaximaal": {"$gte": 16}}})).map_err(|e| e.to_string())?;
         let r = LocalClient::new(local.clone()).federated_select_werkzoekenden(q).await.map_err(|s| format!("federated selection: {s}"))?.into_inner();
@@ -180,20 +197,27 @@ fn run_inner() -> Result<(), String> {
             println!("   from {} ({}): {}", d.bron_id, if d.bron_id == uwv_oin { "UWV" } else { "SW-bedrijf" }, keys.join(", "));
         }
 
-        step("UWV pulls the gemeente's vacancy feed from cursor 0");
-        let feed = channel(&certs, gemeente.peer_addr, "uwv").await?;
-        let mut req = tonic::Request::new(FeedRequest { cursor: 0, limit: 0 });
-        parties::attach(&mut req, uwv_oin, uwv_oin, gem_oin, true, &uuid::Uuid::now_v7().to_string());
-        let mut stream = PeerClient::new(feed).vacancy_feed(req).await.map_err(|s| format!("feed: {s}"))?.into_inner();
-        let (mut n, mut last) = (0, 0);
-        while let Some(ev) = stream.message().await.map_err(|s| format!("feed: {s}"))? {
+        step("UWV's node follows the gemeente's vacancy feed into its mirror; the cursor is kept in UWV's store");
+        let uwv_local = channel(&certs, uwv.local_addr, "uwv").await?;
+        let sync = || SyncFeedRequest { peer_oin: gem_oin.into(), limit: 0 };
+        let r = LocalClient::new(uwv_local.clone()).sync_feed(sync()).await.map_err(|s| format!("feed: {s}"))?.into_inner();
+        println!("   {} changes from cursor {} to {}: {} vacancies mirrored", r.events, r.from_cursor, r.cursor, r.upserts);
+
+        step("the gemeente's own system withdraws vacancy V4002 (a streamed push), and UWV follows again");
+        let withdraw = PushRequest { record: Some(push_request::Record::Delete(PushDelete { kind: "vacature".into(), id: "V4002".into(), withdrawn: false })) };
+        let p = LocalClient::new(local_gem.clone()).push(tokio_stream::iter(vec![withdraw])).await.map_err(|s| format!("push: {s}"))?.into_inner();
+        println!("   push: {} received, {} deleted", p.received, p.deleted);
+        let r = LocalClient::new(uwv_local.clone()).sync_feed(sync()).await.map_err(|s| format!("feed: {s}"))?.into_inner();
+        println!("   {} change from cursor {} to {}: {} tombstone", r.events, r.from_cursor, r.cursor, r.tombstones);
+        let mut mirror = LocalClient::new(uwv_local).peer_vacatures(PeerVacaturesRequest { peer_oin: gem_oin.into() }).await.map_err(|s| format!("mirror: {s}"))?.into_inner();
+        let mut n = 0;
+        while let Some(v) = mirror.message().await.map_err(|s| format!("mirror: {s}"))? {
             if n < 3 {
-                println!("   seq {:>3}  {}  {}", ev.seq, ev.id.get(..12).unwrap_or(&ev.id), ev.vacature.as_ref().map(|v| v.naam_vacature.as_str()).unwrap_or("(deleted)"));
+                println!("   {}  {}", v.id.get(..12).unwrap_or(&v.id), v.vacature.as_ref().map(|v| v.naam_vacature.as_str()).unwrap_or(""));
             }
             n += 1;
-            last = ev.seq;
         }
-        println!("   {n} changes; UWV resumes next time from cursor {last}");
+        println!("   UWV's mirror of the gemeente: {n} live vacancies");
 
         step("every call was logged on both sides in a hash-chained audit log");
         for (n, r) in [("gemeente", &gemeente), ("uwv", &uwv), ("sw-bedrijf", &sw)] {

@@ -1,4 +1,5 @@
-//! README's first command: `matchgate demo` runs a three-node federation and exits cleanly.
+//! README's first command: `matchgate demo` runs a three-node federation and exits cleanly: a
+//! federated search, a detail, a followed vacancy feed, a pushed withdrawal followed again.
 #[test]
 fn demo_runs_a_federated_search_across_organisations() {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_matchgate"))
@@ -14,8 +15,11 @@ fn demo_runs_a_federated_search_across_organisations() {
     assert!(stdout.contains("UWV         ok"), "{stdout}");
     assert!(stdout.contains("SW-bedrijf  ok"), "{stdout}");
     assert!(stdout.contains("19 matches, in random order"), "{stdout}");
+    assert!(stdout.contains("10 vacancies mirrored"), "{stdout}");
+    assert!(stdout.contains("push: 1 received, 1 deleted"), "{stdout}");
+    assert!(stdout.contains(": 1 tombstone"), "{stdout}");
     assert!(
-        stdout.contains("10 changes; UWV resumes next time from cursor"),
+        stdout.contains("UWV's mirror of the gemeente: 9 live vacancies"),
         "{stdout}"
     );
     assert!(stdout.contains("chain intact"), "{stdout}");

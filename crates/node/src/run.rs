@@ -31,7 +31,7 @@ impl Running {
     }
 }
 
-/// Start both listeners; returns once they accept connections.
+/// Bind both listeners as configured and start; returns once they accept connections.
 pub async fn start(config: NodeConfig) -> Result<Running, String> {
     let peer_listener = TcpListener::bind(&config.listen)
         .await
@@ -39,6 +39,16 @@ pub async fn start(config: NodeConfig) -> Result<Running, String> {
     let local_listener = TcpListener::bind(&config.local.listen)
         .await
         .map_err(|e| format!("listen {}: {e}", config.local.listen))?;
+    start_on(config, peer_listener, local_listener).await
+}
+
+/// Start on listeners bound by the caller (who then knows every address before any node runs,
+/// as a federation on loopback needs).
+pub async fn start_on(
+    config: NodeConfig,
+    peer_listener: TcpListener,
+    local_listener: TcpListener,
+) -> Result<Running, String> {
     let (peer_addr, local_addr) = (
         peer_listener.local_addr().map_err(|e| e.to_string())?,
         local_listener.local_addr().map_err(|e| e.to_string())?,
