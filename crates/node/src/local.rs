@@ -5,6 +5,7 @@ use crate::config::PeerConfig;
 use crate::parties::{self, Parties};
 use crate::pb::{self, local_server::Local, peer_client::PeerClient};
 use crate::server::{from_json, refuse_report, to_json, NodeState, MAX_DETAILS_PER_RESULT_SET};
+use prost::Message;
 use rand::seq::SliceRandom;
 use serde_json::Value;
 use std::pin::Pin;
@@ -27,7 +28,8 @@ fn actor<T>(req: &Request<T>) -> String {
 /// What a federated selection gathered: matches (VUM JSON, with vumIDs), whether any source had
 /// more, each peer's status, and the result set's id.
 struct Merged {
-    matches: Vec<Value>,
+    /// (vumID, the source's match profile, protobuf-encoded)
+    matches: Vec<(String, Vec<u8>)>,
     more: bool,
     peers: Vec<pb::PeerStatus>,
     vraag_id: String,
@@ -41,7 +43,7 @@ impl LocalService {
         peer: &PeerConfig,
         query: &Value,
         tx_id: &str,
-    ) -> Result<(Vec<Value>, bool), Status> {
+    ) -> Result<(Vec<(String, Vec<u8>)>, bool), Status> {
         let ch = st.channel(&peer.endpoint).await?;
         let mut client = PeerClient::new(ch);
         fn attach<T>(r: &mut Request<T>, st: &NodeState, peer: &PeerConfig, tx_id: &str) {
@@ -53,7 +55,10 @@ impl LocalService {
             attach(&mut r, st, peer, tx_id);
             let resp = client.select_vacatures(r).await?.into_inner();
             Ok((
-                resp.matches.iter().map(to_json).collect(),
+                resp.matches
+                    .iter()
+                    .map(|m| (m.id_vacature.clone(), m.encode_to_vec()))
+                    .collect(),
                 resp.maximum_aantal_resultaten_bereikt.unwrap_or(false),
             ))
         } else {
@@ -63,7 +68,10 @@ impl LocalService {
             attach(&mut r, st, peer, tx_id);
             let resp = client.select_werkzoekenden(r).await?.into_inner();
             Ok((
-                resp.matches.iter().map(to_json).collect(),
+                resp.matches
+                    .iter()
+                    .map(|m| (m.id_werkzoekende.clone(), m.encode_to_vec()))
+                    .collect(),
                 resp.maximum_aantal_resultaten_bereikt.unwrap_or(false),
             ))
         }
@@ -73,9 +81,9 @@ impl LocalService {
     /// order, replace each source id by a vumID, remember the result set, audit each peer call.
     async fn federated_select(&self, kind: Kind, query: Value, actor: String) -> Result<Merged, Status> {
         let st = self.0.clone();
-        let (vraag_kind, id_field, service) = match kind {
-            Kind::Vacature => (Kind::VacatureVraag, "idVacature", "select-vacatures"),
-            _ => (Kind::WerkzoekendeVraag, "idWerkzoekende", "select-werkzoekenden"),
+        let (vraag_kind, service) = match kind {
+            Kind::Vacature => (Kind::VacatureVraag, "select-vacatures"),
+            _ => (Kind::WerkzoekendeVraag, "select-werkzoekenden"),
         };
         let report = st.validator.validate_value(vraag_kind, &query);
         if !report.is_valid() {
@@ -129,42 +137,36 @@ impl LocalService {
                     m.more |= more;
                     status.matches = matches.len() as i32;
                     status.maximum_aantal_resultaten_bereikt = more;
-                    for mut j in matches {
-                        let id = j
-                            .get(id_field)
-                            .and_then(Value::as_str)
-                            .unwrap_or_default()
-                            .to_string();
+                    for (id, encoded) in matches {
                         let vum_id = st.vum_id(&peer.oin, &id);
-                        if let Some(o) = j.as_object_mut() {
-                            o.remove(id_field);
-                            o.insert("vumID".into(), Value::String(vum_id.clone()));
-                        }
-                        ids.push((vum_id, peer.oin.clone(), id));
-                        m.matches.push(j);
+                        ids.push((vum_id.clone(), peer.oin.clone(), id));
+                        m.matches.push((vum_id, encoded));
                     }
                 }
                 Err(s) => status.status = format!("{:?}: {}", s.code(), s.message()),
             }
             m.peers.push(status);
         }
-        st.store
-            .remember_result_set(&vraag_id, kind, &ids, now_ms())
-            .await
-            .map_err(|e| Status::internal(e.to_string()))?;
         m.matches.shuffle(&mut rand::rng());
-        // the requesting side logs every peer call too, under the same transaction id
-        let own = Parties {
-            cert_oin: actor,
-            from: st.config.oin.clone(),
-            to: String::new(),
-            suwi: st.config.suwi,
-            transaction_id: tx_id,
-        };
-        for p in &m.peers {
-            st.audit(&own, &format!("peer-{service}:{}", p.oin), &p.status, i64::from(p.matches))
-                .await;
+        // the requesting side logs every peer call too, under the same transaction id (one
+        // commit for all of them)
+        let entries: Vec<store::AuditEntry> = m
+            .peers
+            .iter()
+            .map(|p| store::AuditEntry {
+                actor: actor.clone(),
+                on_behalf_of: st.config.oin.clone(),
+                action: format!("peer-{service}:{}", p.oin),
+                purpose: "vum".into(),
+                transaction_id: tx_id.clone(),
+                subject: p.status.clone(),
+                result_count: i64::from(p.matches),
+            })
+            .collect();
+        if let Err(e) = st.store.audit_all(&entries, now_ms()).await {
+            tracing::error!(error = %e, "audit log write failed");
         }
+        st.remember_result_set(&vraag_id, kind, ids).await;
         tracing::info!(kind = %kind, peers = m.peers.len(), matches = m.matches.len(), vraag_id = %vraag_id, "federated selection");
         Ok(m)
     }
@@ -180,6 +182,7 @@ impl LocalService {
     ) -> Result<(String, T), Status> {
         let st = &self.0;
         let service = if kind == Kind::Vacature { "get-vacature" } else { "get-werkzoekende" };
+        st.result_sets_written().await;
         let grant = st
             .store
             .use_detail(vum_id, kind, MAX_DETAILS_PER_RESULT_SET)
@@ -227,6 +230,25 @@ impl LocalService {
     }
 }
 
+/// The exchange's match profiles from the sources' ones. A source's match (`MPWerkzoekendeMatch`,
+/// `MPVacatureMatch`) and the exchange's (`…MatchVum`) have the same fields under the same numbers,
+/// the source id and the vumID both at the last one; decoding the one's encoding as the other and
+/// then setting the vumID replaces the id (`a_source_match_becomes_an_exchange_match` holds this).
+fn with_vum_ids<M: Message + Default>(
+    matches: Vec<(String, Vec<u8>)>,
+    set_id: impl Fn(&mut M, String),
+) -> Result<Vec<M>, Status> {
+    matches
+        .into_iter()
+        .map(|(vum_id, encoded)| {
+            let mut m = M::decode(encoded.as_slice())
+                .map_err(|e| Status::internal(format!("match profile: {e}")))?;
+            set_id(&mut m, vum_id);
+            Ok(m)
+        })
+        .collect()
+}
+
 type PeerVacatureStream =
     Pin<Box<dyn tokio_stream::Stream<Item = Result<pb::PeerVacature, Status>> + Send>>;
 
@@ -247,7 +269,7 @@ impl Local for LocalService {
             response: Some(wz::WerkzoekendeProfielMatchesResponse {
                 maximum_aantal_resultaten_bereikt: Some(m.more),
                 vraag_id: m.vraag_id,
-                matches: m.matches.into_iter().map(from_json).collect::<Result<_, _>>()?,
+                matches: with_vum_ids::<wz::MpWerkzoekendeMatchVum>(m.matches, |x, id| x.vum_id = id)?,
             }),
             peers: m.peers,
         }))
@@ -265,7 +287,7 @@ impl Local for LocalService {
             response: Some(vac::VacaturesMatchesResponse {
                 maximum_aantal_resultaten_bereikt: Some(m.more),
                 vraag_id: m.vraag_id,
-                matches: m.matches.into_iter().map(from_json).collect::<Result<_, _>>()?,
+                matches: with_vum_ids::<vac::MpVacatureMatchVum>(m.matches, |x, id| x.vum_id = id)?,
             }),
             peers: m.peers,
         }))
@@ -462,5 +484,52 @@ impl Local for LocalService {
             })
         });
         Ok(Response::new(Box::pin(tokio_stream::iter(items))))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every field of a source's match arrives unchanged in the exchange's match; only the id is
+    /// replaced by the vumID.
+    #[test]
+    fn a_source_match_becomes_an_exchange_match() {
+        let base = std::env::var("MATCHGATE_SHARED")
+            .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared").to_string());
+        let docs: Value = serde_json::from_str(
+            &std::fs::read_to_string(format!("{base}/vum/testdata/werkzoekenden-1000.json")).unwrap(),
+        )
+        .unwrap();
+        for d in docs.as_array().unwrap().iter().take(200) {
+            let source: wz::MpWerkzoekendeMatch =
+                serde_json::from_value(vum::matchform::to_match(Kind::Werkzoekende, d)).unwrap();
+            let out = with_vum_ids::<wz::MpWerkzoekendeMatchVum>(
+                vec![("v".repeat(40), source.encode_to_vec())],
+                |x, id| x.vum_id = id,
+            )
+            .unwrap();
+            let (mut a, mut b) = (to_json(&source), to_json(&out[0]));
+            assert_eq!(a.as_object_mut().unwrap().remove("idWerkzoekende"), d.get("idWerkzoekende").cloned());
+            assert_eq!(b.as_object_mut().unwrap().remove("vumID"), Some(Value::String("v".repeat(40))));
+            assert_eq!(a, b);
+        }
+        let vacs: Value = serde_json::from_str(
+            &std::fs::read_to_string(format!("{base}/vum/testdata/vacatures-93.json")).unwrap(),
+        )
+        .unwrap();
+        for d in vacs.as_array().unwrap() {
+            let source: vac::MpVacatureMatch =
+                serde_json::from_value(vum::matchform::to_match(Kind::Vacature, d)).unwrap();
+            let out = with_vum_ids::<vac::MpVacatureMatchVum>(
+                vec![("v".repeat(40), source.encode_to_vec())],
+                |x, id| x.vum_id = id,
+            )
+            .unwrap();
+            let (mut a, mut b) = (to_json(&source), to_json(&out[0]));
+            assert!(a.as_object_mut().unwrap().remove("idVacature").is_some());
+            assert_eq!(b.as_object_mut().unwrap().remove("vumID"), Some(Value::String("v".repeat(40))));
+            assert_eq!(a, b);
+        }
     }
 }

@@ -52,6 +52,23 @@ pub struct NodeState {
     buckets: std::sync::Mutex<HashMap<String, Bucket>>,
     /// one feed pull at a time per node (the cursor moves in order)
     feed_lock: Mutex<()>,
+    /// result sets to persist, written in order by one background task (see [`ResultJob`])
+    results: tokio::sync::mpsc::Sender<ResultJob>,
+    /// OIN per client certificate seen (DER → OIN): parsed once, not on every call
+    oins: std::sync::Mutex<HashMap<Vec<u8>, String>>,
+}
+
+/// Work for the result-set writer. A federated selection answers without waiting for its result
+/// set to be written; a detail request first waits (a barrier through the same queue) until every
+/// result set before it is, so it always finds the vumIDs it was given.
+pub(crate) enum ResultJob {
+    Remember {
+        vraag_id: String,
+        kind: Kind,
+        ids: Vec<(String, String, String)>,
+        at: i64,
+    },
+    Barrier(tokio::sync::oneshot::Sender<()>),
 }
 
 /// A refusal of a selection that fails the standard: every finding as a field violation.
@@ -86,7 +103,24 @@ impl NodeState {
                 read(&config.tls.cert)?,
                 read(&config.tls.key)?,
             ));
+        let (results, mut jobs) = tokio::sync::mpsc::channel::<ResultJob>(1024);
+        let writer = store.clone();
+        tokio::spawn(async move {
+            while let Some(job) = jobs.recv().await {
+                match job {
+                    ResultJob::Remember { vraag_id, kind, ids, at } => {
+                        if let Err(e) = writer.remember_result_set(&vraag_id, kind, &ids, at).await {
+                            tracing::error!(error = %e, %vraag_id, "result set not stored");
+                        }
+                    }
+                    ResultJob::Barrier(done) => {
+                        let _ = done.send(());
+                    }
+                }
+            }
+        });
         Ok(Arc::new(NodeState {
+            results,
             config,
             store,
             engines,
@@ -96,6 +130,7 @@ impl NodeState {
             channels: Mutex::new(HashMap::new()),
             buckets: std::sync::Mutex::new(HashMap::new()),
             feed_lock: Mutex::new(()),
+            oins: std::sync::Mutex::new(HashMap::new()),
         }))
     }
 
@@ -162,6 +197,24 @@ impl NodeState {
         }
     }
 
+    /// The OIN of the call's client certificate, from the cache when the certificate was seen.
+    fn cert_oin<T>(&self, req: &Request<T>) -> Result<String, Status> {
+        let certs = req.peer_certs();
+        let Some(leaf) = certs.as_ref().and_then(|c| c.first()) else {
+            return parties::cert_oin(req);
+        };
+        let mut cache = self.oins.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(oin) = cache.get(leaf.as_ref()) {
+            return Ok(oin.clone());
+        }
+        let oin = parties::cert_oin(req)?;
+        if cache.len() >= 10_000 {
+            cache.clear();
+        }
+        cache.insert(leaf.as_ref().to_vec(), oin.clone());
+        Ok(oin)
+    }
+
     /// Identity, rate limit, party roles, grant: every peer call goes through here, allowed or
     /// not, and is logged.
     async fn authorize<T>(&self, req: &Request<T>, service: &str) -> Result<Parties, Status> {
@@ -172,7 +225,7 @@ impl NodeState {
             suwi: false,
             transaction_id: "none".into(),
         };
-        let cert_oin = match parties::cert_oin(req) {
+        let cert_oin = match self.cert_oin(req) {
             Ok(o) => o,
             Err(status) => {
                 self.audit(
@@ -305,6 +358,22 @@ impl NodeState {
     /// ingest` gives it (HMAC-SHA256(secret, kind ‖ 0 ‖ local id), first 128 bits).
     pub fn record_id(&self, kind: Kind, local_id: &str) -> String {
         hex::encode(&self.keyed(&[kind.name(), local_id])[..16])
+    }
+
+    /// Queue a federated result set for the store.
+    pub(crate) async fn remember_result_set(&self, vraag_id: &str, kind: Kind, ids: Vec<(String, String, String)>) {
+        let job = ResultJob::Remember { vraag_id: vraag_id.to_string(), kind, ids, at: now_ms() };
+        if self.results.send(job).await.is_err() {
+            tracing::error!(%vraag_id, "result-set writer gone");
+        }
+    }
+
+    /// Wait until every result set queued before now is in the store.
+    pub(crate) async fn result_sets_written(&self) {
+        let (done, wait) = tokio::sync::oneshot::channel();
+        if self.results.send(ResultJob::Barrier(done)).await.is_ok() {
+            let _ = wait.await;
+        }
     }
 
     /// Party metadata of a call this node makes to a peer, for its own organisation.

@@ -707,6 +707,35 @@ impl Store {
         Ok(self.audit_batch(&[(e.clone(), now)]).await?[0])
     }
 
+    /// Append several entries at once: with group commit they share a commit instead of waiting
+    /// for one each.
+    pub async fn audit_all(&self, entries: &[AuditEntry], now: i64) -> Result<(), StoreError> {
+        let Some(tx) = &self.audit_tx else {
+            let batch: Vec<(AuditEntry, i64)> = entries.iter().map(|e| (e.clone(), now)).collect();
+            return self.audit_batch(&batch).await.map(|_| ());
+        };
+        let mut waits = Vec::with_capacity(entries.len());
+        for e in entries {
+            let (reply, wait) = tokio::sync::oneshot::channel();
+            tx.send((e.clone(), now, reply))
+                .await
+                .map_err(|_| StoreError::Db(sqlx::Error::WorkerCrashed))?;
+            waits.push(wait);
+        }
+        for w in waits {
+            match w.await {
+                Ok(Ok(_)) => {}
+                Ok(Err(msg)) => {
+                    return Err(StoreError::Db(sqlx::Error::Protocol(format!(
+                        "audit log: {msg}"
+                    ))))
+                }
+                Err(_) => return Err(StoreError::Db(sqlx::Error::WorkerCrashed)),
+            }
+        }
+        Ok(())
+    }
+
     /// Append several entries in one transaction, chained in order.
     async fn audit_batch(&self, entries: &[(AuditEntry, i64)]) -> Result<Vec<i64>, StoreError> {
         let mut tx = self.pool.begin().await?;
@@ -728,27 +757,34 @@ impl Store {
             Some(r) => (r.try_get::<i64, _>(0)?, r.try_get::<String, _>(1)?),
             None => (0, "0".repeat(64)),
         };
-        let insert = self.sql("INSERT INTO audit (seq, at_ms, actor, on_behalf_of, action, purpose, transaction_id, subject, result_count, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        // one multi-row INSERT per 100 entries: a statement per entry costs a round trip each
         let mut out = Vec::with_capacity(entries.len());
-        for (e, now) in entries {
-            seq += 1;
-            let hash = audit_hash(seq, *now, e, &prev);
-            sqlx::query(&insert)
-                .bind(seq)
-                .bind(*now)
-                .bind(e.actor.as_str())
-                .bind(e.on_behalf_of.as_str())
-                .bind(e.action.as_str())
-                .bind(e.purpose.as_str())
-                .bind(e.transaction_id.as_str())
-                .bind(e.subject.as_str())
-                .bind(e.result_count)
-                .bind(prev.as_str())
-                .bind(hash.as_str())
-                .execute(&mut *tx)
-                .await?;
-            prev = hash;
-            out.push(seq);
+        for chunk in entries.chunks(100) {
+            let rows = vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ");
+            let q = self.sql(&format!("INSERT INTO audit (seq, at_ms, actor, on_behalf_of, action, purpose, transaction_id, subject, result_count, prev_hash, hash) VALUES {rows}"));
+            let mut query = sqlx::query(&q).persistent(chunk.len() == 1);
+            let mut hashes = Vec::with_capacity(chunk.len());
+            for (e, now) in chunk {
+                seq += 1;
+                let hash = audit_hash(seq, *now, e, &prev);
+                hashes.push((seq, *now, e, std::mem::replace(&mut prev, hash.clone()), hash));
+                out.push(seq);
+            }
+            for (seq, now, e, prev_hash, hash) in hashes {
+                query = query
+                    .bind(seq)
+                    .bind(now)
+                    .bind(e.actor.as_str())
+                    .bind(e.on_behalf_of.as_str())
+                    .bind(e.action.as_str())
+                    .bind(e.purpose.as_str())
+                    .bind(e.transaction_id.as_str())
+                    .bind(e.subject.as_str())
+                    .bind(e.result_count)
+                    .bind(prev_hash)
+                    .bind(hash);
+            }
+            query.execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(out)
