@@ -9,6 +9,7 @@ pub mod pb {
 /// The node's services and every message they use, for gRPC reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("node_descriptor");
 pub mod config;
+pub mod feed;
 pub mod local;
 pub mod parties;
 pub mod pki;

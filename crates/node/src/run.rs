@@ -1,7 +1,8 @@
 //! Start a node: the peer listener (mTLS, peers' CA) and the local listener (mTLS, own CA).
 use crate::config::NodeConfig;
 use crate::tls;
-use crate::pb::{local_server::LocalServer, peer_server::PeerServer};
+use crate::feed::server::peer_server::PeerServer;
+use crate::pb::local_server::LocalServer;
 use crate::local::LocalService;
 use crate::server::{NodeState, PeerService};
 use std::sync::Arc;

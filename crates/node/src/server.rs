@@ -2,7 +2,9 @@
 //! is in `local.rs`.
 use crate::config::{NodeConfig, PeerConfig};
 use crate::parties::{self, bad_request, Parties};
-use crate::pb::{self, peer_client::PeerClient, peer_server::Peer};
+use crate::feed::server::peer_server::Peer;
+use crate::feed::RawFeedEvent;
+use crate::pb::{self, peer_client::PeerClient};
 use crate::tls::Refusal;
 use hmac::{Hmac, Mac};
 use serde_json::Value;
@@ -515,22 +517,23 @@ pub fn release(w: &mut wz::Werkzoekende, suwi: bool) {
 #[derive(Clone)]
 pub struct PeerService(pub Arc<NodeState>);
 
-type FeedStream = Pin<Box<dyn tokio_stream::Stream<Item = Result<pb::FeedEvent, Status>> + Send>>;
+type FeedStream = Pin<Box<dyn tokio_stream::Stream<Item = Result<RawFeedEvent, Status>> + Send>>;
 
 impl PeerService {
-    /// A detail document for a peer (audited), parsed straight from the stored text.
-    async fn detail<T: serde::de::DeserializeOwned>(
+    /// A detail document for a peer (audited), decoded from its stored protobuf encoding.
+    async fn detail<T: prost::Message + Default>(
         &self,
         kind: Kind,
         id: &str,
         p: &Parties,
     ) -> Result<T, Status> {
-        let text = service::detail_text(&self.0.store, kind, id, &p.caller(), now_ms())
+        let bytes = service::detail_pb(&self.0.store, kind, id, &p.caller(), now_ms())
             .await
             .map_err(|e| Status::internal(e.to_string()))?
             .ok_or_else(|| Status::not_found(format!("no shared {} {id}", kind.name())))?;
-        serde_json::from_str(&text)
-            .map_err(|e| Status::internal(format!("stored {} {id} does not fit its message: {e}", kind.name())))
+        T::decode(bytes.as_slice()).map_err(|e| {
+            Status::internal(format!("stored {} {id} does not decode: {e}", kind.name()))
+        })
     }
 }
 
@@ -618,7 +621,7 @@ impl Peer for PeerService {
             'pages: loop {
                 let page = match state
                     .store
-                    .feed_page(Kind::Vacature, cursor, 1000, now_ms())
+                    .feed_page_pb(Kind::Vacature, cursor, 1000, now_ms())
                     .await
                 {
                     Ok(c) => c,
@@ -630,25 +633,17 @@ impl Peer for PeerService {
                 if page.is_empty() {
                     break;
                 }
-                for (c, doc) in page {
-                    cursor = c.seq;
-                    let vacature: Option<vac::Vacature> = if c.deleted {
-                        None
-                    } else {
-                        doc.and_then(|d| serde_json::from_str(&d).ok())
-                    };
+                for (seq, id, deleted, vacature) in page {
+                    cursor = seq;
                     // an upsert whose record has since gone is a tombstone for this consumer
-                    let deleted = c.deleted || vacature.is_none();
-                    if tx
-                        .send(Ok(pb::FeedEvent {
-                            seq: c.seq,
-                            id: c.vum_id,
-                            deleted,
-                            vacature,
-                        }))
-                        .await
-                        .is_err()
-                    {
+                    let deleted = deleted || vacature.is_none();
+                    let ev = RawFeedEvent {
+                        seq,
+                        id,
+                        deleted,
+                        vacature: if deleted { None } else { vacature },
+                    };
+                    if tx.send(Ok(ev)).await.is_err() {
                         break 'pages;
                     }
                     sent += 1;

@@ -275,11 +275,11 @@ impl Store {
             }
         }
         let mut out = Vec::with_capacity(docs.len());
-        let mut inserts: Vec<(&str, String, String, Attrs)> = Vec::new();
+        let mut inserts: Vec<(&str, String, String, Option<Vec<u8>>, Attrs)> = Vec::new();
         let mut unchanged: Vec<&str> = Vec::new();
         let mut changes: Vec<(&str, i64)> = Vec::new();
         let update = self.sql(
-            "UPDATE records SET content_hash = ?, version = ?, doc = ?, updated_ms = ?, refreshed_ms = ?, consent = 1, deleted = 0, \
+            "UPDATE records SET content_hash = ?, version = ?, doc = ?, pb = ?, updated_ms = ?, refreshed_ms = ?, consent = 1, deleted = 0, \
              pc4 = ?, max_reis = ?, uren_min = ?, uren_max = ?, kantoor = ?, onregelmatig = ?, datum = ?, niveau = ?, beroepen = ?, \
              rijbewijzen = ?, talen = ?, contracten = ? WHERE kind = ? AND vum_id = ?",
         );
@@ -295,6 +295,7 @@ impl Store {
                         .bind(hash)
                         .bind(v + 1)
                         .bind(doc.to_string())
+                        .bind(encode_pb(kind, doc))
                         .bind(now)
                         .bind(now);
                     bind_attrs(q, &Attrs::extract(kind, doc))
@@ -306,7 +307,13 @@ impl Store {
                     out.push(Upserted::Updated);
                 }
                 None => {
-                    inserts.push((id, hash, doc.to_string(), Attrs::extract(kind, doc)));
+                    inserts.push((
+                        id,
+                        hash,
+                        doc.to_string(),
+                        encode_pb(kind, doc),
+                        Attrs::extract(kind, doc),
+                    ));
                     changes.push((id, 1));
                     out.push(Upserted::Inserted);
                 }
@@ -326,21 +333,22 @@ impl Store {
             }
             query.execute(&mut *tx).await?;
         }
-        const ROW: &str = "(?, ?, ?, 1, ?, ?, ?, ?, 1, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+        const ROW: &str = "(?, ?, ?, 1, ?, ?, ?, ?, ?, 1, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
         for chunk in inserts.chunks(500) {
             let rows = vec![ROW; chunk.len()].join(", ");
             let q = self.sql(&format!(
-                "INSERT INTO records (kind, vum_id, content_hash, version, doc, created_ms, updated_ms, refreshed_ms, consent, deleted, \
+                "INSERT INTO records (kind, vum_id, content_hash, version, doc, pb, created_ms, updated_ms, refreshed_ms, consent, deleted, \
                  pc4, max_reis, uren_min, uren_max, kantoor, onregelmatig, datum, niveau, beroepen, rijbewijzen, talen, contracten) VALUES {rows}"
             ));
             let mut query = sqlx::query(&q).persistent(false);
-            for (id, hash, text, a) in chunk {
+            for (id, hash, text, pb, a) in chunk {
                 query = bind_attrs(
                     query
                         .bind(kind.name())
                         .bind(*id)
                         .bind(hash.as_str())
                         .bind(text.as_str())
+                        .bind(pb.clone())
                         .bind(now)
                         .bind(now)
                         .bind(now),
@@ -401,7 +409,7 @@ impl Store {
             return Ok(false);
         }
         sqlx::query(&self.sql(
-            "UPDATE records SET doc = NULL, version = ?, updated_ms = ?, deleted = 1, consent = ?, pc4 = NULL, beroepen = NULL, \
+            "UPDATE records SET doc = NULL, pb = NULL, version = ?, updated_ms = ?, deleted = 1, consent = ?, pc4 = NULL, beroepen = NULL, \
              rijbewijzen = NULL, talen = NULL, contracten = NULL WHERE kind = ? AND vum_id = ?",
         ))
         .bind(v + 1)
@@ -545,6 +553,70 @@ impl Store {
         rows.iter()
             .map(|r| Ok((change_of(r)?, opt_s(r, "doc"))))
             .collect()
+    }
+
+    /// One page of the vacancy feed with each live record's protobuf encoding (`vum.v3` message
+    /// of the kind): (seq, id, deleted, bytes). An upsert whose record is no longer live has no
+    /// bytes. Rows stored before the protobuf column existed are encoded from their JSON.
+    pub async fn feed_page_pb(
+        &self,
+        kind: Kind,
+        cursor: i64,
+        limit: i64,
+        now: i64,
+    ) -> Result<Vec<(i64, String, bool, Option<Vec<u8>>)>, StoreError> {
+        let rows = sqlx::query(&self.sql(
+            "SELECT c.seq, c.vum_id, c.op, r.pb, CASE WHEN r.pb IS NULL THEN r.doc END AS doc FROM changes c \
+             LEFT JOIN records r ON r.vum_id = c.vum_id AND r.deleted = 0 AND r.consent = 1 AND r.refreshed_ms >= ? \
+             WHERE c.kind = ? AND c.seq > ? ORDER BY c.seq LIMIT ?",
+        ))
+        .bind(self.live_since(now))
+        .bind(kind.name())
+        .bind(cursor)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let id: String = r.try_get(1)?;
+                let pb = match r.try_get::<Option<Vec<u8>>, _>(3)? {
+                    Some(b) => Some(b),
+                    None => match opt_s(r, "doc") {
+                        Some(t) => Some(pb_of_text(kind, &id, &t)?),
+                        None => None,
+                    },
+                };
+                Ok((
+                    r.try_get(0)?,
+                    id,
+                    r.try_get::<String, _>(2)? == "delete",
+                    pb,
+                ))
+            })
+            .collect()
+    }
+
+    /// [`Store::get`] as the protobuf encoding of the document.
+    pub async fn get_pb(
+        &self,
+        kind: Kind,
+        vum_id: &str,
+        now: i64,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        let r = sqlx::query(&self.sql("SELECT pb, CASE WHEN pb IS NULL THEN doc END AS doc FROM records WHERE kind = ? AND vum_id = ? AND deleted = 0 AND consent = 1 AND refreshed_ms >= ?"))
+            .bind(kind.name())
+            .bind(vum_id)
+            .bind(self.live_since(now))
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(r) = r else { return Ok(None) };
+        if let Some(b) = r.try_get::<Option<Vec<u8>>, _>(0)? {
+            return Ok(Some(b));
+        }
+        match opt_s(&r, "doc") {
+            Some(t) => Ok(Some(pb_of_text(kind, vum_id, &t)?)),
+            None => Ok(None),
+        }
     }
 
     pub async fn last_change_seq(&self) -> Result<i64, StoreError> {
@@ -850,6 +922,32 @@ fn audit_hash(seq: i64, at_ms: i64, e: &AuditEntry, prev: &str) -> String {
         h.update(part.as_bytes());
     }
     hex::encode(h.finalize())
+}
+
+/// The protobuf encoding of a document of `kind` (None for kinds without a stored form, or a
+/// document the message cannot hold, which validation prevents).
+pub fn encode_pb(kind: Kind, doc: &Value) -> Option<Vec<u8>> {
+    use prost::Message;
+    use serde::Deserialize;
+    match kind {
+        Kind::Werkzoekende => vum_proto::werkzoekenden::Werkzoekende::deserialize(doc)
+            .ok()
+            .map(|m| m.encode_to_vec()),
+        Kind::Vacature => vum_proto::vacatures::Vacature::deserialize(doc)
+            .ok()
+            .map(|m| m.encode_to_vec()),
+        _ => None,
+    }
+}
+
+fn pb_of_text(kind: Kind, id: &str, text: &str) -> Result<Vec<u8>, StoreError> {
+    let doc: Value = serde_json::from_str(text).map_err(|e| StoreError::Corrupt(id.into(), e))?;
+    encode_pb(kind, &doc).ok_or_else(|| {
+        StoreError::Corrupt(
+            id.into(),
+            serde::de::Error::custom("the document does not fit its protobuf message"),
+        )
+    })
 }
 
 fn bind_attrs<'q>(

@@ -130,6 +130,32 @@ pub async fn detail_text(
     now: i64,
 ) -> Result<Option<String>, ServiceError> {
     let doc = store.get_text(kind, vum_id, now).await?;
+    audit_detail(store, kind, vum_id, caller, doc.is_some(), now).await?;
+    Ok(doc)
+}
+
+/// [`detail`] as the protobuf encoding of the document (`vum.v3` message of the kind).
+pub async fn detail_pb(
+    store: &Store,
+    kind: Kind,
+    vum_id: &str,
+    caller: &Caller,
+    now: i64,
+) -> Result<Option<Vec<u8>>, ServiceError> {
+    let doc = store.get_pb(kind, vum_id, now).await?;
+    audit_detail(store, kind, vum_id, caller, doc.is_some(), now).await?;
+    Ok(doc)
+}
+
+/// The audit entry of a detail request: the subject is the id asked for, found or not.
+async fn audit_detail(
+    store: &Store,
+    kind: Kind,
+    vum_id: &str,
+    caller: &Caller,
+    found: bool,
+    now: i64,
+) -> Result<(), ServiceError> {
     store
         .audit(
             &AuditEntry {
@@ -139,10 +165,10 @@ pub async fn detail_text(
                 purpose: caller.purpose.clone(),
                 transaction_id: caller.transaction_id.clone(),
                 subject: format!("{}:{vum_id}", kind.name()),
-                result_count: i64::from(doc.is_some()),
+                result_count: i64::from(found),
             },
             now,
         )
         .await?;
-    Ok(doc)
+    Ok(())
 }

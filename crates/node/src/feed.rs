@@ -1,0 +1,54 @@
+//! The vacancy feed's wire message as the node sends it: `matchgate.v1.FeedEvent` with the
+//! vacature as bytes. A length-delimited field holds an embedded message and a byte string alike,
+//! so a client decodes these bytes as the `vum.v3.vacatures.Vacature` message the proto declares
+//! (`raw_feed_events_decode_as_feed_events` holds this).
+use prost::Message;
+
+#[derive(Clone, PartialEq, Message)]
+pub struct RawFeedEvent {
+    #[prost(int64, tag = "1")]
+    pub seq: i64,
+    #[prost(string, tag = "2")]
+    pub id: String,
+    #[prost(bool, tag = "3")]
+    pub deleted: bool,
+    /// the protobuf encoding of the vacature (absent for a tombstone)
+    #[prost(bytes = "vec", optional, tag = "4")]
+    pub vacature: Option<Vec<u8>>,
+}
+
+/// The server side of the services, generated with `FeedEvent` = [`RawFeedEvent`].
+pub mod server {
+    include!(concat!(env!("OUT_DIR"), "/raw/matchgate.v1.rs"));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn raw_feed_events_decode_as_feed_events() {
+        let base = std::env::var("MATCHGATE_SHARED")
+            .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared").to_string());
+        let vacs: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(format!("{base}/vum/testdata/vacatures-93.json")).unwrap(),
+        )
+        .unwrap();
+        for (i, v) in vacs.as_array().unwrap().iter().enumerate() {
+            let typed: vum_proto::vacatures::Vacature = serde_json::from_value(v.clone()).unwrap();
+            let raw = RawFeedEvent {
+                seq: i as i64 + 1,
+                id: format!("id{i}"),
+                deleted: false,
+                vacature: Some(typed.encode_to_vec()),
+            };
+            let back = crate::pb::FeedEvent::decode(raw.encode_to_vec().as_slice()).unwrap();
+            assert_eq!(back.seq, i as i64 + 1);
+            assert_eq!(back.id, format!("id{i}"));
+            assert_eq!(back.vacature.as_ref(), Some(&typed));
+        }
+        let tomb = RawFeedEvent { seq: 7, id: "x".into(), deleted: true, vacature: None };
+        let back = crate::pb::FeedEvent::decode(tomb.encode_to_vec().as_slice()).unwrap();
+        assert!(back.deleted && back.vacature.is_none());
+    }
+}
