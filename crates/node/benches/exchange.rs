@@ -205,6 +205,8 @@ async fn main() {
         .map(|x| (x["idWerkzoekende"].as_str().unwrap().to_string(), x.clone()))
         .collect();
 
+    // BENCH_ONLY=detail or =feed runs one phase (for profiling)
+    let only = std::env::var("BENCH_ONLY").unwrap_or_default();
     // ---- detail requests/s
     let mut sources = Vec::new();
     for i in 0..10 {
@@ -241,87 +243,95 @@ async fn main() {
             .add_service(PeerServer::new(Echo(Arc::new(w))))
             .serve_with_incoming(node::run::nodelay(echo_listener)),
     );
-    let echo = rate(channel(d, echo_addr).await, ids.clone(), &oin(0), secs).await;
-    let real = rate(
-        channel(d, sources[0].peer_addr).await,
-        ids.clone(),
-        &oin(0),
-        secs,
-    )
-    .await;
-    println!("detail  bare tonic+rustls echo        {echo:>9.0} req/s");
-    println!("detail  node GetWerkzoekende          {real:>9.0} req/s  (authz, store read, release rules, audit append per request)");
-    println!(
-        "detail  ratio node / echo             {:.2}  (target >= 0.5)",
-        real / echo
-    );
-    // BENCH_ONLY=detail stops here (for profiling one phase)
-    if std::env::var("BENCH_ONLY").as_deref() == Ok("detail") {
+    if only.is_empty() || only == "detail" {
+        let echo = rate(channel(d, echo_addr).await, ids.clone(), &oin(0), secs).await;
+        let real = rate(
+            channel(d, sources[0].peer_addr).await,
+            ids.clone(),
+            &oin(0),
+            secs,
+        )
+        .await;
+        println!("detail  bare tonic+rustls echo        {echo:>9.0} req/s");
+        println!("detail  node GetWerkzoekende          {real:>9.0} req/s  (authz, store read, release rules, audit append per request)");
+        println!(
+            "detail  ratio node / echo             {:.2}  (target >= 0.5)",
+            real / echo
+        );
+    }
+    if only == "detail" {
         return;
     }
 
     // ---- federated selection over 10 nodes
-    let peers: Vec<PeerConfig> = sources
-        .iter()
-        .enumerate()
-        .map(|(i, s)| PeerConfig::new(&oin(i), &format!("bron{i}"), format!("https://{}", s.peer_addr)))
-        .collect();
-    let gemeente = node::run::start(cfg(d, "gemeente", GEMEENTE, peers.clone()))
-        .await
-        .unwrap();
-    let mut local = LocalClient::new(channel(d, gemeente.local_addr).await);
-    let q = |pc: &str, km: i64| -> wz::WerkzoekendeProfielMatchesRequest {
-        serde_json::from_value(
+    if only.is_empty() {
+        let peers: Vec<PeerConfig> = sources
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                PeerConfig::new(
+                    &oin(i),
+                    &format!("bron{i}"),
+                    format!("https://{}", s.peer_addr),
+                )
+            })
+            .collect();
+        let gemeente = node::run::start(cfg(d, "gemeente", GEMEENTE, peers.clone()))
+            .await
+            .unwrap();
+        let mut local = LocalClient::new(channel(d, gemeente.local_addr).await);
+        let q = |pc: &str, km: i64| -> wz::WerkzoekendeProfielMatchesRequest {
+            serde_json::from_value(
             serde_json::json!({"vraagObject": {"selectiegebied": {"postcode": pc, "afstand": km}}}),
         )
         .unwrap()
-    };
-    let pcs = ["3511AA", "1012AB", "3011AB", "9711AA", "5611AA", "6811AA"];
-    for i in 0..20 {
-        local
-            .federated_select_werkzoekenden(q(pcs[i % 6], 100))
+        };
+        let pcs = ["3511AA", "1012AB", "3011AB", "9711AA", "5611AA", "6811AA"];
+        for i in 0..20 {
+            local
+                .federated_select_werkzoekenden(q(pcs[i % 6], 100))
+                .await
+                .unwrap();
+        }
+        let mut lat = Vec::new();
+        let mut matches = 0;
+        for i in 0..300 {
+            let t = Instant::now();
+            let r = local
+                .federated_select_werkzoekenden(q(pcs[i % 6], [25, 50, 100, 200][i % 4]))
+                .await
+                .unwrap()
+                .into_inner();
+            lat.push(t.elapsed().as_secs_f64() * 1e3);
+            assert!(r.peers.iter().all(|p| p.status == "ok"));
+            matches += r.response.unwrap().matches.len();
+        }
+        let (p50, p99) = (pct(&mut lat, 0.5), pct(&mut lat, 0.99));
+        println!("federated  10 nodes                   p50 {p50:>6.2} ms  p99 {p99:>6.2} ms  (mean {:.0} matches; target p99 < 100 ms)", matches as f64 / 300.0);
+
+        // ---- the gateway's own hop: federated over 1 peer vs that peer directly
+        let one = node::run::start(cfg(d, "gemeente", GEMEENTE, peers[..1].to_vec()))
             .await
             .unwrap();
+        let mut via = LocalClient::new(channel(d, one.local_addr).await);
+        let mut direct = PeerClient::new(channel(d, sources[0].peer_addr).await);
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        for i in 0..400 {
+            let query = q(pcs[i % 6], 50);
+            let t = Instant::now();
+            direct
+                .select_werkzoekenden(req(query.clone(), &oin(0)))
+                .await
+                .unwrap();
+            a.push(t.elapsed().as_secs_f64() * 1e3);
+            let t = Instant::now();
+            via.federated_select_werkzoekenden(query).await.unwrap();
+            b.push(t.elapsed().as_secs_f64() * 1e3);
+        }
+        let (a50, b50) = (pct(&mut a, 0.5), pct(&mut b, 0.5));
+        println!("hop     direct peer select            p50 {a50:>6.2} ms");
+        println!("hop     via the gateway (1 peer)      p50 {b50:>6.2} ms  -> the gateway's hop adds {:.2} ms at p50 (target < 1 ms)", b50 - a50);
     }
-    let mut lat = Vec::new();
-    let mut matches = 0;
-    for i in 0..300 {
-        let t = Instant::now();
-        let r = local
-            .federated_select_werkzoekenden(q(pcs[i % 6], [25, 50, 100, 200][i % 4]))
-            .await
-            .unwrap()
-            .into_inner();
-        lat.push(t.elapsed().as_secs_f64() * 1e3);
-        assert!(r.peers.iter().all(|p| p.status == "ok"));
-        matches += r.response.unwrap().matches.len();
-    }
-    let (p50, p99) = (pct(&mut lat, 0.5), pct(&mut lat, 0.99));
-    println!("federated  10 nodes                   p50 {p50:>6.2} ms  p99 {p99:>6.2} ms  (mean {:.0} matches; target p99 < 100 ms)", matches as f64 / 300.0);
-
-    // ---- the gateway's own hop: federated over 1 peer vs that peer directly
-    let one = node::run::start(cfg(d, "gemeente", GEMEENTE, peers[..1].to_vec()))
-        .await
-        .unwrap();
-    let mut via = LocalClient::new(channel(d, one.local_addr).await);
-    let mut direct = PeerClient::new(channel(d, sources[0].peer_addr).await);
-    let (mut a, mut b) = (Vec::new(), Vec::new());
-    for i in 0..400 {
-        let query = q(pcs[i % 6], 50);
-        let t = Instant::now();
-        direct
-            .select_werkzoekenden(req(query.clone(), &oin(0)))
-            .await
-            .unwrap();
-        a.push(t.elapsed().as_secs_f64() * 1e3);
-        let t = Instant::now();
-        via.federated_select_werkzoekenden(query).await.unwrap();
-        b.push(t.elapsed().as_secs_f64() * 1e3);
-    }
-    let (a50, b50) = (pct(&mut a, 0.5), pct(&mut b, 0.5));
-    println!("hop     direct peer select            p50 {a50:>6.2} ms");
-    println!("hop     via the gateway (1 peer)      p50 {b50:>6.2} ms  -> the gateway's hop adds {:.2} ms at p50 (target < 1 ms)", b50 - a50);
-
     // ---- vacancy feed
     let vac = shared("vum/testdata/vacatures-93.json");
     let vac: Vec<Value> = vac.as_array().unwrap().clone();

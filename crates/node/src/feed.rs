@@ -28,8 +28,9 @@ mod tests {
 
     #[test]
     fn raw_feed_events_decode_as_feed_events() {
-        let base = std::env::var("MATCHGATE_SHARED")
-            .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared").to_string());
+        let base = std::env::var("MATCHGATE_SHARED").unwrap_or_else(|_| {
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared").to_string()
+        });
         let vacs: serde_json::Value = serde_json::from_str(
             &std::fs::read_to_string(format!("{base}/vum/testdata/vacatures-93.json")).unwrap(),
         )
@@ -47,7 +48,12 @@ mod tests {
             assert_eq!(back.id, format!("id{i}"));
             assert_eq!(back.vacature.as_ref(), Some(&typed));
         }
-        let tomb = RawFeedEvent { seq: 7, id: "x".into(), deleted: true, vacature: None };
+        let tomb = RawFeedEvent {
+            seq: 7,
+            id: "x".into(),
+            deleted: true,
+            vacature: None,
+        };
         let back = crate::pb::FeedEvent::decode(tomb.encode_to_vec().as_slice()).unwrap();
         assert!(back.deleted && back.vacature.is_none());
     }

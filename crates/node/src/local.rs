@@ -48,7 +48,14 @@ impl LocalService {
         let mut client = PeerClient::new(ch);
         fn attach<T>(r: &mut Request<T>, st: &NodeState, peer: &PeerConfig, tx_id: &str) {
             r.set_timeout(Duration::from_millis(st.config.peer_deadline_ms));
-            parties::attach(r, &st.config.oin, &st.config.oin, &peer.oin, st.config.suwi, tx_id);
+            parties::attach(
+                r,
+                &st.config.oin,
+                &st.config.oin,
+                &peer.oin,
+                st.config.suwi,
+                tx_id,
+            );
         }
         if kind == Kind::Vacature {
             let mut r = Request::new(from_json::<vac::VacatureMatchesRequest>(query.clone())?);
@@ -79,7 +86,12 @@ impl LocalService {
 
     /// Fan a selection out to every peer concurrently, each under the deadline; merge in random
     /// order, replace each source id by a vumID, remember the result set, audit each peer call.
-    async fn federated_select(&self, kind: Kind, query: Value, actor: String) -> Result<Merged, Status> {
+    async fn federated_select(
+        &self,
+        kind: Kind,
+        query: Value,
+        actor: String,
+    ) -> Result<Merged, Status> {
         let st = self.0.clone();
         let (vraag_kind, service) = match kind {
             Kind::Vacature => (Kind::VacatureVraag, "select-vacatures"),
@@ -97,12 +109,18 @@ impl LocalService {
             .peers
             .iter()
             .map(|peer| {
-                let (st, peer, query, tx_id) = (st.clone(), peer.clone(), query.clone(), tx_id.clone());
+                let (st, peer, query, tx_id) =
+                    (st.clone(), peer.clone(), query.clone(), tx_id.clone());
                 tokio::spawn(async move {
                     let t = Instant::now();
                     let span = tracing::info_span!("peer_call", peer = %peer.oin, service);
                     let call = Self::ask_peer(&st, kind, &peer, &query, &tx_id);
-                    let result = match tokio::time::timeout(deadline, tracing::Instrument::instrument(call, span)).await {
+                    let result = match tokio::time::timeout(
+                        deadline,
+                        tracing::Instrument::instrument(call, span),
+                    )
+                    .await
+                    {
                         Ok(r) => r,
                         Err(_) => Err(Status::deadline_exceeded(format!(
                             "no answer within {} ms",
@@ -178,10 +196,17 @@ impl LocalService {
         kind: Kind,
         vum_id: &str,
         actor: String,
-        call: impl AsyncFnOnce(PeerClient<tonic::transport::Channel>, Request<pb::GetRequest>) -> Result<T, Status>,
+        call: impl AsyncFnOnce(
+            PeerClient<tonic::transport::Channel>,
+            Request<pb::GetRequest>,
+        ) -> Result<T, Status>,
     ) -> Result<(String, T), Status> {
         let st = &self.0;
-        let service = if kind == Kind::Vacature { "get-vacature" } else { "get-werkzoekende" };
+        let service = if kind == Kind::Vacature {
+            "get-vacature"
+        } else {
+            "get-werkzoekende"
+        };
         st.result_sets_written().await;
         let grant = st
             .store
@@ -208,14 +233,21 @@ impl LocalService {
             .iter()
             .find(|p| p.oin == r.peer_oin)
             .cloned()
-            .ok_or_else(|| Status::failed_precondition("the owning peer is no longer configured"))?;
+            .ok_or_else(|| {
+                Status::failed_precondition("the owning peer is no longer configured")
+            })?;
         let ch = st.channel(&peer.endpoint).await?;
         let (req, mut own) = st.outgoing(pb::GetRequest { id: r.source_id }, &peer.oin);
         own.cert_oin = actor;
         let span = tracing::info_span!("peer_call", peer = %peer.oin, service);
         let result = tracing::Instrument::instrument(call(PeerClient::new(ch), req), span).await;
-        st.audit(&own, &format!("peer-{service}:{}", peer.oin), vum_id, i64::from(result.is_ok()))
-            .await;
+        st.audit(
+            &own,
+            &format!("peer-{service}:{}", peer.oin),
+            vum_id,
+            i64::from(result.is_ok()),
+        )
+        .await;
         Ok((peer.oin, result?))
     }
 
@@ -269,7 +301,9 @@ impl Local for LocalService {
             response: Some(wz::WerkzoekendeProfielMatchesResponse {
                 maximum_aantal_resultaten_bereikt: Some(m.more),
                 vraag_id: m.vraag_id,
-                matches: with_vum_ids::<wz::MpWerkzoekendeMatchVum>(m.matches, |x, id| x.vum_id = id)?,
+                matches: with_vum_ids::<wz::MpWerkzoekendeMatchVum>(m.matches, |x, id| {
+                    x.vum_id = id
+                })?,
             }),
             peers: m.peers,
         }))
@@ -299,9 +333,12 @@ impl Local for LocalService {
     ) -> Result<Response<wz::WerkzoekendeDetailResponse>, Status> {
         let who = actor(&req);
         let (bron_id, w) = self
-            .federated_get(Kind::Werkzoekende, &req.get_ref().vum_id, who, async |mut c, r| {
-                c.get_werkzoekende(r).await.map(Response::into_inner)
-            })
+            .federated_get(
+                Kind::Werkzoekende,
+                &req.get_ref().vum_id,
+                who,
+                async |mut c, r| c.get_werkzoekende(r).await.map(Response::into_inner),
+            )
             .await?;
         Ok(Response::new(wz::WerkzoekendeDetailResponse {
             bron_id,
@@ -315,9 +352,12 @@ impl Local for LocalService {
     ) -> Result<Response<vac::VacatureDetailResponse>, Status> {
         let who = actor(&req);
         let (bron_id, v) = self
-            .federated_get(Kind::Vacature, &req.get_ref().vum_id, who, async |mut c, r| {
-                c.get_vacature(r).await.map(Response::into_inner)
-            })
+            .federated_get(
+                Kind::Vacature,
+                &req.get_ref().vum_id,
+                who,
+                async |mut c, r| c.get_vacature(r).await.map(Response::into_inner),
+            )
             .await?;
         Ok(Response::new(vac::VacatureDetailResponse {
             bron_id,
@@ -333,8 +373,10 @@ impl Local for LocalService {
         let st = self.0.clone();
         let mut stream = req.into_inner();
         let mut sum = pb::PushSummary::default();
-        let mut batches: [(Kind, Vec<(String, Value)>); 2] =
-            [(Kind::Werkzoekende, Vec::new()), (Kind::Vacature, Vec::new())];
+        let mut batches: [(Kind, Vec<(String, Value)>); 2] = [
+            (Kind::Werkzoekende, Vec::new()),
+            (Kind::Vacature, Vec::new()),
+        ];
         let internal = |e: store::StoreError| Status::internal(e.to_string());
         async fn flush(
             st: &NodeState,
@@ -355,84 +397,151 @@ impl Local for LocalService {
             Ok(())
         }
         let span = tracing::info_span!("push", actor = %who);
-        let outcome: Result<(), Status> = tracing::Instrument::instrument(async {
-            while let Some(msg) = stream.message().await? {
-                let index = sum.received;
-                sum.received += 1;
-                let reject = |sum: &mut pb::PushSummary, v: Vec<(String, String, String)>| {
-                    sum.rejected.push(pb::PushRejection {
-                        index,
-                        violations: v
-                            .into_iter()
-                            .map(|(field, rule, description)| pb::FieldViolation { field, rule, description })
-                            .collect(),
-                    });
-                };
-                let (kind, mut doc, id_field) = match msg.record {
-                    Some(pb::push_request::Record::Werkzoekende(w)) => {
-                        if !w.consent {
-                            reject(&mut sum, vec![("/consent".into(), "push/toestemming".into(),
-                                "a jobseeker is shared only with recorded consent".into())]);
-                            continue;
-                        }
-                        (Kind::Werkzoekende, to_json(&w.werkzoekende.unwrap_or_default()), "idWerkzoekende")
-                    }
-                    Some(pb::push_request::Record::Vacature(v)) => (Kind::Vacature, to_json(&v), "idVacature"),
-                    Some(pb::push_request::Record::Delete(d)) => {
-                        let kind = match d.kind.as_str() {
-                            "werkzoekende" => Kind::Werkzoekende,
-                            "vacature" => Kind::Vacature,
-                            other => {
-                                reject(&mut sum, vec![("/kind".into(), "push/soort".into(),
-                                    format!("'{other}' is not werkzoekende or vacature"))]);
+        let outcome: Result<(), Status> = tracing::Instrument::instrument(
+            async {
+                while let Some(msg) = stream.message().await? {
+                    let index = sum.received;
+                    sum.received += 1;
+                    let reject = |sum: &mut pb::PushSummary, v: Vec<(String, String, String)>| {
+                        sum.rejected.push(pb::PushRejection {
+                            index,
+                            violations: v
+                                .into_iter()
+                                .map(|(field, rule, description)| pb::FieldViolation {
+                                    field,
+                                    rule,
+                                    description,
+                                })
+                                .collect(),
+                        });
+                    };
+                    let (kind, mut doc, id_field) = match msg.record {
+                        Some(pb::push_request::Record::Werkzoekende(w)) => {
+                            if !w.consent {
+                                reject(
+                                    &mut sum,
+                                    vec![(
+                                        "/consent".into(),
+                                        "push/toestemming".into(),
+                                        "a jobseeker is shared only with recorded consent".into(),
+                                    )],
+                                );
                                 continue;
                             }
-                        };
-                        if d.id.is_empty() {
-                            reject(&mut sum, vec![("/id".into(), "push/id-ontbreekt".into(), "the local id is empty".into())]);
+                            (
+                                Kind::Werkzoekende,
+                                to_json(&w.werkzoekende.unwrap_or_default()),
+                                "idWerkzoekende",
+                            )
+                        }
+                        Some(pb::push_request::Record::Vacature(v)) => {
+                            (Kind::Vacature, to_json(&v), "idVacature")
+                        }
+                        Some(pb::push_request::Record::Delete(d)) => {
+                            let kind = match d.kind.as_str() {
+                                "werkzoekende" => Kind::Werkzoekende,
+                                "vacature" => Kind::Vacature,
+                                other => {
+                                    reject(
+                                        &mut sum,
+                                        vec![(
+                                            "/kind".into(),
+                                            "push/soort".into(),
+                                            format!("'{other}' is not werkzoekende or vacature"),
+                                        )],
+                                    );
+                                    continue;
+                                }
+                            };
+                            if d.id.is_empty() {
+                                reject(
+                                    &mut sum,
+                                    vec![(
+                                        "/id".into(),
+                                        "push/id-ontbreekt".into(),
+                                        "the local id is empty".into(),
+                                    )],
+                                );
+                                continue;
+                            }
+                            // keep the order of the stream: what came before the delete lands first
+                            for b in batches.iter_mut() {
+                                flush(&st, b, &mut sum).await.map_err(internal)?;
+                            }
+                            if st
+                                .store
+                                .remove(kind, &st.record_id(kind, &d.id), d.withdrawn, now_ms())
+                                .await
+                                .map_err(internal)?
+                            {
+                                sum.deleted += 1;
+                            }
                             continue;
                         }
-                        // keep the order of the stream: what came before the delete lands first
-                        for b in batches.iter_mut() {
-                            flush(&st, b, &mut sum).await.map_err(internal)?;
+                        None => {
+                            reject(
+                                &mut sum,
+                                vec![(
+                                    "".into(),
+                                    "push/leeg".into(),
+                                    "the message holds no record".into(),
+                                )],
+                            );
+                            continue;
                         }
-                        if st.store.remove(kind, &st.record_id(kind, &d.id), d.withdrawn, now_ms()).await.map_err(internal)? {
-                            sum.deleted += 1;
-                        }
+                    };
+                    let local_id = doc
+                        .get(id_field)
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_string();
+                    if local_id.is_empty() {
+                        reject(
+                            &mut sum,
+                            vec![(
+                                format!("/{id_field}"),
+                                "push/id-ontbreekt".into(),
+                                "the local id is empty".into(),
+                            )],
+                        );
                         continue;
                     }
-                    None => {
-                        reject(&mut sum, vec![("".into(), "push/leeg".into(), "the message holds no record".into())]);
+                    let id = st.record_id(kind, &local_id);
+                    if let Some(o) = doc.as_object_mut() {
+                        o.insert(id_field.into(), Value::String(id.clone()));
+                    }
+                    let report = st.validator.validate_value(kind, &doc);
+                    if !report.is_valid() {
+                        reject(
+                            &mut sum,
+                            report
+                                .errors()
+                                .map(|f| (f.pointer.clone(), f.rule.clone(), f.message.clone()))
+                                .collect(),
+                        );
                         continue;
                     }
-                };
-                let local_id = doc.get(id_field).and_then(Value::as_str).unwrap_or_default().to_string();
-                if local_id.is_empty() {
-                    reject(&mut sum, vec![(format!("/{id_field}"), "push/id-ontbreekt".into(), "the local id is empty".into())]);
-                    continue;
+                    if let Some((pointer, pii)) = vum::privacy::scan_document(&doc) {
+                        reject(
+                            &mut sum,
+                            vec![(
+                                pointer,
+                                "privacy/vrije-tekst".into(),
+                                format!("free text would carry {} out of the node", pii.describe()),
+                            )],
+                        );
+                        continue;
+                    }
+                    let b = &mut batches[usize::from(kind == Kind::Vacature)];
+                    b.1.push((id, doc));
+                    if b.1.len() >= PUSH_BATCH {
+                        flush(&st, b, &mut sum).await.map_err(internal)?;
+                    }
                 }
-                let id = st.record_id(kind, &local_id);
-                if let Some(o) = doc.as_object_mut() {
-                    o.insert(id_field.into(), Value::String(id.clone()));
-                }
-                let report = st.validator.validate_value(kind, &doc);
-                if !report.is_valid() {
-                    reject(&mut sum, report.errors().map(|f| (f.pointer.clone(), f.rule.clone(), f.message.clone())).collect());
-                    continue;
-                }
-                if let Some((pointer, pii)) = vum::privacy::scan_document(&doc) {
-                    reject(&mut sum, vec![(pointer, "privacy/vrije-tekst".into(),
-                        format!("free text would carry {} out of the node", pii.describe()))]);
-                    continue;
-                }
-                let b = &mut batches[usize::from(kind == Kind::Vacature)];
-                b.1.push((id, doc));
-                if b.1.len() >= PUSH_BATCH {
-                    flush(&st, b, &mut sum).await.map_err(internal)?;
-                }
-            }
-            Ok(())
-        }, span)
+                Ok(())
+            },
+            span,
+        )
         .await;
         // what arrived before a broken stream is kept
         for b in batches.iter_mut() {
@@ -445,9 +554,28 @@ impl Local for LocalService {
             suwi: st.config.suwi,
             transaction_id: uuid::Uuid::now_v7().to_string(),
         };
-        st.audit(&own, "push", &format!("inserted {}, updated {}, unchanged {}, deleted {}, rejected {}",
-            sum.inserted, sum.updated, sum.unchanged, sum.deleted, sum.rejected.len()), sum.received).await;
-        tracing::info!(received = sum.received, inserted = sum.inserted, updated = sum.updated, deleted = sum.deleted, rejected = sum.rejected.len(), "push");
+        st.audit(
+            &own,
+            "push",
+            &format!(
+                "inserted {}, updated {}, unchanged {}, deleted {}, rejected {}",
+                sum.inserted,
+                sum.updated,
+                sum.unchanged,
+                sum.deleted,
+                sum.rejected.len()
+            ),
+            sum.received,
+        )
+        .await;
+        tracing::info!(
+            received = sum.received,
+            inserted = sum.inserted,
+            updated = sum.updated,
+            deleted = sum.deleted,
+            rejected = sum.rejected.len(),
+            "push"
+        );
         outcome?;
         Ok(Response::new(sum))
     }
@@ -457,7 +585,9 @@ impl Local for LocalService {
         req: Request<pb::SyncFeedRequest>,
     ) -> Result<Response<pb::SyncFeedResponse>, Status> {
         let peer = self.peer(&req.get_ref().peer_oin)?;
-        Ok(Response::new(self.0.sync_feed(&peer, req.get_ref().limit).await?))
+        Ok(Response::new(
+            self.0.sync_feed(&peer, req.get_ref().limit).await?,
+        ))
     }
 
     type PeerVacaturesStream = PeerVacatureStream;
@@ -495,10 +625,12 @@ mod tests {
     /// replaced by the vumID.
     #[test]
     fn a_source_match_becomes_an_exchange_match() {
-        let base = std::env::var("MATCHGATE_SHARED")
-            .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared").to_string());
+        let base = std::env::var("MATCHGATE_SHARED").unwrap_or_else(|_| {
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared").to_string()
+        });
         let docs: Value = serde_json::from_str(
-            &std::fs::read_to_string(format!("{base}/vum/testdata/werkzoekenden-1000.json")).unwrap(),
+            &std::fs::read_to_string(format!("{base}/vum/testdata/werkzoekenden-1000.json"))
+                .unwrap(),
         )
         .unwrap();
         for d in docs.as_array().unwrap().iter().take(200) {
@@ -510,8 +642,14 @@ mod tests {
             )
             .unwrap();
             let (mut a, mut b) = (to_json(&source), to_json(&out[0]));
-            assert_eq!(a.as_object_mut().unwrap().remove("idWerkzoekende"), d.get("idWerkzoekende").cloned());
-            assert_eq!(b.as_object_mut().unwrap().remove("vumID"), Some(Value::String("v".repeat(40))));
+            assert_eq!(
+                a.as_object_mut().unwrap().remove("idWerkzoekende"),
+                d.get("idWerkzoekende").cloned()
+            );
+            assert_eq!(
+                b.as_object_mut().unwrap().remove("vumID"),
+                Some(Value::String("v".repeat(40)))
+            );
             assert_eq!(a, b);
         }
         let vacs: Value = serde_json::from_str(
@@ -528,7 +666,10 @@ mod tests {
             .unwrap();
             let (mut a, mut b) = (to_json(&source), to_json(&out[0]));
             assert!(a.as_object_mut().unwrap().remove("idVacature").is_some());
-            assert_eq!(b.as_object_mut().unwrap().remove("vumID"), Some(Value::String("v".repeat(40))));
+            assert_eq!(
+                b.as_object_mut().unwrap().remove("vumID"),
+                Some(Value::String("v".repeat(40)))
+            );
             assert_eq!(a, b);
         }
     }

@@ -40,7 +40,10 @@ fn bad_header(name: &str, message: String) -> Status {
 fn header(md: &MetadataMap, name: &str) -> Result<String, Status> {
     match md.get(name).map(|v| v.to_str()) {
         Some(Ok(v)) if !v.is_empty() => Ok(v.to_string()),
-        Some(_) => Err(bad_header(name, format!("metadata {name} is not readable text"))),
+        Some(_) => Err(bad_header(
+            name,
+            format!("metadata {name} is not readable text"),
+        )),
         None => Err(bad_header(name, format!("metadata {name} is required"))),
     }
 }
@@ -50,7 +53,10 @@ fn oin(md: &MetadataMap, name: &str) -> Result<String, Status> {
     if v.len() == 20 && v.bytes().all(|b| b.is_ascii_digit()) {
         Ok(v)
     } else {
-        Err(bad_header(name, format!("metadata {name}: '{v}' is not an OIN (20 digits)")))
+        Err(bad_header(
+            name,
+            format!("metadata {name}: '{v}' is not an OIN (20 digits)"),
+        ))
     }
 }
 
@@ -75,7 +81,11 @@ pub fn check<T>(req: &Request<T>, own_oin: &str) -> Result<Parties, Status> {
 }
 
 /// Check the party metadata against the certificate's OIN (already read) and this node's OIN.
-pub fn check_metadata(md: &MetadataMap, cert_oin: String, own_oin: &str) -> Result<Parties, Status> {
+pub fn check_metadata(
+    md: &MetadataMap,
+    cert_oin: String,
+    own_oin: &str,
+) -> Result<Parties, Status> {
     let via = oin(md, VIA)?;
     if via != cert_oin {
         return Err(Status::permission_denied(format!(
@@ -99,7 +109,10 @@ pub fn check_metadata(md: &MetadataMap, cert_oin: String, own_oin: &str) -> Resu
         "true" => true,
         "false" => false,
         other => {
-            return Err(bad_header(SUWI, format!("metadata {SUWI}: '{other}' is not true or false")))
+            return Err(bad_header(
+                SUWI,
+                format!("metadata {SUWI}: '{other}' is not true or false"),
+            ))
         }
     };
     let transaction_id = header(md, TRANSACTION)?;

@@ -1,10 +1,10 @@
 //! Start a node: the peer listener (mTLS, peers' CA) and the local listener (mTLS, own CA).
 use crate::config::NodeConfig;
-use crate::tls;
 use crate::feed::server::peer_server::PeerServer;
-use crate::pb::local_server::LocalServer;
 use crate::local::LocalService;
+use crate::pb::local_server::LocalServer;
 use crate::server::{NodeState, PeerService};
+use crate::tls;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use tonic::transport::Server;

@@ -1,9 +1,9 @@
 //! The node's state and the Peer service (other organisations). The Local service (own systems)
 //! is in `local.rs`.
 use crate::config::{NodeConfig, PeerConfig};
-use crate::parties::{self, bad_request, Parties};
 use crate::feed::server::peer_server::Peer;
 use crate::feed::RawFeedEvent;
+use crate::parties::{self, bad_request, Parties};
 use crate::pb::{self, peer_client::PeerClient};
 use crate::tls::Refusal;
 use hmac::{Hmac, Mac};
@@ -110,8 +110,14 @@ impl NodeState {
         tokio::spawn(async move {
             while let Some(job) = jobs.recv().await {
                 match job {
-                    ResultJob::Remember { vraag_id, kind, ids, at } => {
-                        if let Err(e) = writer.remember_result_set(&vraag_id, kind, &ids, at).await {
+                    ResultJob::Remember {
+                        vraag_id,
+                        kind,
+                        ids,
+                        at,
+                    } => {
+                        if let Err(e) = writer.remember_result_set(&vraag_id, kind, &ids, at).await
+                        {
                             tracing::error!(error = %e, %vraag_id, "result set not stored");
                         }
                     }
@@ -189,7 +195,9 @@ impl NodeState {
             return Ok(());
         }
         b.refused += 1;
-        if b.reported.is_none_or(|t| now.duration_since(t) >= Duration::from_secs(1)) {
+        if b.reported
+            .is_none_or(|t| now.duration_since(t) >= Duration::from_secs(1))
+        {
             b.reported = Some(now);
             let n = b.refused;
             b.refused = 0;
@@ -258,8 +266,7 @@ impl NodeState {
                 ErrorDetails::with_retry_info(Some(Duration::from_secs_f64(1.0 / per))),
             ));
         }
-        let p = match parties::check_metadata(req.metadata(), cert_oin.clone(), &self.config.oin)
-        {
+        let p = match parties::check_metadata(req.metadata(), cert_oin.clone(), &self.config.oin) {
             Ok(p) => p,
             Err(status) => {
                 self.audit(
@@ -299,8 +306,10 @@ impl NodeState {
         if !report.is_valid() {
             return Err(refuse_report("selection", &report));
         }
-        let selectie = vum::query::Selectie::from_request(kind.family(), &request_json)
-            .map_err(|e| bad_request(e.to_string(), vec![("/vraagObject".into(), e.to_string())]))?;
+        let selectie =
+            vum::query::Selectie::from_request(kind.family(), &request_json).map_err(|e| {
+                bad_request(e.to_string(), vec![("/vraagObject".into(), e.to_string())])
+            })?;
         let engine = &self.engines[&kind];
         engine
             .write()
@@ -363,8 +372,18 @@ impl NodeState {
     }
 
     /// Queue a federated result set for the store.
-    pub(crate) async fn remember_result_set(&self, vraag_id: &str, kind: Kind, ids: Vec<(String, String, String)>) {
-        let job = ResultJob::Remember { vraag_id: vraag_id.to_string(), kind, ids, at: now_ms() };
+    pub(crate) async fn remember_result_set(
+        &self,
+        vraag_id: &str,
+        kind: Kind,
+        ids: Vec<(String, String, String)>,
+    ) {
+        let job = ResultJob::Remember {
+            vraag_id: vraag_id.to_string(),
+            kind,
+            ids,
+            at: now_ms(),
+        };
         if self.results.send(job).await.is_err() {
             tracing::error!(%vraag_id, "result-set writer gone");
         }
@@ -425,45 +444,48 @@ impl NodeState {
             cursor: from,
             ..Default::default()
         };
-        let result: Result<(), Status> = tracing::Instrument::instrument(async {
-            let mut stream = PeerClient::new(ch).vacancy_feed(r).await?.into_inner();
-            let mut page: Vec<FeedItem> = Vec::with_capacity(500);
-            loop {
-                let next = stream.message().await;
-                let done = !matches!(next, Ok(Some(_)));
-                if let Ok(Some(ev)) = &next {
-                    let doc = match (&ev.vacature, ev.deleted) {
-                        (Some(v), false) => Some(
-                            serde_json::to_string(v)
-                                .map_err(|e| Status::internal(e.to_string()))?,
-                        ),
-                        _ => None,
-                    };
-                    page.push(FeedItem {
-                        seq: ev.seq,
-                        vum_id: ev.id.clone(),
-                        doc,
-                    });
+        let result: Result<(), Status> = tracing::Instrument::instrument(
+            async {
+                let mut stream = PeerClient::new(ch).vacancy_feed(r).await?.into_inner();
+                let mut page: Vec<FeedItem> = Vec::with_capacity(500);
+                loop {
+                    let next = stream.message().await;
+                    let done = !matches!(next, Ok(Some(_)));
+                    if let Ok(Some(ev)) = &next {
+                        let doc = match (&ev.vacature, ev.deleted) {
+                            (Some(v), false) => Some(
+                                serde_json::to_string(v)
+                                    .map_err(|e| Status::internal(e.to_string()))?,
+                            ),
+                            _ => None,
+                        };
+                        page.push(FeedItem {
+                            seq: ev.seq,
+                            vum_id: ev.id.clone(),
+                            doc,
+                        });
+                    }
+                    if page.len() >= 500 || (done && !page.is_empty()) {
+                        let a = self
+                            .store
+                            .apply_feed_page(&peer.oin, &page, now_ms())
+                            .await
+                            .map_err(internal)?;
+                        page.clear();
+                        out.events += a.events - a.skipped;
+                        out.upserts += a.upserts;
+                        out.tombstones += a.tombstones;
+                        out.cursor = a.cursor;
+                    }
+                    match next {
+                        Ok(Some(_)) => {}
+                        Ok(None) => return Ok(()),
+                        Err(s) => return Err(s),
+                    }
                 }
-                if page.len() >= 500 || (done && !page.is_empty()) {
-                    let a = self
-                        .store
-                        .apply_feed_page(&peer.oin, &page, now_ms())
-                        .await
-                        .map_err(internal)?;
-                    page.clear();
-                    out.events += a.events - a.skipped;
-                    out.upserts += a.upserts;
-                    out.tombstones += a.tombstones;
-                    out.cursor = a.cursor;
-                }
-                match next {
-                    Ok(Some(_)) => {}
-                    Ok(None) => return Ok(()),
-                    Err(s) => return Err(s),
-                }
-            }
-        }, span)
+            },
+            span,
+        )
         .await;
         self.audit(
             &own,
@@ -615,13 +637,19 @@ impl Peer for PeerService {
         let p = self.0.authorize(&req, "vacancy-feed").await?;
         let (mut cursor, limit) = (req.get_ref().cursor, req.get_ref().limit);
         let state = self.0.clone();
-        let (tx, rx) = tokio::sync::mpsc::channel(1024);
+        // pages go to the response stream whole (a handful in flight): one hand-over per page,
+        // not per event
+        let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<RawFeedEvent>, Status>>(4);
         tokio::spawn(async move {
             let mut sent = 0i64;
-            'pages: loop {
+            loop {
+                let want = if limit > 0 { (limit - sent).min(1000) } else { 1000 };
+                if want <= 0 {
+                    break;
+                }
                 let page = match state
                     .store
-                    .feed_page_pb(Kind::Vacature, cursor, 1000, now_ms())
+                    .feed_page_pb(Kind::Vacature, cursor, want, now_ms())
                     .await
                 {
                     Ok(c) => c,
@@ -633,29 +661,58 @@ impl Peer for PeerService {
                 if page.is_empty() {
                     break;
                 }
-                for (seq, id, deleted, vacature) in page {
-                    cursor = seq;
-                    // an upsert whose record has since gone is a tombstone for this consumer
-                    let deleted = deleted || vacature.is_none();
-                    let ev = RawFeedEvent {
-                        seq,
-                        id,
-                        deleted,
-                        vacature: if deleted { None } else { vacature },
-                    };
-                    if tx.send(Ok(ev)).await.is_err() {
-                        break 'pages;
-                    }
-                    sent += 1;
-                    if limit > 0 && sent >= limit {
-                        break 'pages;
-                    }
+                let events: Vec<RawFeedEvent> = page
+                    .into_iter()
+                    .map(|(seq, id, deleted, vacature)| {
+                        cursor = seq;
+                        // an upsert whose record has since gone is a tombstone for this consumer
+                        let deleted = deleted || vacature.is_none();
+                        RawFeedEvent {
+                            seq,
+                            id,
+                            deleted,
+                            vacature: if deleted { None } else { vacature },
+                        }
+                    })
+                    .collect();
+                let n = events.len() as i64;
+                if tx.send(Ok(events)).await.is_err() {
+                    break;
                 }
+                sent += n;
             }
             state.audit(&p, "vacancy-feed", "vacature", sent).await;
         });
-        Ok(Response::new(Box::pin(
-            tokio_stream::wrappers::ReceiverStream::new(rx),
-        )))
+        Ok(Response::new(Box::pin(Pages {
+            rx,
+            page: Vec::new().into_iter(),
+        })))
+    }
+}
+
+/// The events of whole pages, one at a time.
+struct Pages {
+    rx: tokio::sync::mpsc::Receiver<Result<Vec<RawFeedEvent>, Status>>,
+    page: std::vec::IntoIter<RawFeedEvent>,
+}
+
+impl tokio_stream::Stream for Pages {
+    type Item = Result<RawFeedEvent, Status>;
+
+    fn poll_next(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        loop {
+            if let Some(ev) = self.page.next() {
+                return std::task::Poll::Ready(Some(Ok(ev)));
+            }
+            match self.rx.poll_recv(cx) {
+                std::task::Poll::Ready(Some(Ok(page))) => self.page = page.into_iter(),
+                std::task::Poll::Ready(Some(Err(s))) => return std::task::Poll::Ready(Some(Err(s))),
+                std::task::Poll::Ready(None) => return std::task::Poll::Ready(None),
+                std::task::Poll::Pending => return std::task::Poll::Pending,
+            }
+        }
     }
 }

@@ -3,7 +3,10 @@
 //! rules, and a vacancy feed consumer that stops and resumes.
 mod common;
 use common::*;
-use node::pb::{peer_client::PeerClient, local_client::LocalClient, FederatedGetRequest, FeedRequest, GetRequest, NodeInfoRequest};
+use node::pb::{
+    local_client::LocalClient, peer_client::PeerClient, FederatedGetRequest, FeedRequest,
+    GetRequest, NodeInfoRequest,
+};
 use std::time::{Duration, Instant};
 use tonic::{Code, Request};
 use vum::Kind;
@@ -91,21 +94,52 @@ async fn identity_problems_are_refused_and_logged() {
             .await
             .unwrap()
             .iter()
-            .map(|r| (r.get::<String, _>(0), r.get::<String, _>(1), r.get::<String, _>(2)))
+            .map(|r| {
+                (
+                    r.get::<String, _>(0),
+                    r.get::<String, _>(1),
+                    r.get::<String, _>(2),
+                )
+            })
             .collect::<Vec<_>>();
-        if rows.iter().filter(|r| r.0 == "refused:tls-handshake").count() >= 3 {
+        if rows
+            .iter()
+            .filter(|r| r.0 == "refused:tls-handshake")
+            .count()
+            >= 3
+        {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let handshakes: Vec<_> = rows.iter().filter(|r| r.0 == "refused:tls-handshake").collect();
+    let handshakes: Vec<_> = rows
+        .iter()
+        .filter(|r| r.0 == "refused:tls-handshake")
+        .collect();
     assert_eq!(handshakes.len(), 3, "{rows:?}");
-    assert!(handshakes.iter().any(|r| r.1 == "unknown" && r.2.starts_with("no client certificate")), "{handshakes:?}");
+    assert!(
+        handshakes
+            .iter()
+            .any(|r| r.1 == "unknown" && r.2.starts_with("no client certificate")),
+        "{handshakes:?}"
+    );
     // the foreign and the expired certificate carry the gemeente's OIN: the log says who tried
-    assert!(handshakes.iter().any(|r| r.1 == GEMEENTE && r.2.contains("UnknownIssuer")), "{handshakes:?}");
-    assert!(handshakes.iter().any(|r| r.1 == GEMEENTE && r.2.contains("expired")), "{handshakes:?}");
+    assert!(
+        handshakes
+            .iter()
+            .any(|r| r.1 == GEMEENTE && r.2.contains("UnknownIssuer")),
+        "{handshakes:?}"
+    );
+    assert!(
+        handshakes
+            .iter()
+            .any(|r| r.1 == GEMEENTE && r.2.contains("expired")),
+        "{handshakes:?}"
+    );
     assert_eq!(
-        rows.iter().filter(|r| r.0.starts_with("refused:") && r.0 != "refused:tls-handshake").count(),
+        rows.iter()
+            .filter(|r| r.0.starts_with("refused:") && r.0 != "refused:tls-handshake")
+            .count(),
         5,
         "{rows:?}"
     );

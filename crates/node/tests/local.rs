@@ -5,9 +5,9 @@
 mod common;
 use common::*;
 use node::pb::{
-    local_client::LocalClient, peer_client::PeerClient, push_request::Record,
-    FederatedGetRequest, NodeInfoRequest, PeerVacaturesRequest, PushDelete, PushRequest,
-    PushWerkzoekende, SyncFeedRequest,
+    local_client::LocalClient, peer_client::PeerClient, push_request::Record, FederatedGetRequest,
+    NodeInfoRequest, PeerVacaturesRequest, PushDelete, PushRequest, PushWerkzoekende,
+    SyncFeedRequest,
 };
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
@@ -138,13 +138,17 @@ async fn push_stores_good_records_and_reports_each_bad_one() {
         .await
         .unwrap()
         .expect("pushed record stored");
-    assert_eq!(stored["idWerkzoekende"], json!(id), "the local id does not leave");
+    assert_eq!(
+        stored["idWerkzoekende"],
+        json!(id),
+        "the local id does not leave"
+    );
     // the deleted one is gone, the refused ones never arrived
     for i in [0, 3, 4, 5] {
-        let id = f
-            .gemeente
-            .state
-            .record_id(Kind::Werkzoekende, docs[i]["idWerkzoekende"].as_str().unwrap());
+        let id = f.gemeente.state.record_id(
+            Kind::Werkzoekende,
+            docs[i]["idWerkzoekende"].as_str().unwrap(),
+        );
         assert!(store
             .get(Kind::Werkzoekende, &id, store::now_ms())
             .await
@@ -152,7 +156,11 @@ async fn push_stores_good_records_and_reports_each_bad_one() {
             .is_none());
     }
     // the same stream again changes nothing it stored before
-    let again = c.push(tokio_stream::iter(stream)).await.unwrap().into_inner();
+    let again = c
+        .push(tokio_stream::iter(stream))
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!((again.unchanged, again.deleted), (3, 1), "{again:?}");
     assert_eq!(again.rejected.len(), 4);
     f.gemeente.stop().await;
@@ -387,13 +395,17 @@ async fn a_peer_over_its_rate_limit_is_refused_with_retry_info() {
         }
     }
     assert_eq!(&codes[..3], &[Code::Ok; 3], "{codes:?}");
-    assert!(codes[3..].iter().all(|c| *c == Code::ResourceExhausted), "{codes:?}");
+    assert!(
+        codes[3..].iter().all(|c| *c == Code::ResourceExhausted),
+        "{codes:?}"
+    );
     // the flood is logged, but not an entry per refused call
     use sqlx::Row;
-    let rows = sqlx::query("SELECT subject, result_count FROM audit WHERE action = 'refused:node-info'")
-        .fetch_all(limited.state.store.pool())
-        .await
-        .unwrap();
+    let rows =
+        sqlx::query("SELECT subject, result_count FROM audit WHERE action = 'refused:node-info'")
+            .fetch_all(limited.state.store.pool())
+            .await
+            .unwrap();
     assert!(!rows.is_empty() && rows.len() < 7, "{}", rows.len());
     assert!(rows.iter().all(|r| r.get::<String, _>(0) == "rate limit"));
     limited.stop().await;
@@ -431,7 +443,10 @@ async fn reflection_lists_the_services_on_both_listeners() {
         };
         let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
         assert!(names.iter().any(|n| n == wanted), "{names:?}");
-        assert!(names.iter().any(|n| n == "grpc.health.v1.Health"), "{names:?}");
+        assert!(
+            names.iter().any(|n| n == "grpc.health.v1.Health"),
+            "{names:?}"
+        );
     }
     f.gemeente.stop().await;
 }

@@ -172,10 +172,18 @@ pub async fn federation(slow_peer: Option<std::net::SocketAddr>) -> Federation {
     let mut peers = vec![
         PeerConfig::new(UWV, "UWV", format!("https://{}", uwv.peer_addr)),
         PeerConfig::new(SW, "SW-bedrijf", format!("https://{}", sw.peer_addr)),
-        PeerConfig::new("00000004000000000000", "down", "https://127.0.0.1:1".to_string()),
+        PeerConfig::new(
+            "00000004000000000000",
+            "down",
+            "https://127.0.0.1:1".to_string(),
+        ),
     ];
     if let Some(addr) = slow_peer {
-        peers.push(PeerConfig::new("00000005000000000000", "slow", format!("https://{addr}")));
+        peers.push(PeerConfig::new(
+            "00000005000000000000",
+            "slow",
+            format!("https://{addr}"),
+        ));
     }
     let gemeente = node::run::start(config(
         dir.path(),
