@@ -8,8 +8,8 @@ use crate::node_cmd::DEFAULT_ORGS;
 use crate::store_cmd::{ingest_into, Db};
 use node::config::{Grant, LocalConfig, NodeConfig, PeerConfig, TlsConfig};
 use node::pb::{
-    local_client::LocalClient, push_request, FederatedGetRequest, PeerVacaturesRequest,
-    PushDelete, PushRequest, SyncFeedRequest,
+    local_client::LocalClient, push_request, FederatedGetRequest, PeerVacaturesRequest, PushDelete,
+    PushRequest, SyncFeedRequest,
 };
 use std::path::Path;
 use std::process::ExitCode;

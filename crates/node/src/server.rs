@@ -643,7 +643,11 @@ impl Peer for PeerService {
         tokio::spawn(async move {
             let mut sent = 0i64;
             loop {
-                let want = if limit > 0 { (limit - sent).min(1000) } else { 1000 };
+                let want = if limit > 0 {
+                    (limit - sent).min(1000)
+                } else {
+                    1000
+                };
                 if want <= 0 {
                     break;
                 }
@@ -709,7 +713,9 @@ impl tokio_stream::Stream for Pages {
             }
             match self.rx.poll_recv(cx) {
                 std::task::Poll::Ready(Some(Ok(page))) => self.page = page.into_iter(),
-                std::task::Poll::Ready(Some(Err(s))) => return std::task::Poll::Ready(Some(Err(s))),
+                std::task::Poll::Ready(Some(Err(s))) => {
+                    return std::task::Poll::Ready(Some(Err(s)))
+                }
                 std::task::Poll::Ready(None) => return std::task::Poll::Ready(None),
                 std::task::Poll::Pending => return std::task::Poll::Pending,
             }

@@ -146,12 +146,13 @@ impl Store {
         &self,
         peer_oin: &str,
     ) -> Result<Vec<(String, i64, String)>, StoreError> {
-        let rows = sqlx::query(&self.sql(
-            "SELECT vum_id, seq, doc FROM peer_vacatures WHERE peer_oin = ? ORDER BY vum_id",
-        ))
-        .bind(peer_oin)
-        .fetch_all(self.pool())
-        .await?;
+        let rows =
+            sqlx::query(&self.sql(
+                "SELECT vum_id, seq, doc FROM peer_vacatures WHERE peer_oin = ? ORDER BY vum_id",
+            ))
+            .bind(peer_oin)
+            .fetch_all(self.pool())
+            .await?;
         rows.iter()
             .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
             .collect()

@@ -97,6 +97,35 @@ pub struct Store {
     pub expiry_days: i64,
     /// when set, audit entries go through one writer task that commits them in groups
     audit_tx: Option<tokio::sync::mpsc::Sender<AuditJob>>,
+    readers: std::sync::Arc<Readers>,
+}
+
+/// Connections kept out of the pool for the hot read paths (details, feed pages, selections'
+/// documents). sqlx pings a pooled connection each time it goes back to the pool, a full round
+/// trip per query; these are taken and put back without one. A connection whose query failed or
+/// was cancelled is not put back.
+struct Readers {
+    idle: std::sync::Mutex<Vec<sqlx::AnyConnection>>,
+    permits: tokio::sync::Semaphore,
+}
+
+const READERS: usize = 2;
+
+/// A reader connection on loan; [`Reader::done`] returns it.
+struct Reader<'a> {
+    readers: &'a Readers,
+    conn: sqlx::AnyConnection,
+    _permit: tokio::sync::SemaphorePermit<'a>,
+}
+
+impl Reader<'_> {
+    fn done(self) {
+        self.readers
+            .idle
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(self.conn);
+    }
 }
 
 pub fn now_ms() -> i64 {
@@ -159,7 +188,11 @@ impl Store {
         } else {
             return Err(StoreError::Url(url.into()));
         };
-        let opts = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(10));
+        // no ping before each use of a pooled connection: it doubled the round trips of every
+        // query; a broken connection still fails its query and is replaced
+        let opts = AnyPoolOptions::new()
+            .acquire_timeout(Duration::from_secs(10))
+            .test_before_acquire(false);
         let pool = match backend {
             Backend::Sqlite => {
                 let url = if url.contains('?') {
@@ -196,6 +229,10 @@ impl Store {
             backend,
             expiry_days: DEFAULT_EXPIRY_DAYS,
             audit_tx: None,
+            readers: std::sync::Arc::new(Readers {
+                idle: std::sync::Mutex::new(Vec::new()),
+                permits: tokio::sync::Semaphore::new(READERS),
+            }),
         })
     }
 
@@ -205,6 +242,31 @@ impl Store {
 
     pub fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// Borrow a reader connection (opening one when none is idle).
+    async fn reader(&self) -> Result<Reader<'_>, StoreError> {
+        let permit = self
+            .readers
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| StoreError::Db(sqlx::Error::PoolClosed))?;
+        let idle = self
+            .readers
+            .idle
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .pop();
+        let conn = match idle {
+            Some(c) => c,
+            None => self.pool.acquire().await?.detach(),
+        };
+        Ok(Reader {
+            readers: &self.readers,
+            conn,
+            _permit: permit,
+        })
     }
 
     /// Write SQL with `?` placeholders; PostgreSQL gets `$1, $2, ...`.
@@ -565,17 +627,19 @@ impl Store {
         limit: i64,
         now: i64,
     ) -> Result<Vec<(i64, String, bool, Option<Vec<u8>>)>, StoreError> {
-        let rows = sqlx::query(&self.sql(
+        let sql = self.sql(
             "SELECT c.seq, c.vum_id, c.op, r.pb, CASE WHEN r.pb IS NULL THEN r.doc END AS doc FROM changes c \
              LEFT JOIN records r ON r.vum_id = c.vum_id AND r.deleted = 0 AND r.consent = 1 AND r.refreshed_ms >= ? \
              WHERE c.kind = ? AND c.seq > ? ORDER BY c.seq LIMIT ?",
-        ))
-        .bind(self.live_since(now))
-        .bind(kind.name())
-        .bind(cursor)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
+        );
+        let rows = sqlx::query(&sql)
+            .bind(self.live_since(now))
+            .bind(kind.name())
+            .bind(cursor)
+            .bind(limit);
+        let mut reader = self.reader().await?;
+        let rows = rows.fetch_all(&mut reader.conn).await?;
+        reader.done();
         rows.iter()
             .map(|r| {
                 let id: String = r.try_get(1)?;
@@ -603,12 +667,14 @@ impl Store {
         vum_id: &str,
         now: i64,
     ) -> Result<Option<Vec<u8>>, StoreError> {
+        let mut reader = self.reader().await?;
         let r = sqlx::query(&self.sql("SELECT pb, CASE WHEN pb IS NULL THEN doc END AS doc FROM records WHERE kind = ? AND vum_id = ? AND deleted = 0 AND consent = 1 AND refreshed_ms >= ?"))
             .bind(kind.name())
             .bind(vum_id)
             .bind(self.live_since(now))
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut reader.conn)
             .await?;
+        reader.done();
         let Some(r) = r else { return Ok(None) };
         if let Some(b) = r.try_get::<Option<Vec<u8>>, _>(0)? {
             return Ok(Some(b));
@@ -732,6 +798,7 @@ impl Store {
         let (tx, mut rx) = tokio::sync::mpsc::channel::<AuditJob>(4096);
         let writer = self.clone();
         tokio::spawn(async move {
+            let mut conn: Option<sqlx::AnyConnection> = None;
             while let Some(first) = rx.recv().await {
                 let mut jobs = vec![first];
                 while jobs.len() < 512 {
@@ -742,7 +809,21 @@ impl Store {
                 }
                 let entries: Vec<(AuditEntry, i64)> =
                     jobs.iter().map(|(e, at, _)| (e.clone(), *at)).collect();
-                match writer.audit_batch(&entries).await {
+                // the writer keeps its own connection (no pool hand-over and ping per commit)
+                let result = match conn.as_mut() {
+                    Some(c) => writer.audit_batch_on(c, &entries).await,
+                    None => match writer.pool.acquire().await {
+                        Ok(c) => {
+                            let c = conn.insert(c.detach());
+                            writer.audit_batch_on(c, &entries).await
+                        }
+                        Err(e) => Err(e.into()),
+                    },
+                };
+                if result.is_err() {
+                    conn = None;
+                }
+                match result {
                     Ok(seqs) => {
                         for ((_, _, reply), seq) in jobs.into_iter().zip(seqs) {
                             let _ = reply.send(Ok(seq));
@@ -810,18 +891,27 @@ impl Store {
 
     /// Append several entries in one transaction, chained in order.
     async fn audit_batch(&self, entries: &[(AuditEntry, i64)]) -> Result<Vec<i64>, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        if self.backend == Backend::Postgres {
+        let mut conn = self.pool.acquire().await?;
+        self.audit_batch_on(&mut conn, entries).await
+    }
+
+    /// [`Store::audit_batch`] on a given connection.
+    async fn audit_batch_on(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        entries: &[(AuditEntry, i64)],
+    ) -> Result<Vec<i64>, StoreError> {
+        use sqlx::Connection;
+        let mut tx = if self.backend == Backend::Postgres {
+            let mut tx = conn.begin().await?;
             sqlx::query("LOCK TABLE audit IN EXCLUSIVE MODE")
                 .execute(&mut *tx)
                 .await?;
+            tx
         } else {
-            // take SQLite's write lock before reading the chain's head
-            sqlx::query("UPDATE audit SET seq = seq WHERE 0")
-                .execute(&mut *tx)
-                .await
-                .ok();
-        }
+            // SQLite's write lock from the start, before reading the chain's head
+            conn.begin_with("BEGIN IMMEDIATE").await?
+        };
         let last = sqlx::query("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
             .fetch_optional(&mut *tx)
             .await?;
@@ -839,7 +929,13 @@ impl Store {
             for (e, now) in chunk {
                 seq += 1;
                 let hash = audit_hash(seq, *now, e, &prev);
-                hashes.push((seq, *now, e, std::mem::replace(&mut prev, hash.clone()), hash));
+                hashes.push((
+                    seq,
+                    *now,
+                    e,
+                    std::mem::replace(&mut prev, hash.clone()),
+                    hash,
+                ));
                 out.push(seq);
             }
             for (seq, now, e, prev_hash, hash) in hashes {

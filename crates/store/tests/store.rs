@@ -301,9 +301,15 @@ async fn the_protobuf_form_is_stored_with_the_json_and_rebuilt_when_missing() {
         let s = open(&b).await;
         let now = now_ms();
         s.upsert_batch(Kind::Vacature, &batch, now).await.unwrap();
-        s.remove(Kind::Vacature, &batch[0].0, false, now).await.unwrap();
+        s.remove(Kind::Vacature, &batch[0].0, false, now)
+            .await
+            .unwrap();
         // the detail in protobuf is the document's message
-        let pb = s.get_pb(Kind::Vacature, &batch[1].0, now).await.unwrap().unwrap();
+        let pb = s
+            .get_pb(Kind::Vacature, &batch[1].0, now)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(
             vum_proto::vacatures::Vacature::decode(pb.as_slice()).unwrap(),
             typed(&batch[1].1),
@@ -322,7 +328,10 @@ async fn the_protobuf_form_is_stored_with_the_json_and_rebuilt_when_missing() {
             assert_eq!(v.unwrap(), typed(d), "{}", b.name);
         }
         // rows written before the protobuf column existed are encoded from their JSON
-        sqlx::query("UPDATE records SET pb = NULL").execute(s.pool()).await.unwrap();
+        sqlx::query("UPDATE records SET pb = NULL")
+            .execute(s.pool())
+            .await
+            .unwrap();
         let again = s.feed_page_pb(Kind::Vacature, 0, 1000, now).await.unwrap();
         assert_eq!(again, page, "{}", b.name);
         assert_eq!(

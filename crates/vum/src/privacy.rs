@@ -174,7 +174,10 @@ mod tests {
             scan_document(&doc),
             Some(("/werkervaring/1/toelichtingWerkervaring".into(), Pii::Email))
         );
-        assert_eq!(scan_document(&serde_json::json!({"idWerkzoekende": "111222333"})), None);
+        assert_eq!(
+            scan_document(&serde_json::json!({"idWerkzoekende": "111222333"})),
+            None
+        );
     }
 
     #[test]
