@@ -178,5 +178,7 @@ mod tests {
             "select-werkzoekenden"
         ));
         assert!(c.tls.cert.is_absolute() || c.tls.cert.starts_with(p.parent().unwrap()));
+        assert_eq!(c.limits.requests_per_second, 200.0);
+        assert!(c.peers[0].follow_feed);
     }
 }
