@@ -195,6 +195,22 @@ impl Store {
             .test_before_acquire(false);
         let pool = match backend {
             Backend::Sqlite => {
+                // the file's directory is created, as the file is (mode=rwc)
+                let path = url
+                    .trim_start_matches("sqlite:")
+                    .trim_start_matches("//")
+                    .split('?')
+                    .next()
+                    .unwrap_or_default();
+                if let Some(dir) = std::path::Path::new(path).parent() {
+                    if !path.is_empty() && !path.starts_with(':') && !dir.as_os_str().is_empty() {
+                        std::fs::create_dir_all(dir).map_err(|e| {
+                            StoreError::Db(sqlx::Error::Configuration(
+                                format!("creating {}: {e}", dir.display()).into(),
+                            ))
+                        })?;
+                    }
+                }
                 let url = if url.contains('?') {
                     url.to_string()
                 } else {
