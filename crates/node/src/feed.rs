@@ -28,13 +28,7 @@ mod tests {
 
     #[test]
     fn raw_feed_events_decode_as_feed_events() {
-        let base = std::env::var("MATCHGATE_SHARED").unwrap_or_else(|_| {
-            concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared").to_string()
-        });
-        let vacs: serde_json::Value = serde_json::from_str(
-            &std::fs::read_to_string(format!("{base}/vum/testdata/vacatures-93.json")).unwrap(),
-        )
-        .unwrap();
+        let vacs = crate::shared_json("vum/testdata/vacatures-93.json");
         for (i, v) in vacs.as_array().unwrap().iter().enumerate() {
             let typed: vum_proto::vacatures::Vacature = serde_json::from_value(v.clone()).unwrap();
             let raw = RawFeedEvent {

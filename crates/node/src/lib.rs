@@ -16,3 +16,11 @@ pub mod pki;
 pub mod run;
 pub mod server;
 pub mod tls;
+
+/// A file of the shared reference material (`MATCHGATE_SHARED` or `../shared`), parsed, for unit tests.
+#[cfg(test)]
+pub(crate) fn shared_json(rel: &str) -> serde_json::Value {
+    let base = std::env::var("MATCHGATE_SHARED")
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared").to_string());
+    serde_json::from_str(&std::fs::read_to_string(format!("{base}/{rel}")).unwrap()).unwrap()
+}

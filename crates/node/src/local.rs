@@ -625,14 +625,7 @@ mod tests {
     /// replaced by the vumID.
     #[test]
     fn a_source_match_becomes_an_exchange_match() {
-        let base = std::env::var("MATCHGATE_SHARED").unwrap_or_else(|_| {
-            concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared").to_string()
-        });
-        let docs: Value = serde_json::from_str(
-            &std::fs::read_to_string(format!("{base}/vum/testdata/werkzoekenden-1000.json"))
-                .unwrap(),
-        )
-        .unwrap();
+        let docs = crate::shared_json("vum/testdata/werkzoekenden-1000.json");
         for d in docs.as_array().unwrap().iter().take(200) {
             let source: wz::MpWerkzoekendeMatch =
                 serde_json::from_value(vum::matchform::to_match(Kind::Werkzoekende, d)).unwrap();
@@ -652,10 +645,7 @@ mod tests {
             );
             assert_eq!(a, b);
         }
-        let vacs: Value = serde_json::from_str(
-            &std::fs::read_to_string(format!("{base}/vum/testdata/vacatures-93.json")).unwrap(),
-        )
-        .unwrap();
+        let vacs = crate::shared_json("vum/testdata/vacatures-93.json");
         for d in vacs.as_array().unwrap() {
             let source: vac::MpVacatureMatch =
                 serde_json::from_value(vum::matchform::to_match(Kind::Vacature, d)).unwrap();
