@@ -38,9 +38,31 @@ pub const MAX_DETAILS_PER_RESULT_SET: i64 = 10;
 struct Bucket {
     tokens: f64,
     last: Instant,
-    /// refusals not yet written to the audit log
-    refused: i64,
+    refusals: Throttle,
+}
+
+/// Refusals counted between audit entries: the first refusal of each second is written, with the
+/// count since the last entry, so a flood cannot turn into an audit-log flood.
+#[derive(Default)]
+struct Throttle {
+    pending: i64,
     reported: Option<Instant>,
+}
+
+impl Throttle {
+    /// Count a refusal; `Some(count)` when it is to be written now.
+    fn refuse(&mut self, now: Instant) -> Option<i64> {
+        self.pending += 1;
+        if self
+            .reported
+            .is_none_or(|t| now.duration_since(t) >= Duration::from_secs(1))
+        {
+            self.reported = Some(now);
+            Some(std::mem::take(&mut self.pending))
+        } else {
+            None
+        }
+    }
 }
 
 pub struct NodeState {
@@ -52,6 +74,7 @@ pub struct NodeState {
     client_tls: ClientTlsConfig,
     channels: Mutex<HashMap<String, Channel>>,
     buckets: std::sync::Mutex<HashMap<String, Bucket>>,
+    handshake_refusals: std::sync::Mutex<HashMap<String, Throttle>>,
     /// one feed pull at a time per node (the cursor moves in order)
     feed_lock: Mutex<()>,
     /// result sets to persist, written in order by one background task (see [`ResultJob`])
@@ -137,6 +160,7 @@ impl NodeState {
             client_tls,
             channels: Mutex::new(HashMap::new()),
             buckets: std::sync::Mutex::new(HashMap::new()),
+            handshake_refusals: std::sync::Mutex::new(HashMap::new()),
             feed_lock: Mutex::new(()),
             oins: std::sync::Mutex::new(HashMap::new()),
         }))
@@ -157,8 +181,18 @@ impl NodeState {
         }
     }
 
-    /// A refused TLS handshake on the peer listener, in the audit log.
+    /// A refused TLS handshake on the peer listener, in the audit log: per presented OIN (or
+    /// "unknown") and reason, the first of each second with the count since the last entry.
     pub async fn audit_handshake_refusal(&self, r: &Refusal) {
+        let key = format!("{} {}", r.oin.as_deref().unwrap_or("unknown"), r.reason);
+        let count = self
+            .handshake_refusals
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(key)
+            .or_default()
+            .refuse(Instant::now());
+        let Some(count) = count else { return };
         let p = Parties {
             cert_oin: r.oin.clone().unwrap_or_else(|| "unknown".into()),
             from: "unknown".into(),
@@ -171,12 +205,12 @@ impl NodeState {
         } else {
             format!("{} (from {})", r.reason, r.remote)
         };
-        self.audit(&p, "refused:tls-handshake", &subject, 0).await;
+        self.audit(&p, "refused:tls-handshake", &subject, count)
+            .await;
     }
 
-    /// Take a token from the peer's bucket. On refusal, returns the refusals to report now (the
-    /// first of each second is written to the audit log with the count since the last report, so
-    /// a flood cannot turn into an audit-log flood).
+    /// Take a token from the peer's bucket. On refusal, returns the refusals to report now (see
+    /// [`Throttle`]).
     fn rate_limit(&self, oin: &str) -> Result<(), Option<i64>> {
         let l = &self.config.limits;
         let now = Instant::now();
@@ -184,8 +218,7 @@ impl NodeState {
         let b = buckets.entry(oin.to_string()).or_insert(Bucket {
             tokens: l.burst,
             last: now,
-            refused: 0,
-            reported: None,
+            refusals: Throttle::default(),
         });
         b.tokens = (b.tokens + now.duration_since(b.last).as_secs_f64() * l.requests_per_second)
             .min(l.burst);
@@ -194,17 +227,7 @@ impl NodeState {
             b.tokens -= 1.0;
             return Ok(());
         }
-        b.refused += 1;
-        if b.reported
-            .is_none_or(|t| now.duration_since(t) >= Duration::from_secs(1))
-        {
-            b.reported = Some(now);
-            let n = b.refused;
-            b.refused = 0;
-            Err(Some(n))
-        } else {
-            Err(None)
-        }
+        Err(b.refusals.refuse(now))
     }
 
     /// The OIN of the call's client certificate, from the cache when the certificate was seen.
@@ -444,12 +467,20 @@ impl NodeState {
             cursor: from,
             ..Default::default()
         };
+        let idle = Duration::from_millis(self.config.peer_deadline_ms);
         let result: Result<(), Status> = tracing::Instrument::instrument(
             async {
                 let mut stream = PeerClient::new(ch).vacancy_feed(r).await?.into_inner();
                 let mut page: Vec<FeedItem> = Vec::with_capacity(500);
                 loop {
-                    let next = stream.message().await;
+                    // a peer that goes quiet mid-stream ends the pull (the cursor keeps what landed)
+                    let next = match tokio::time::timeout(idle, stream.message()).await {
+                        Ok(n) => n,
+                        Err(_) => Err(Status::deadline_exceeded(format!(
+                            "no feed event within {} ms",
+                            idle.as_millis()
+                        ))),
+                    };
                     let done = !matches!(next, Ok(Some(_)));
                     if let Ok(Some(ev)) = &next {
                         let doc = match (&ev.vacature, ev.deleted) {

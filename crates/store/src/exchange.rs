@@ -69,13 +69,7 @@ impl Store {
         items: &[FeedItem],
         now: i64,
     ) -> Result<Applied, StoreError> {
-        let mut tx = self.pool().begin().await?;
-        if self.backend() == crate::Backend::Sqlite {
-            // take the write lock before reading the cursor
-            sqlx::query("UPDATE feed_cursors SET last_seq = last_seq WHERE 0")
-                .execute(&mut *tx)
-                .await?;
-        }
+        let mut tx = self.begin_write().await?;
         let lock = if self.backend() == crate::Backend::Postgres {
             " FOR UPDATE"
         } else {
@@ -167,7 +161,7 @@ impl Store {
         ids: &[(String, String, String)],
         now: i64,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         let old = now - RESULT_SET_TTL_MS;
         sqlx::query(&self.sql("DELETE FROM result_ids WHERE created_ms < ?"))
             .bind(old)
@@ -213,7 +207,7 @@ impl Store {
         kind: Kind,
         max: i64,
     ) -> Result<DetailGrant, StoreError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         let r = sqlx::query(&self.sql(
             "SELECT i.peer_oin, i.source_id, i.vraag_id FROM result_ids i \
              JOIN result_sets s ON s.vraag_id = i.vraag_id WHERE i.vum_id = ? AND s.kind = ?",

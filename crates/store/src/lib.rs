@@ -306,8 +306,20 @@ impl Store {
         }
     }
 
+    /// A write transaction. On SQLite it takes the write lock at BEGIN (IMMEDIATE): a deferred
+    /// transaction that reads and then writes fails at once (SQLITE_BUSY_SNAPSHOT, no busy wait)
+    /// when another writer committed in between.
+    pub(crate) async fn begin_write(
+        &self,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
+    }
+
     async fn begin_writer(&self) -> Result<sqlx::Transaction<'_, sqlx::Any>, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         if self.backend == Backend::Postgres {
             // serialise writers so change-log sequence numbers become visible in order
             sqlx::query("SELECT id FROM change_writer WHERE id = 1 FOR UPDATE")
