@@ -105,8 +105,16 @@ pub struct Store {
 /// trip per query; these are taken and put back without one. A connection whose query failed or
 /// was cancelled is not put back.
 struct Readers {
-    idle: std::sync::Mutex<Vec<sqlx::AnyConnection>>,
+    idle: std::sync::Mutex<Vec<ReaderConn>>,
     permits: tokio::sync::Semaphore,
+    /// SQLite: readers are native connections to this file, so that rows are not converted to
+    /// `AnyRow` and a whole feed page can pass from SQLite's worker thread at once
+    sqlite_url: Option<String>,
+}
+
+enum ReaderConn {
+    Any(sqlx::AnyConnection),
+    Sqlite(sqlx::SqliteConnection),
 }
 
 const READERS: usize = 2;
@@ -114,7 +122,7 @@ const READERS: usize = 2;
 /// A reader connection on loan; [`Reader::done`] returns it.
 struct Reader<'a> {
     readers: &'a Readers,
-    conn: sqlx::AnyConnection,
+    conn: ReaderConn,
     _permit: tokio::sync::SemaphorePermit<'a>,
 }
 
@@ -190,6 +198,7 @@ impl Store {
         };
         // no ping before each use of a pooled connection: it doubled the round trips of every
         // query; a broken connection still fails its query and is replaced
+        let mut sqlite_url = None;
         let opts = AnyPoolOptions::new()
             .acquire_timeout(Duration::from_secs(10))
             .test_before_acquire(false);
@@ -216,6 +225,7 @@ impl Store {
                 } else {
                     format!("{url}?mode=rwc")
                 };
+                sqlite_url = Some(url.clone());
                 opts.max_connections(4)
                     .after_connect(|conn, _| {
                         Box::pin(async move {
@@ -248,6 +258,7 @@ impl Store {
             readers: std::sync::Arc::new(Readers {
                 idle: std::sync::Mutex::new(Vec::new()),
                 permits: tokio::sync::Semaphore::new(READERS),
+                sqlite_url,
             }),
         })
     }
@@ -274,9 +285,23 @@ impl Store {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .pop();
-        let conn = match idle {
-            Some(c) => c,
-            None => self.pool.acquire().await?.detach(),
+        let conn = match (idle, &self.readers.sqlite_url) {
+            (Some(c), _) => c,
+            (None, Some(url)) => {
+                use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+                use sqlx::ConnectOptions;
+                let opts: SqliteConnectOptions = url.parse()?;
+                ReaderConn::Sqlite(
+                    opts.journal_mode(SqliteJournalMode::Wal)
+                        .synchronous(SqliteSynchronous::Normal)
+                        .busy_timeout(Duration::from_secs(10))
+                        // a feed page (1000 rows) without the worker thread waiting for the reader
+                        .row_buffer_size(1024)
+                        .connect()
+                        .await?,
+                )
+            }
+            (None, None) => ReaderConn::Any(self.pool.acquire().await?.detach()),
         };
         Ok(Reader {
             readers: &self.readers,
@@ -660,32 +685,32 @@ impl Store {
              LEFT JOIN records r ON r.vum_id = c.vum_id AND r.deleted = 0 AND r.consent = 1 AND r.refreshed_ms >= ? \
              WHERE c.kind = ? AND c.seq > ? ORDER BY c.seq LIMIT ?",
         );
-        let rows = sqlx::query(&sql)
-            .bind(self.live_since(now))
-            .bind(kind.name())
-            .bind(cursor)
-            .bind(limit);
+        let since = self.live_since(now);
         let mut reader = self.reader().await?;
-        let rows = rows.fetch_all(&mut reader.conn).await?;
+        let page = match &mut reader.conn {
+            ReaderConn::Sqlite(c) => sqlx::query::<sqlx::Sqlite>(&sql)
+                .bind(since)
+                .bind(kind.name())
+                .bind(cursor)
+                .bind(limit)
+                .fetch_all(&mut *c)
+                .await?
+                .iter()
+                .map(|r| feed_row(kind, r))
+                .collect::<Result<Vec<_>, _>>()?,
+            ReaderConn::Any(c) => sqlx::query(&sql)
+                .bind(since)
+                .bind(kind.name())
+                .bind(cursor)
+                .bind(limit)
+                .fetch_all(&mut *c)
+                .await?
+                .iter()
+                .map(|r| feed_row(kind, r))
+                .collect::<Result<Vec<_>, _>>()?,
+        };
         reader.done();
-        rows.iter()
-            .map(|r| {
-                let id: String = r.try_get(1)?;
-                let pb = match r.try_get::<Option<Vec<u8>>, _>(3)? {
-                    Some(b) => Some(b),
-                    None => match opt_s(r, "doc") {
-                        Some(t) => Some(pb_of_text(kind, &id, &t)?),
-                        None => None,
-                    },
-                };
-                Ok((
-                    r.try_get(0)?,
-                    id,
-                    r.try_get::<String, _>(2)? == "delete",
-                    pb,
-                ))
-            })
-            .collect()
+        Ok(page)
     }
 
     /// [`Store::get`] as the protobuf encoding of the document.
@@ -695,21 +720,32 @@ impl Store {
         vum_id: &str,
         now: i64,
     ) -> Result<Option<Vec<u8>>, StoreError> {
+        let sql = self.sql("SELECT pb, CASE WHEN pb IS NULL THEN doc END AS doc FROM records WHERE kind = ? AND vum_id = ? AND deleted = 0 AND consent = 1 AND refreshed_ms >= ?");
+        let since = self.live_since(now);
         let mut reader = self.reader().await?;
-        let r = sqlx::query(&self.sql("SELECT pb, CASE WHEN pb IS NULL THEN doc END AS doc FROM records WHERE kind = ? AND vum_id = ? AND deleted = 0 AND consent = 1 AND refreshed_ms >= ?"))
-            .bind(kind.name())
-            .bind(vum_id)
-            .bind(self.live_since(now))
-            .fetch_optional(&mut reader.conn)
-            .await?;
+        let found: Option<(Option<Vec<u8>>, Option<String>)> = match &mut reader.conn {
+            ReaderConn::Sqlite(c) => sqlx::query::<sqlx::Sqlite>(&sql)
+                .bind(kind.name())
+                .bind(vum_id)
+                .bind(since)
+                .fetch_optional(&mut *c)
+                .await?
+                .map(|r| Ok::<_, sqlx::Error>((r.try_get(0)?, r.try_get(1)?)))
+                .transpose()?,
+            ReaderConn::Any(c) => sqlx::query(&sql)
+                .bind(kind.name())
+                .bind(vum_id)
+                .bind(since)
+                .fetch_optional(&mut *c)
+                .await?
+                .map(|r| Ok::<_, sqlx::Error>((r.try_get(0)?, r.try_get(1)?)))
+                .transpose()?,
+        };
         reader.done();
-        let Some(r) = r else { return Ok(None) };
-        if let Some(b) = r.try_get::<Option<Vec<u8>>, _>(0)? {
-            return Ok(Some(b));
-        }
-        match opt_s(&r, "doc") {
-            Some(t) => Ok(Some(pb_of_text(kind, vum_id, &t)?)),
-            None => Ok(None),
+        match found {
+            None | Some((None, None)) => Ok(None),
+            Some((Some(b), _)) => Ok(Some(b)),
+            Some((None, Some(t))) => Ok(Some(pb_of_text(kind, vum_id, &t)?)),
         }
     }
 
@@ -1046,6 +1082,26 @@ fn audit_hash(seq: i64, at_ms: i64, e: &AuditEntry, prev: &str) -> String {
         h.update(part.as_bytes());
     }
     hex::encode(h.finalize())
+}
+
+/// A feed row (seq, vum_id, op, pb, doc) of either driver: the record's protobuf encoding, or one
+/// made from its JSON for rows written before the protobuf column existed.
+fn feed_row<R: Row>(kind: Kind, r: &R) -> Result<(i64, String, bool, Option<Vec<u8>>), StoreError>
+where
+    usize: sqlx::ColumnIndex<R>,
+    for<'a> i64: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> String: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> Vec<u8>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+{
+    let id: String = r.try_get(1)?;
+    let pb = match r.try_get::<Option<Vec<u8>>, _>(3)? {
+        Some(b) => Some(b),
+        None => match r.try_get::<Option<String>, _>(4)? {
+            Some(t) => Some(pb_of_text(kind, &id, &t)?),
+            None => None,
+        },
+    };
+    Ok((r.try_get(0)?, id, r.try_get::<String, _>(2)? == "delete", pb))
 }
 
 /// The protobuf encoding of a document of `kind` (None for kinds without a stored form, or a
