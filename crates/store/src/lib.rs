@@ -117,7 +117,10 @@ enum ReaderConn {
     Sqlite(sqlx::SqliteConnection),
 }
 
-const READERS: usize = 2;
+/// Reader connections: SQLite answers from one file (each connection has a worker thread; more
+/// only add thread switches on a small machine); PostgreSQL waits on the network, so more overlap.
+const READERS_SQLITE: usize = 2;
+const READERS_POSTGRES: usize = 6;
 
 /// A reader connection on loan; [`Reader::done`] returns it.
 struct Reader<'a> {
@@ -257,7 +260,10 @@ impl Store {
             audit_tx: None,
             readers: std::sync::Arc::new(Readers {
                 idle: std::sync::Mutex::new(Vec::new()),
-                permits: tokio::sync::Semaphore::new(READERS),
+                permits: tokio::sync::Semaphore::new(match backend {
+                    Backend::Sqlite => READERS_SQLITE,
+                    Backend::Postgres => READERS_POSTGRES,
+                }),
                 sqlite_url,
             }),
         })
@@ -593,20 +599,35 @@ impl Store {
         for chunk in ids.chunks(200) {
             let marks = vec!["?"; chunk.len()].join(", ");
             let q = self.sql(&format!("SELECT vum_id, doc FROM records WHERE kind = ? AND deleted = 0 AND consent = 1 AND refreshed_ms >= ? AND vum_id IN ({marks})"));
-            let mut query = sqlx::query(&q)
-                .persistent(false)
-                .bind(kind.name())
-                .bind(self.live_since(now));
-            for id in chunk {
-                query = query.bind(id.as_str());
-            }
-            let mut found: std::collections::HashMap<String, String> =
-                std::collections::HashMap::new();
-            for r in query.fetch_all(&self.pool).await? {
-                if let (Some(id), Some(doc)) = (opt_s(&r, "vum_id"), opt_s(&r, "doc")) {
-                    found.insert(id, doc);
+            let since = self.live_since(now);
+            let mut reader = self.reader().await?;
+            let rows: Vec<(String, Option<String>)> = match &mut reader.conn {
+                ReaderConn::Sqlite(c) => {
+                    let mut query = sqlx::query_as::<sqlx::Sqlite, (String, Option<String>)>(&q)
+                        .persistent(false)
+                        .bind(kind.name())
+                        .bind(since);
+                    for id in chunk {
+                        query = query.bind(id.as_str());
+                    }
+                    query.fetch_all(&mut *c).await?
                 }
-            }
+                ReaderConn::Any(c) => {
+                    let mut query = sqlx::query_as::<sqlx::Any, (String, Option<String>)>(&q)
+                        .persistent(false)
+                        .bind(kind.name())
+                        .bind(since);
+                    for id in chunk {
+                        query = query.bind(id.as_str());
+                    }
+                    query.fetch_all(&mut *c).await?
+                }
+            };
+            reader.done();
+            let mut found: std::collections::HashMap<String, String> = rows
+                .into_iter()
+                .filter_map(|(id, doc)| doc.map(|d| (id, d)))
+                .collect();
             for id in chunk {
                 if let Some(t) = found.remove(id) {
                     out.push((
@@ -1101,7 +1122,12 @@ where
             None => None,
         },
     };
-    Ok((r.try_get(0)?, id, r.try_get::<String, _>(2)? == "delete", pb))
+    Ok((
+        r.try_get(0)?,
+        id,
+        r.try_get::<String, _>(2)? == "delete",
+        pb,
+    ))
 }
 
 /// The protobuf encoding of a document of `kind` (None for kinds without a stored form, or a
