@@ -122,6 +122,17 @@ enum ReaderConn {
 const READERS_SQLITE: usize = 2;
 const READERS_POSTGRES: usize = 6;
 
+/// Run the same code on whichever kind of reader connection it is (the query's database type is
+/// inferred from the connection).
+macro_rules! on_reader {
+    ($reader:ident, $c:ident => $body:expr) => {
+        match &mut $reader.conn {
+            ReaderConn::Sqlite($c) => $body,
+            ReaderConn::Any($c) => $body,
+        }
+    };
+}
+
 /// A reader connection on loan; [`Reader::done`] returns it.
 struct Reader<'a> {
     readers: &'a Readers,
@@ -601,28 +612,16 @@ impl Store {
             let q = self.sql(&format!("SELECT vum_id, doc FROM records WHERE kind = ? AND deleted = 0 AND consent = 1 AND refreshed_ms >= ? AND vum_id IN ({marks})"));
             let since = self.live_since(now);
             let mut reader = self.reader().await?;
-            let rows: Vec<(String, Option<String>)> = match &mut reader.conn {
-                ReaderConn::Sqlite(c) => {
-                    let mut query = sqlx::query_as::<sqlx::Sqlite, (String, Option<String>)>(&q)
-                        .persistent(false)
-                        .bind(kind.name())
-                        .bind(since);
-                    for id in chunk {
-                        query = query.bind(id.as_str());
-                    }
-                    query.fetch_all(&mut *c).await?
+            let rows: Vec<(String, Option<String>)> = on_reader!(reader, c => {
+                let mut query = sqlx::query_as(&q)
+                    .persistent(false)
+                    .bind(kind.name())
+                    .bind(since);
+                for id in chunk {
+                    query = query.bind(id.as_str());
                 }
-                ReaderConn::Any(c) => {
-                    let mut query = sqlx::query_as::<sqlx::Any, (String, Option<String>)>(&q)
-                        .persistent(false)
-                        .bind(kind.name())
-                        .bind(since);
-                    for id in chunk {
-                        query = query.bind(id.as_str());
-                    }
-                    query.fetch_all(&mut *c).await?
-                }
-            };
+                query.fetch_all(&mut *c).await?
+            });
             reader.done();
             let mut found: std::collections::HashMap<String, String> = rows
                 .into_iter()
@@ -708,28 +707,16 @@ impl Store {
         );
         let since = self.live_since(now);
         let mut reader = self.reader().await?;
-        let page = match &mut reader.conn {
-            ReaderConn::Sqlite(c) => sqlx::query::<sqlx::Sqlite>(&sql)
-                .bind(since)
-                .bind(kind.name())
-                .bind(cursor)
-                .bind(limit)
-                .fetch_all(&mut *c)
-                .await?
-                .iter()
-                .map(|r| feed_row(kind, r))
-                .collect::<Result<Vec<_>, _>>()?,
-            ReaderConn::Any(c) => sqlx::query(&sql)
-                .bind(since)
-                .bind(kind.name())
-                .bind(cursor)
-                .bind(limit)
-                .fetch_all(&mut *c)
-                .await?
-                .iter()
-                .map(|r| feed_row(kind, r))
-                .collect::<Result<Vec<_>, _>>()?,
-        };
+        let page = on_reader!(reader, c => sqlx::query(&sql)
+            .bind(since)
+            .bind(kind.name())
+            .bind(cursor)
+            .bind(limit)
+            .fetch_all(&mut *c)
+            .await?
+            .iter()
+            .map(|r| feed_row(kind, r))
+            .collect::<Result<Vec<_>, _>>()?);
         reader.done();
         Ok(page)
     }
@@ -744,24 +731,12 @@ impl Store {
         let sql = self.sql("SELECT pb, CASE WHEN pb IS NULL THEN doc END AS doc FROM records WHERE kind = ? AND vum_id = ? AND deleted = 0 AND consent = 1 AND refreshed_ms >= ?");
         let since = self.live_since(now);
         let mut reader = self.reader().await?;
-        let found: Option<(Option<Vec<u8>>, Option<String>)> = match &mut reader.conn {
-            ReaderConn::Sqlite(c) => sqlx::query::<sqlx::Sqlite>(&sql)
-                .bind(kind.name())
-                .bind(vum_id)
-                .bind(since)
-                .fetch_optional(&mut *c)
-                .await?
-                .map(|r| Ok::<_, sqlx::Error>((r.try_get(0)?, r.try_get(1)?)))
-                .transpose()?,
-            ReaderConn::Any(c) => sqlx::query(&sql)
-                .bind(kind.name())
-                .bind(vum_id)
-                .bind(since)
-                .fetch_optional(&mut *c)
-                .await?
-                .map(|r| Ok::<_, sqlx::Error>((r.try_get(0)?, r.try_get(1)?)))
-                .transpose()?,
-        };
+        let found: Option<(Option<Vec<u8>>, Option<String>)> = on_reader!(reader, c => sqlx::query_as(&sql)
+            .bind(kind.name())
+            .bind(vum_id)
+            .bind(since)
+            .fetch_optional(&mut *c)
+            .await?);
         reader.done();
         match found {
             None | Some((None, None)) => Ok(None),
