@@ -121,7 +121,14 @@ impl NodeState {
         }
         let read =
             |p: &std::path::Path| std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()));
-        let secret = read(&config.secret_file)?;
+        // trimmed as `matchgate ingest --secret-file` trims it, so both key ids alike
+        let secret = read(&config.secret_file)?.trim_ascii().to_vec();
+        if secret.len() < 16 {
+            return Err(format!(
+                "{}: the node secret must be at least 16 bytes",
+                config.secret_file.display()
+            ));
+        }
         let client_tls = ClientTlsConfig::new()
             .ca_certificate(Certificate::from_pem(read(&config.tls.ca)?))
             .identity(Identity::from_pem(
