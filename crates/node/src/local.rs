@@ -46,20 +46,12 @@ impl LocalService {
     ) -> Result<(Vec<(String, Vec<u8>)>, bool), Status> {
         let ch = st.channel(&peer.endpoint).await?;
         let mut client = PeerClient::new(ch);
-        fn attach<T>(r: &mut Request<T>, st: &NodeState, peer: &PeerConfig, tx_id: &str) {
-            r.set_timeout(Duration::from_millis(st.config.peer_deadline_ms));
-            parties::attach(
-                r,
-                &st.config.oin,
-                &st.config.oin,
+        if kind == Kind::Vacature {
+            let (r, _) = st.outgoing(
+                from_json::<vac::VacatureMatchesRequest>(query.clone())?,
                 &peer.oin,
-                st.config.suwi,
                 tx_id,
             );
-        }
-        if kind == Kind::Vacature {
-            let mut r = Request::new(from_json::<vac::VacatureMatchesRequest>(query.clone())?);
-            attach(&mut r, st, peer, tx_id);
             let resp = client.select_vacatures(r).await?.into_inner();
             Ok((
                 resp.matches
@@ -69,10 +61,11 @@ impl LocalService {
                 resp.maximum_aantal_resultaten_bereikt.unwrap_or(false),
             ))
         } else {
-            let mut r = Request::new(from_json::<wz::WerkzoekendeProfielMatchesRequest>(
-                query.clone(),
-            )?);
-            attach(&mut r, st, peer, tx_id);
+            let (r, _) = st.outgoing(
+                from_json::<wz::WerkzoekendeProfielMatchesRequest>(query.clone())?,
+                &peer.oin,
+                tx_id,
+            );
             let resp = client.select_werkzoekenden(r).await?.into_inner();
             Ok((
                 resp.matches
@@ -237,7 +230,11 @@ impl LocalService {
                 Status::failed_precondition("the owning peer is no longer configured")
             })?;
         let ch = st.channel(&peer.endpoint).await?;
-        let (req, mut own) = st.outgoing(pb::GetRequest { id: r.source_id }, &peer.oin);
+        let (req, mut own) = st.outgoing(
+            pb::GetRequest { id: r.source_id },
+            &peer.oin,
+            &uuid::Uuid::now_v7().to_string(),
+        );
         own.cert_oin = actor;
         let span = tracing::info_span!("peer_call", peer = %peer.oin, service);
         let result = tracing::Instrument::instrument(call(PeerClient::new(ch), req), span).await;
@@ -526,7 +523,7 @@ impl Local for LocalService {
                             &mut sum,
                             vec![(
                                 pointer,
-                                "privacy/vrije-tekst".into(),
+                                vum::privacy::FREE_TEXT_RULE.into(),
                                 format!("free text would carry {} out of the node", pii.describe()),
                             )],
                         );

@@ -293,7 +293,9 @@ impl NodeState {
             return Err(Status::with_error_details(
                 Code::ResourceExhausted,
                 format!("rate limit: {cert_oin} may make {per} calls per second"),
-                ErrorDetails::with_retry_info(Some(Duration::from_secs_f64(1.0 / per))),
+                ErrorDetails::with_retry_info(Some(
+                    Duration::try_from_secs_f64(1.0 / per).unwrap_or(Duration::from_secs(1)),
+                )),
             ));
         }
         let p = match parties::check_metadata(req.metadata(), cert_oin.clone(), &self.config.oin) {
@@ -428,8 +430,7 @@ impl NodeState {
     }
 
     /// Party metadata of a call this node makes to a peer, for its own organisation.
-    pub(crate) fn outgoing<T>(&self, msg: T, peer_oin: &str) -> (Request<T>, Parties) {
-        let tx_id = uuid::Uuid::now_v7().to_string();
+    pub(crate) fn outgoing<T>(&self, msg: T, peer_oin: &str, tx_id: &str) -> (Request<T>, Parties) {
         let mut r = Request::new(msg);
         r.set_timeout(Duration::from_millis(self.config.peer_deadline_ms));
         parties::attach(
@@ -438,14 +439,14 @@ impl NodeState {
             &self.config.oin,
             peer_oin,
             self.config.suwi,
-            &tx_id,
+            tx_id,
         );
         let own = Parties {
             cert_oin: self.config.oin.clone(),
             from: self.config.oin.clone(),
             to: peer_oin.to_string(),
             suwi: self.config.suwi,
-            transaction_id: tx_id,
+            transaction_id: tx_id.to_string(),
         };
         (r, own)
     }
@@ -467,6 +468,7 @@ impl NodeState {
                 limit,
             },
             &peer.oin,
+            &uuid::Uuid::now_v7().to_string(),
         );
         let span = tracing::info_span!("peer_call", peer = %peer.oin, service = "vacancy-feed");
         let mut out = pb::SyncFeedResponse {

@@ -666,30 +666,6 @@ impl Store {
         rows.iter().map(|r| Ok(change_of(r)?)).collect()
     }
 
-    /// One page of the change log with each live record's document: one query per page (the feed).
-    pub async fn feed_page(
-        &self,
-        kind: Kind,
-        cursor: i64,
-        limit: i64,
-        now: i64,
-    ) -> Result<Vec<(Change, Option<String>)>, StoreError> {
-        let rows = sqlx::query(&self.sql(
-            "SELECT c.seq, c.kind, c.vum_id, c.version, c.op, c.at_ms, r.doc FROM changes c \
-             LEFT JOIN records r ON r.vum_id = c.vum_id AND r.deleted = 0 AND r.consent = 1 AND r.refreshed_ms >= ? \
-             WHERE c.kind = ? AND c.seq > ? ORDER BY c.seq LIMIT ?",
-        ))
-        .bind(self.live_since(now))
-        .bind(kind.name())
-        .bind(cursor)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| Ok((change_of(r)?, opt_s(r, "doc"))))
-            .collect()
-    }
-
     /// One page of the vacancy feed with each live record's protobuf encoding (`vum.v3` message
     /// of the kind): (seq, id, deleted, bytes). An upsert whose record is no longer live has no
     /// bytes. Rows stored before the protobuf column existed are encoded from their JSON.

@@ -31,7 +31,7 @@ pub const REQUIRED: &str = "translate/verplicht";
 pub const UNMAPPED: &str = "translate/onbekende-waarde";
 pub const NOT_A_NUMBER: &str = "translate/geen-geheel-getal";
 pub const BAD_DATE: &str = "translate/datum";
-pub const FREE_TEXT_PII: &str = "privacy/vrije-tekst";
+pub const FREE_TEXT_PII: &str = vum::privacy::FREE_TEXT_RULE;
 
 /// Why a record was rejected: one line of the rejects file.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -115,6 +115,9 @@ pub fn scan_free_text(text: &str) -> Option<Pii> {
     None
 }
 
+/// The rule id of personal data found in free text that would leave the node.
+pub const FREE_TEXT_RULE: &str = "privacy/vrije-tekst";
+
 /// Whether a VUM property holds free text that leaves the node and must be scanned (descriptions,
 /// explanations, names of courses, schools, organisations and vacancies, salary notes).
 pub fn is_free_text(property: &str) -> bool {
