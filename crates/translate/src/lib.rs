@@ -20,8 +20,8 @@ use vum::{Finding, Kind, Severity, Validator};
 pub mod mapping;
 pub mod source;
 
-use mapping::{DateFormat, Field, LeafType, Mapping, Privacy, Step, Unmapped, ValueSource};
-pub use source::{OpenError, Record, RowError};
+use mapping::{Consent, DateFormat, Field, LeafType, Mapping, Privacy, Step, Unmapped, ValueSource};
+pub use source::{Element, OpenError, Record, RowError};
 
 pub const ID_MISSING: &str = "translate/id-ontbreekt";
 pub const ID_DUPLICATE: &str = "translate/id-dubbel";
@@ -32,6 +32,7 @@ pub const UNMAPPED: &str = "translate/onbekende-waarde";
 pub const NOT_A_NUMBER: &str = "translate/geen-geheel-getal";
 pub const BAD_DATE: &str = "translate/datum";
 pub const FREE_TEXT_PII: &str = vum::privacy::FREE_TEXT_RULE;
+pub const MULTIPLE: &str = "translate/meerdere-waarden";
 
 /// Why a record was rejected: one line of the rejects file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -106,67 +107,55 @@ pub enum TranslateError {
     Open(#[from] OpenError),
     #[error("writing output: {0}")]
     Write(#[from] std::io::Error),
+    /// The identity column holds BSNs but the mapping does not say so.
+    #[error("the identity column '{column}' holds BSNs ({bsns} of the first {ids} ids pass the elfproef). A BSN is not used as a local id by accident: choose another id column, or, if the BSN is the only id this export has, say so with `column_is_bsn = true` under [identity] (the BSN is then keyed like any local id and never written or shown)")]
+    IdIsBsn {
+        column: String,
+        bsns: usize,
+        ids: usize,
+    },
 }
 
+/// Turns source records into VUM documents. The work per record is split in two: [`Engine::prepare`]
+/// needs only the mapping, the key and the validator, so it runs on several threads; the checks
+/// that need the records seen before it (duplicate local ids and BSNs) run in source order in
+/// [`Translator::finish`], so the output is the same, byte for byte, whatever the thread count.
 pub struct Translator {
+    engine: Engine,
+    seen: Seen,
+    threads: usize,
+}
+
+/// The stateless part: mapping, id key and validator.
+struct Engine {
     mapping: Mapping,
     key: Hmac<Sha256>,
     validator: Validator,
-    seen_ids: HashMap<[u8; 16], u64>,
-    seen_bsn: HashMap<[u8; 16], u64>,
 }
 
-impl Translator {
-    /// `secret` is the node secret that keys the record ids; the same secret gives the same ids.
-    pub fn new(mapping: Mapping, secret: &[u8], validator: Validator) -> Translator {
-        let key =
-            <Hmac<Sha256> as Mac>::new_from_slice(secret).expect("HMAC takes keys of any length");
-        Translator {
-            mapping,
-            key,
-            validator,
-            seen_ids: HashMap::new(),
-            seen_bsn: HashMap::new(),
-        }
-    }
+/// What earlier records of the run leave behind.
+#[derive(Default)]
+struct Seen {
+    ids: HashMap<[u8; 16], u64>,
+    bsn: HashMap<[u8; 16], u64>,
+}
 
-    pub fn mapping(&self) -> &Mapping {
-        &self.mapping
-    }
-
-    fn keyed(&self, domain: &str, value: &str) -> [u8; 32] {
-        let mut m = self.key.clone();
-        m.update(domain.as_bytes());
-        m.update(&[0]);
-        m.update(value.as_bytes());
-        m.finalize().into_bytes().into()
-    }
-
-    /// The VUM id of a local id: hex of the first 128 bits of HMAC-SHA256(secret, kind || 0 || id).
-    pub fn vum_id(&self, local_id: &str) -> String {
-        hex::encode(&self.keyed(self.mapping.kind.name(), local_id)[..16])
-    }
-
-    /// Translate every record of `input` into `sink`.
-    pub fn run(&mut self, input: &Path, sink: &mut dyn Sink) -> Result<Summary, TranslateError> {
-        let start = Instant::now();
-        let span =
-            tracing::info_span!("translate", kind = %self.mapping.kind, input = %input.display());
-        let _g = span.enter();
-        let records = source::open(&self.mapping, input)?;
-        let mut s = Summary::default();
-        let mut batch = tracing::info_span!("import_batch", first_row = 1u64);
-        for (n, item) in records.enumerate() {
-            if n % 10_000 == 0 {
-                batch = tracing::info_span!("import_batch", first_row = n as u64 + 1);
-            }
-            let _b = batch.enter();
-            s.read += 1;
-            let outcome = match item {
-                Ok(rec) => self.translate_record(&rec, &mut s),
-                Err(e) => {
-                    let fatal = e.fatal;
-                    let o = Outcome::Rejected {
+impl Seen {
+    /// Finish one record and hand its outcome to the sink; false after a fatal source error.
+    fn deliver(
+        &mut self,
+        engine: &Engine,
+        item: Result<Prepared, RowError>,
+        s: &mut Summary,
+        sink: &mut dyn Sink,
+    ) -> Result<bool, TranslateError> {
+        s.read += 1;
+        let (outcome, go_on) = match item {
+            Ok(p) => (self.finish(engine, p, s), true),
+            Err(e) => {
+                let fatal = e.fatal;
+                (
+                    Outcome::Rejected {
                         row: e.row,
                         rejects: vec![Reject {
                             row: e.row,
@@ -175,18 +164,189 @@ impl Translator {
                             message: e.message,
                         }],
                         original: vec![],
-                    };
-                    if fatal {
-                        record(&mut s, sink, o)?;
-                        break;
-                    }
-                    o
-                }
-            };
-            record(&mut s, sink, outcome)?;
-            if s.read % 10_000 == 0 {
-                sink.progress(&s);
+                    },
+                    !fatal,
+                )
             }
+        };
+        record(s, sink, outcome)?;
+        if s.read % 10_000 == 0 {
+            sink.progress(s);
+        }
+        Ok(go_on)
+    }
+
+    /// The stateful checks, in source order: a local id or BSN seen before in this run.
+    fn finish(&mut self, engine: &Engine, p: Prepared, summary: &mut Summary) -> Outcome {
+        let c = match p.0 {
+            PreparedInner::Done(o) => return o,
+            PreparedInner::Checked(c) => c,
+        };
+        let Checked {
+            rec,
+            id_key,
+            id_column,
+            bsn,
+            contact_withheld,
+            body,
+        } = *c;
+        let row = rec.row;
+        let rejected = |rule: &str, column: Option<String>, message: String, engine: &Engine| {
+            Outcome::Rejected {
+                row,
+                rejects: vec![Reject {
+                    row,
+                    column,
+                    rule: rule.into(),
+                    message,
+                }],
+                original: engine.original(&rec),
+            }
+        };
+        if let Some(prev) = self.ids.get(&id_key) {
+            return rejected(
+                ID_DUPLICATE,
+                id_column,
+                format!("the local id also appears at row {prev}"),
+                engine,
+            );
+        }
+        match bsn {
+            Bsn::Absent => {}
+            Bsn::Invalid(col) => {
+                return rejected(
+                    BSN_ELFPROEF,
+                    Some(col),
+                    "the BSN is not 9 digits passing the elfproef".into(),
+                    engine,
+                )
+            }
+            Bsn::Valid(col, k) => {
+                if let Some(prev) = self.bsn.get(&k) {
+                    return rejected(BSN_DUPLICATE, Some(col), format!("the same person (BSN) is already at row {prev} under another local id"), engine);
+                }
+                self.bsn.insert(k, row);
+            }
+        }
+        summary.contact_withheld += contact_withheld;
+        match body {
+            Err(rejects) => Outcome::Rejected {
+                row,
+                rejects,
+                original: engine.original(&rec),
+            },
+            Ok(Body { id, doc, warnings }) => {
+                self.ids.insert(id_key, row);
+                Outcome::Accepted {
+                    row,
+                    id,
+                    doc,
+                    warnings,
+                }
+            }
+        }
+    }
+}
+
+/// A record after the stateless stages.
+pub struct Prepared(PreparedInner);
+
+enum PreparedInner {
+    Done(Outcome),
+    Checked(Box<Checked>),
+}
+
+struct Checked {
+    rec: Record,
+    id_key: [u8; 16],
+    id_column: Option<String>,
+    bsn: Bsn,
+    contact_withheld: u64,
+    body: Result<Body, Vec<Reject>>,
+}
+
+enum Bsn {
+    Absent,
+    /// the column's value fails the elfproef
+    Invalid(String),
+    /// column, keyed BSN
+    Valid(String, [u8; 16]),
+}
+
+struct Body {
+    id: String,
+    doc: Value,
+    warnings: Vec<Finding>,
+}
+
+/// Records handed to a worker at a time.
+const CHUNK: usize = 256;
+/// Records looked at before a run starts, to tell whether the identity column holds BSNs.
+const BSN_PEEK: usize = 200;
+/// Longest source value quoted in a message.
+const QUOTE_MAX: usize = 60;
+
+impl Translator {
+    /// `secret` is the node secret that keys the record ids; the same secret gives the same ids.
+    pub fn new(mapping: Mapping, secret: &[u8], validator: Validator) -> Translator {
+        let key =
+            <Hmac<Sha256> as Mac>::new_from_slice(secret).expect("HMAC takes keys of any length");
+        Translator {
+            engine: Engine {
+                mapping,
+                key,
+                validator,
+            },
+            seen: Seen::default(),
+            threads: 1,
+        }
+    }
+
+    /// Translate on this many threads (at least 1). Output order and bytes do not depend on it.
+    pub fn with_threads(mut self, threads: usize) -> Translator {
+        self.threads = threads.max(1);
+        self
+    }
+
+    pub fn mapping(&self) -> &Mapping {
+        &self.engine.mapping
+    }
+
+    /// The VUM id of a local id: hex of the first 128 bits of HMAC-SHA256(secret, kind || 0 || id).
+    pub fn vum_id(&self, local_id: &str) -> String {
+        self.engine.vum_id(local_id)
+    }
+
+    /// Translate every record of `input` into `sink`.
+    pub fn run(&mut self, input: &Path, sink: &mut dyn Sink) -> Result<Summary, TranslateError> {
+        let start = Instant::now();
+        let span = tracing::info_span!("translate", kind = %self.engine.mapping.kind, input = %input.display(), threads = self.threads);
+        let _g = span.enter();
+        let mut records = source::open(&self.engine.mapping, input)?;
+        let mut head = Vec::new();
+        for item in records.by_ref() {
+            head.push(item);
+            if head.len() == BSN_PEEK {
+                break;
+            }
+        }
+        self.engine.refuse_undeclared_bsn_ids(&head)?;
+        let records = head.into_iter().chain(records);
+        let mut s = Summary::default();
+        if self.threads <= 1 {
+            let mut batch = tracing::info_span!("import_batch", first_row = 1u64);
+            for item in records {
+                if s.read % 10_000 == 0 {
+                    batch = tracing::info_span!("import_batch", first_row = s.read + 1);
+                }
+                let _b = batch.enter();
+                let prepared = item.map(|rec| self.engine.prepare(rec));
+                if !self.seen.deliver(&self.engine, prepared, &mut s, sink)? {
+                    break;
+                }
+            }
+        } else {
+            self.run_parallel(records, &mut s, sink)?;
         }
         s.seconds = start.elapsed().as_secs_f64();
         sink.progress(&s);
@@ -200,223 +360,560 @@ impl Translator {
         Ok(s)
     }
 
+    /// One reader thread hands chunks of records to `threads` workers that prepare them; this
+    /// thread puts the chunks back in source order and finishes each record.
+    fn run_parallel(
+        &mut self,
+        records: impl Iterator<Item = Result<Record, RowError>> + Send,
+        s: &mut Summary,
+        sink: &mut dyn Sink,
+    ) -> Result<(), TranslateError> {
+        type Chunk<T> = (u64, Vec<Result<T, RowError>>);
+        let threads = self.threads;
+        let engine = &self.engine;
+        let seen = &mut self.seen;
+        let (work_tx, work_rx) = std::sync::mpsc::sync_channel::<Chunk<Record>>(threads * 2);
+        let (done_tx, done_rx) = std::sync::mpsc::sync_channel::<Chunk<Prepared>>(threads * 2);
+        let work_rx = std::sync::Mutex::new(work_rx);
+        let parent = tracing::Span::current();
+        std::thread::scope(|scope| {
+            scope.spawn(move || {
+                let mut records = records;
+                let mut seq = 0u64;
+                loop {
+                    let mut chunk = Vec::with_capacity(CHUNK);
+                    let mut end = false;
+                    for item in records.by_ref() {
+                        let fatal = matches!(&item, Err(e) if e.fatal);
+                        chunk.push(item);
+                        if fatal {
+                            end = true;
+                            break;
+                        }
+                        if chunk.len() == CHUNK {
+                            break;
+                        }
+                    }
+                    if chunk.is_empty() || work_tx.send((seq, chunk)).is_err() {
+                        return;
+                    }
+                    seq += 1;
+                    if end {
+                        return;
+                    }
+                }
+            });
+            for _ in 0..threads {
+                let done_tx = done_tx.clone();
+                let work_rx = &work_rx;
+                let parent = parent.clone();
+                scope.spawn(move || {
+                    let _g = tracing::info_span!(parent: &parent, "translate_worker").entered();
+                    loop {
+                        let next = match work_rx.lock() {
+                            Ok(rx) => rx.recv(),
+                            Err(_) => return,
+                        };
+                        let Ok((seq, chunk)) = next else { return };
+                        let out = chunk
+                            .into_iter()
+                            .map(|item| item.map(|rec| engine.prepare(rec)))
+                            .collect();
+                        if done_tx.send((seq, out)).is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+            drop(done_tx);
+            let mut pending: BTreeMap<u64, Vec<Result<Prepared, RowError>>> = BTreeMap::new();
+            let mut next = 0u64;
+            let mut batch = tracing::info_span!("import_batch", first_row = 1u64);
+            for (seq, chunk) in done_rx.iter() {
+                pending.insert(seq, chunk);
+                while let Some(chunk) = pending.remove(&next) {
+                    next += 1;
+                    for item in chunk {
+                        if s.read % 10_000 == 0 {
+                            batch = tracing::info_span!("import_batch", first_row = s.read + 1);
+                        }
+                        let _b = batch.enter();
+                        if !seen.deliver(engine, item, s, sink)? {
+                            return Ok(());
+                        }
+                    }
+                }
+            }
+            Ok(())
+        })
+    }
+
     /// Translate one record.
     pub fn translate_record(&mut self, rec: &Record, summary: &mut Summary) -> Outcome {
+        let p = self.engine.prepare(rec.clone());
+        self.seen.finish(&self.engine, p, summary)
+    }
+
+}
+
+/// Where a value of the record came from, for messages and for mapping validator findings back
+/// to source columns.
+struct Filled {
+    doc: Value,
+    /// JSON pointer -> source column
+    places: Vec<(String, String)>,
+    rejects: Vec<Reject>,
+    contact_withheld: u64,
+}
+
+impl Engine {
+    fn keyed(&self, domain: &str, value: &str) -> [u8; 32] {
+        let mut m = self.key.clone();
+        m.update(domain.as_bytes());
+        m.update(&[0]);
+        m.update(value.as_bytes());
+        m.finalize().into_bytes().into()
+    }
+
+    fn vum_id(&self, local_id: &str) -> String {
+        hex::encode(&self.keyed(self.mapping.kind.name(), local_id)[..16])
+    }
+
+    fn is_null(&self, v: &str, extra: &[String]) -> bool {
+        let v = v.trim();
+        v.is_empty()
+            || self
+                .mapping
+                .null_values
+                .iter()
+                .chain(extra)
+                .any(|n| n.eq_ignore_ascii_case(v))
+    }
+
+    /// The first value of a column that is not empty or a null value.
+    fn first<'r>(&self, rec: &'r Record, column: usize) -> Option<&'r str> {
+        rec.values
+            .get(column)?
+            .iter()
+            .map(|s| s.trim())
+            .find(|s| !self.is_null(s, &[]))
+    }
+
+    /// An identity column that is mostly BSNs must be declared as such.
+    fn refuse_undeclared_bsn_ids(
+        &self,
+        head: &[Result<Record, RowError>],
+    ) -> Result<(), TranslateError> {
+        let m = &self.mapping;
+        let Some(c) = m.id_column else { return Ok(()) };
+        if m.id_is_bsn {
+            return Ok(());
+        }
+        let ids: Vec<&str> = head
+            .iter()
+            .filter_map(|r| r.as_ref().ok())
+            .filter_map(|r| self.first(r, c))
+            .collect();
+        let bsns = ids.iter().filter(|v| looks_like_bsn(v)).count();
+        if ids.len() >= 3 && bsns * 2 > ids.len() {
+            return Err(TranslateError::IdIsBsn {
+                column: m.columns[c].clone(),
+                bsns,
+                ids: ids.len(),
+            });
+        }
+        Ok(())
+    }
+
+    /// The stateless stages: admit (consent, filters) → identity → fill → privacy → key → validate.
+    fn prepare(&self, rec: Record) -> Prepared {
         let m = &self.mapping;
         let row = rec.row;
-        let first = |i: usize| {
-            rec.values
-                .get(i)
-                .and_then(|v| v.first())
-                .map(|s| s.trim())
-                .filter(|s| !s.is_empty())
+        let contact_allowed = match self.admit(&rec) {
+            Ok(c) => c,
+            Err(o) => return Prepared(PreparedInner::Done(o)),
         };
-        let reject = |column: Option<&str>, rule: &str, message: String| Reject {
-            row,
-            column: column.map(str::to_string),
-            rule: rule.to_string(),
-            message,
-        };
-
-        // filters first: a filtered record is counted, not judged
-        let mut contact_allowed = false;
-        if let Some((c, share, contact)) = &m.consent {
-            let v = first(*c).unwrap_or("");
-            if !share.iter().any(|s| s.eq_ignore_ascii_case(v)) {
-                let vum_id = first(m.id_column).map(|id| self.vum_id(id));
-                return Outcome::Filtered {
+        let (local_id, id_column) = match self.local_id(&rec) {
+            Ok(x) => x,
+            Err(rejects) => {
+                return Prepared(PreparedInner::Done(Outcome::Rejected {
                     row,
-                    vum_id,
-                    reason: format!("consent {}: '{v}'", m.columns[*c]),
-                    consent: true,
-                };
+                    rejects,
+                    original: self.original(&rec),
+                }))
             }
-            contact_allowed = contact.iter().any(|s| s.eq_ignore_ascii_case(v));
+        };
+        let id_hash = self.keyed("local-id", &local_id);
+        let id_key: [u8; 16] = id_hash[..16].try_into().unwrap_or_default();
+        let bsn = match m.bsn_column {
+            None => Bsn::Absent,
+            Some(bc) => match self.first(&rec, bc) {
+                None => Bsn::Absent,
+                Some(raw) => {
+                    let col = m.columns[bc].clone();
+                    match vum::privacy::normalise_bsn(raw).filter(|b| vum::privacy::is_valid_bsn(b))
+                    {
+                        None => Bsn::Invalid(col),
+                        Some(b) => {
+                            let h = self.keyed("bsn", &b);
+                            Bsn::Valid(col, h[..16].try_into().unwrap_or_default())
+                        }
+                    }
+                }
+            },
+        };
+        let mut filled = match &rec.doc {
+            Some(doc) => self.take_document(doc, row, contact_allowed),
+            None => self.fill(&rec, contact_allowed),
+        };
+        let body = if filled.rejects.is_empty() {
+            let id = if rec.doc.is_some() && !m.key_document_id {
+                local_id.clone()
+            } else {
+                self.vum_id(&local_id)
+            };
+            if let Value::Object(o) = &mut filled.doc {
+                o.insert(vum::record_id_property(m.kind).to_string(), Value::String(id.clone()));
+            }
+            self.validate(row, id, filled.doc, &filled.places)
+        } else {
+            Err(filled.rejects)
+        };
+        Prepared(PreparedInner::Checked(Box::new(Checked {
+            rec,
+            id_key,
+            id_column,
+            bsn,
+            contact_withheld: filled.contact_withheld,
+            body,
+        })))
+    }
+
+    /// Consent and filters: a record that fails is filtered (counted), not judged. Ok: whether
+    /// contact details may be written.
+    fn admit(&self, rec: &Record) -> Result<bool, Outcome> {
+        let m = &self.mapping;
+        let filtered = |reason: String, consent: bool| {
+            let vum_id = self.local_id(rec).ok().map(|(id, _)| {
+                if rec.doc.is_some() && !m.key_document_id {
+                    id
+                } else {
+                    self.vum_id(&id)
+                }
+            });
+            Outcome::Filtered {
+                row: rec.row,
+                vum_id,
+                reason,
+                consent,
+            }
+        };
+        let mut contact_allowed = false;
+        match &m.consent {
+            None => {}
+            Some(Consent::Constant { contact }) => contact_allowed = *contact,
+            Some(Consent::Column {
+                column,
+                share,
+                contact,
+            }) => {
+                let v = self.first(rec, *column).unwrap_or("");
+                if !share.iter().any(|s| s.eq_ignore_ascii_case(v)) {
+                    return Err(filtered(
+                        format!("consent {}: {}", m.columns[*column], quote(v)),
+                        true,
+                    ));
+                }
+                contact_allowed = contact.iter().any(|s| s.eq_ignore_ascii_case(v));
+            }
         }
         for f in &m.filters {
-            let v = first(f.column).unwrap_or("");
+            let v = self.first(rec, f.column).unwrap_or("");
             let keep = f.one_of.as_ref().is_none_or(|l| l.iter().any(|x| x == v))
                 && f.not_in.as_ref().is_none_or(|l| !l.iter().any(|x| x == v));
             if !keep {
-                let vum_id = first(m.id_column).map(|id| self.vum_id(id));
-                return Outcome::Filtered {
-                    row,
-                    vum_id,
-                    reason: format!("filter {}", m.columns[f.column]),
-                    consent: false,
-                };
+                return Err(filtered(format!("filter {}", m.columns[f.column]), false));
             }
         }
+        Ok(contact_allowed)
+    }
 
-        let id_col = m.columns[m.id_column].as_str();
-        let Some(local_id) = first(m.id_column) else {
-            return Outcome::Rejected {
-                row,
-                rejects: vec![reject(
-                    Some(id_col),
+    /// The record's local id (a `vum` document's own id) and the column it came from.
+    fn local_id(&self, rec: &Record) -> Result<(String, Option<String>), Vec<Reject>> {
+        let m = &self.mapping;
+        let reject = |column: Option<String>, rule: &str, message: &str| {
+            vec![Reject {
+                row: rec.row,
+                column,
+                rule: rule.into(),
+                message: message.into(),
+            }]
+        };
+        let Some(c) = m.id_column else {
+            let prop = vum::record_id_property(m.kind);
+            let id = rec
+                .doc
+                .as_ref()
+                .and_then(|d| d.get(prop))
+                .and_then(Value::as_str)
+                .map(str::trim)
+                .filter(|s| !s.is_empty());
+            return match id {
+                Some(id) => Ok((id.to_string(), Some(prop.to_string()))),
+                None => Err(reject(
+                    Some(prop.into()),
                     ID_MISSING,
-                    "the local id is empty".into(),
-                )],
-                original: self.original(rec),
+                    &format!("the document has no {prop}"),
+                )),
             };
         };
-        let id_hash = self.keyed("local-id", local_id);
-        let id_key: [u8; 16] = id_hash[..16].try_into().unwrap_or_default();
-        if let Some(prev) = self.seen_ids.get(&id_key) {
-            return Outcome::Rejected {
-                row,
-                rejects: vec![reject(
-                    Some(id_col),
-                    ID_DUPLICATE,
-                    format!("the local id also appears at row {prev}"),
-                )],
-                original: self.original(rec),
+        let col = m.columns[c].clone();
+        let Some(id) = self.first(rec, c) else {
+            return Err(reject(Some(col), ID_MISSING, "the local id is empty"));
+        };
+        if m.id_is_bsn {
+            return match vum::privacy::normalise_bsn(id).filter(|b| vum::privacy::is_valid_bsn(b)) {
+                Some(b) => Ok((b, Some(col))),
+                None => Err(reject(
+                    Some(col),
+                    BSN_ELFPROEF,
+                    "the local id (a BSN) is not 9 digits passing the elfproef",
+                )),
             };
         }
-        if let Some(bc) = m.bsn_column {
-            if let Some(raw) = first(bc) {
-                let col = Some(m.columns[bc].as_str());
-                let Some(bsn) =
-                    vum::privacy::normalise_bsn(raw).filter(|b| vum::privacy::is_valid_bsn(b))
-                else {
-                    return Outcome::Rejected {
-                        row,
-                        rejects: vec![reject(
-                            col,
-                            BSN_ELFPROEF,
-                            "the BSN is not 9 digits passing the elfproef".into(),
-                        )],
-                        original: self.original(rec),
-                    };
-                };
-                let h = self.keyed("bsn", &bsn);
-                let k: [u8; 16] = h[..16].try_into().unwrap_or_default();
-                if let Some(prev) = self.seen_bsn.get(&k) {
-                    return Outcome::Rejected { row, rejects: vec![reject(col, BSN_DUPLICATE, format!("the same person (BSN) is already at row {prev} under another local id"))], original: self.original(rec) };
-                }
-                self.seen_bsn.insert(k, row);
-            }
-        }
+        Ok((id.to_string(), Some(col)))
+    }
 
-        let mut doc = Value::Object(Map::new());
-        let mut rejects = Vec::new();
-        let mut places: Vec<(String, String)> = Vec::new(); // JSON pointer -> source column
+    /// Fill a document from the record's columns and lists.
+    fn fill(&self, rec: &Record, contact_allowed: bool) -> Filled {
+        let m = &self.mapping;
+        let mut out = Filled {
+            doc: Value::Object(Map::new()),
+            places: Vec::new(),
+            rejects: Vec::new(),
+            contact_withheld: 0,
+        };
         for f in &m.fields {
             let column = match f.source {
                 ValueSource::Column(c) => Some(m.columns[c].as_str()),
                 ValueSource::Constant(_) => None,
             };
-            let mut raw: Vec<String> = match &f.source {
-                ValueSource::Column(c) => rec.values.get(*c).cloned().unwrap_or_default(),
-                ValueSource::Constant(v) => vec![v.clone()],
+            let cells = cells(f, &rec.values);
+            let Some(values) = self.values(f, cells, column, rec.row, contact_allowed, &mut out)
+            else {
+                continue;
             };
-            raw.retain(|v| !v.trim().is_empty());
-            if raw.is_empty() {
-                if let Some(d) = &f.default {
-                    raw.push(d.clone());
-                } else if f.required {
-                    rejects.push(reject(
-                        column,
+            put(&mut out, f, values, column, rec.row);
+        }
+        for (g, l) in m.lists.iter().enumerate() {
+            let mut k = 0;
+            for (e, element) in rec.lists.get(g).map(Vec::as_slice).unwrap_or(&[]).iter().enumerate() {
+                let mut inner = Filled {
+                    doc: Value::Object(Map::new()),
+                    places: Vec::new(),
+                    rejects: Vec::new(),
+                    contact_withheld: 0,
+                };
+                for f in &l.fields {
+                    let column = match f.source {
+                        ValueSource::Column(c) => Some(element_column(&l.from, &l.columns[c])),
+                        ValueSource::Constant(_) => None,
+                    };
+                    let cells = cells(f, element);
+                    let Some(values) = self.values(
+                        f,
+                        cells,
+                        column.as_deref(),
+                        rec.row,
+                        contact_allowed,
+                        &mut inner,
+                    ) else {
+                        continue;
+                    };
+                    put(&mut inner, f, values, column.as_deref(), rec.row);
+                }
+                out.contact_withheld += inner.contact_withheld;
+                for mut r in inner.rejects {
+                    r.message = format!("element {} of {}: {}", e + 1, l.from, r.message);
+                    out.rejects.push(r);
+                }
+                if inner.doc.as_object().is_some_and(|o| !o.is_empty()) {
+                    let at = place(&mut out.doc, &l.steps, k, inner.doc);
+                    k += 1;
+                    for (p, c) in inner.places {
+                        out.places.push((format!("{at}{p}"), c));
+                    }
+                }
+            }
+        }
+        compact(&mut out.doc);
+        if m.kind == Kind::Werkzoekende && !derives_indicator(m) {
+            let present = ["emailadres", "telefoonnummer", "contactpersoon"]
+                .iter()
+                .any(|p| out.doc.get(p).is_some_and(|v| !is_empty(v)));
+            if let Value::Object(o) = &mut out.doc {
+                o.insert(CONTACT_INDICATOR.into(), Value::from(if present { 1 } else { 2 }));
+            }
+        }
+        out
+    }
+
+    /// A `vum` document: taken as it is, without contact details when consent does not allow
+    /// them, and without the consent property the mapping reads from it.
+    fn take_document(&self, doc: &Value, row: u64, contact_allowed: bool) -> Filled {
+        let m = &self.mapping;
+        let mut doc = doc.clone();
+        let mut out = Filled {
+            doc: Value::Null,
+            places: Vec::new(),
+            rejects: Vec::new(),
+            contact_withheld: 0,
+        };
+        if let Some(Consent::Column { column, .. }) = &m.consent {
+            let pointer = &m.columns[*column];
+            if let (Some(key), Value::Object(o)) = (pointer.strip_prefix('/'), &mut doc) {
+                if !key.contains('/') {
+                    o.remove(key);
+                }
+            }
+        }
+        if m.kind == Kind::Werkzoekende && !contact_allowed {
+            if let Value::Object(o) = &mut doc {
+                for p in ["emailadres", "telefoonnummer", "contactpersoon", "webadres"] {
+                    if o.remove(p).is_some_and(|v| !is_empty(&v)) {
+                        out.contact_withheld += 1;
+                    }
+                }
+                if out.contact_withheld > 0 && o.contains_key(CONTACT_INDICATOR) {
+                    o.insert(CONTACT_INDICATOR.into(), Value::from(2));
+                }
+            }
+        }
+        if let Some((pointer, pii)) = vum::privacy::scan_document(&doc) {
+            out.rejects.push(Reject {
+                row,
+                column: None,
+                rule: FREE_TEXT_PII.into(),
+                message: format!("{pointer} would carry {} out of the node", pii.describe()),
+            });
+        }
+        out.doc = doc;
+        out
+    }
+
+    /// One field's values, through null values, default, required, consent, remove/uppercase,
+    /// split, value map, type conversion and the free-text scan. None: nothing to write.
+    fn values(
+        &self,
+        f: &Field,
+        cells: Vec<&str>,
+        column: Option<&str>,
+        row: u64,
+        contact_allowed: bool,
+        out: &mut Filled,
+    ) -> Option<Vec<Value>> {
+        let reject = |rule: &str, message: String| Reject {
+            row,
+            column: column.map(str::to_string),
+            rule: rule.to_string(),
+            message,
+        };
+        // (cleaned value, the cell as it was)
+        let mut raw: Vec<(String, &str)> = cells
+            .into_iter()
+            .filter(|c| !self.is_null(c, &f.null_values))
+            .map(|c| (clean(f, c), c))
+            .filter(|(v, _)| !self.is_null(v, &f.null_values))
+            .collect();
+        if raw.is_empty() {
+            if let Some(d) = &f.default {
+                raw.push((d.clone(), d.as_str()));
+            } else {
+                if f.required {
+                    out.rejects.push(reject(
                         REQUIRED,
                         format!("{} is required and the value is empty", f.target),
                     ));
-                    continue;
-                } else {
-                    continue;
                 }
+                return None;
             }
-            if f.privacy == Privacy::Contact && !contact_allowed {
-                summary.contact_withheld += 1;
-                continue;
-            }
-            if f.remove.is_some() || f.uppercase {
-                for v in raw.iter_mut() {
-                    if let Some(chars) = &f.remove {
-                        v.retain(|c| !chars.contains(c));
-                    }
-                    if f.uppercase {
-                        *v = v.to_uppercase();
-                    }
-                }
-            }
-            let parts: Vec<String> = match &f.split {
-                Some(sep) => raw
-                    .iter()
-                    .flat_map(|v| v.split(sep.as_str()).map(|p| p.trim().to_string()))
-                    .filter(|p| !p.is_empty())
-                    .collect(),
-                None => raw.iter().map(|v| v.trim().to_string()).collect(),
-            };
-            let mut values: Vec<Value> = Vec::new();
-            for p in parts {
-                let p = match &f.map {
-                    Some(map) => match map.get(&p) {
+        }
+        if f.privacy == Privacy::Contact && !contact_allowed {
+            out.contact_withheld += 1;
+            return None;
+        }
+        let parts: Vec<(String, &str)> = match &f.split {
+            Some(sep) => raw
+                .iter()
+                .flat_map(|(v, cell)| {
+                    v.split(sep.as_str())
+                        .map(|p| p.trim().to_string())
+                        .filter(|p| !p.is_empty())
+                        .map(move |p| (p, *cell))
+                })
+                .collect(),
+            None => raw,
+        };
+        let mut values: Vec<Value> = Vec::new();
+        for (p, cell) in parts {
+            let shown = shown(&p, cell);
+            let p = match &f.map {
+                Some(map) => {
+                    let key = if f.ignore_case {
+                        p.to_lowercase()
+                    } else {
+                        p.clone()
+                    };
+                    match map.get(&key) {
                         Some(v) if v.is_empty() => continue, // mapped to nothing: deliberately left out
                         Some(v) => v.clone(),
                         None => match f.unmapped {
                             Unmapped::Reject => {
-                                rejects.push(reject(
-                                    column,
+                                out.rejects.push(reject(
                                     UNMAPPED,
-                                    format!("'{p}' is not in the value map of {}", f.target),
+                                    format!("{shown} is not in the value map of {}", f.target),
                                 ));
                                 continue;
                             }
                             Unmapped::Drop => continue,
                             Unmapped::Keep => p,
                         },
-                    },
-                    None => p,
-                };
-                match convert(f, &p) {
-                    Ok(v) => values.push(v),
-                    Err((rule, msg)) => rejects.push(reject(column, rule, msg)),
+                    }
                 }
-            }
-            if f.privacy == Privacy::FreeText {
-                if let Some(kind) = values
-                    .iter()
-                    .filter_map(Value::as_str)
-                    .find_map(vum::privacy::scan_free_text)
-                {
-                    rejects.push(reject(
-                        column,
-                        FREE_TEXT_PII,
-                        format!(
-                            "{} would carry {} out of the node",
-                            f.target,
-                            kind.describe()
-                        ),
-                    ));
-                    continue;
-                }
-            }
-            for (i, v) in values.into_iter().enumerate() {
-                let pointer = place(&mut doc, &f.steps, i, v);
-                if let Some(c) = column {
-                    places.push((pointer, c.to_string()));
-                }
-            }
-        }
-        if !rejects.is_empty() {
-            return Outcome::Rejected {
-                row,
-                rejects,
-                original: self.original(rec),
+                None => p,
             };
+            match convert(f, &p, &shown) {
+                Ok(v) => values.push(v),
+                Err((rule, msg)) => out.rejects.push(reject(rule, msg)),
+            }
         }
-        let id = self.vum_id(local_id);
-        let id_prop = if m.kind == Kind::Werkzoekende {
-            "idWerkzoekende"
-        } else {
-            "idVacature"
-        };
-        if let Value::Object(o) = &mut doc {
-            o.insert(id_prop.to_string(), Value::String(id.clone()));
+        if f.privacy == Privacy::FreeText {
+            if let Some(kind) = values
+                .iter()
+                .filter_map(Value::as_str)
+                .find_map(vum::privacy::scan_free_text)
+            {
+                out.rejects.push(reject(
+                    FREE_TEXT_PII,
+                    format!("{} would carry {} out of the node", f.target, kind.describe()),
+                ));
+                return None;
+            }
         }
-        let report = self.validator.validate_value(m.kind, &doc);
+        Some(values)
+    }
+
+    /// Validate the finished document; findings name the source column their pointer came from.
+    fn validate(
+        &self,
+        row: u64,
+        id: String,
+        doc: Value,
+        places: &[(String, String)],
+    ) -> Result<Body, Vec<Reject>> {
+        let report = self.validator.validate_value(self.mapping.kind, &doc);
         if !report.is_valid() {
-            let rejects = report
+            return Err(report
                 .errors()
                 .map(|f| {
                     let col = places
@@ -425,11 +922,12 @@ impl Translator {
                             f.pointer.starts_with(p.as_str()) || p.starts_with(&f.pointer)
                         })
                         .max_by_key(|(p, _)| p.len())
-                        .map(|(_, c)| c.as_str());
-                    reject(
-                        col,
-                        &f.rule,
-                        format!(
+                        .map(|(_, c)| c.clone());
+                    Reject {
+                        row,
+                        column: col,
+                        rule: f.rule.clone(),
+                        message: format!(
                             "{}: {}",
                             if f.pointer.is_empty() {
                                 "(document)"
@@ -438,30 +936,20 @@ impl Translator {
                             },
                             f.message
                         ),
-                    )
+                    }
                 })
-                .collect();
-            return Outcome::Rejected {
-                row,
-                rejects,
-                original: self.original(rec),
-            };
+                .collect());
         }
-        self.seen_ids.insert(id_key, row);
         let warnings = report
             .findings
             .into_iter()
             .filter(|f| f.severity == Severity::Warning)
             .collect();
-        Outcome::Accepted {
-            row,
-            id,
-            doc,
-            warnings,
-        }
+        Ok(Body { id, doc, warnings })
     }
 
-    /// The source values a rejects file may show: mapped columns only, never the BSN.
+    /// The source values a rejects file may show: mapped columns only, never a BSN column, a BSN
+    /// used as local id, contact columns, or any value that looks like a BSN.
     fn original(&self, rec: &Record) -> Vec<(String, String)> {
         let m = &self.mapping;
         let contact_cols: Vec<usize> = m
@@ -473,17 +961,145 @@ impl Translator {
                 ValueSource::Constant(_) => None,
             })
             .collect();
+        let hidden = |i: usize| {
+            Some(i) == m.bsn_column
+                || (m.id_is_bsn && Some(i) == m.id_column)
+                || contact_cols.contains(&i)
+        };
         m.columns
             .iter()
             .enumerate()
-            .filter(|(i, _)| Some(*i) != m.bsn_column && !contact_cols.contains(i))
+            .filter(|(i, _)| !hidden(*i))
             .map(|(i, c)| {
-                (
-                    c.clone(),
-                    rec.values.get(i).map(|v| v.join(" | ")).unwrap_or_default(),
-                )
+                let v = rec
+                    .values
+                    .get(i)
+                    .map(|v| {
+                        v.iter()
+                            .map(|x| if looks_like_bsn(x) { "(BSN?)" } else { x.as_str() })
+                            .collect::<Vec<_>>()
+                            .join(" | ")
+                    })
+                    .unwrap_or_default();
+                (c.clone(), v)
             })
             .collect()
+    }
+}
+
+/// A list element's column as rejects name it: the list's `from` and the element-relative column.
+fn element_column(from: &str, rel: &str) -> String {
+    format!("{}/{}", from.trim_end_matches('/'), rel.trim_start_matches('/'))
+}
+
+const CONTACT_INDICATOR: &str = "indicatieBeschikbaarheidContactgegevens";
+
+fn derives_indicator(m: &Mapping) -> bool {
+    m.fields
+        .iter()
+        .any(|f| matches!(f.steps.first(), Some(Step::Prop(p)) if p == CONTACT_INDICATOR))
+}
+
+/// The cells a field reads: its column's values, or its constant.
+fn cells<'r>(f: &'r Field, values: &'r [Vec<String>]) -> Vec<&'r str> {
+    match &f.source {
+        ValueSource::Column(c) => values
+            .get(*c)
+            .map(|v| v.iter().map(String::as_str).collect())
+            .unwrap_or_default(),
+        ValueSource::Constant(v) => vec![v.as_str()],
+    }
+}
+
+/// `remove` and `uppercase` applied, trimmed.
+fn clean(f: &Field, cell: &str) -> String {
+    let mut v = cell.trim().to_string();
+    if let Some(chars) = &f.remove {
+        v.retain(|c| !chars.contains(c));
+    }
+    if f.uppercase {
+        v = v.to_uppercase();
+    }
+    v.trim().to_string()
+}
+
+/// Put a field's values into the document: the i-th value into element i of a `[]` list; a
+/// single-valued target that receives several values rejects the record.
+fn put(out: &mut Filled, f: &Field, values: Vec<Value>, column: Option<&str>, row: u64) {
+    if values.len() > 1 && !f.steps.contains(&Step::Each) {
+        out.rejects.push(Reject {
+            row,
+            column: column.map(str::to_string),
+            rule: MULTIPLE.into(),
+            message: format!(
+                "{} values for {}, which holds one (map the list with '[]' or [lists])",
+                values.len(),
+                f.target
+            ),
+        });
+        return;
+    }
+    for (i, v) in values.into_iter().enumerate() {
+        let pointer = place(&mut out.doc, &f.steps, i, v);
+        if let Some(c) = column {
+            out.places.push((pointer, c.to_string()));
+        }
+    }
+}
+
+/// A 9-digit value (spaces, dots and dashes allowed) that passes the elfproef.
+fn looks_like_bsn(v: &str) -> bool {
+    vum::privacy::normalise_bsn(v).is_some_and(|b| vum::privacy::is_valid_bsn(&b))
+}
+
+/// A source value as a message may show it: quoted, shortened, never a BSN.
+fn quote(v: &str) -> String {
+    if looks_like_bsn(v) {
+        return "(a BSN-like value)".into();
+    }
+    let mut out: String = v.chars().take(QUOTE_MAX).collect();
+    if out.len() < v.len() {
+        out.push('…');
+    }
+    format!("'{}'", out.escape_debug())
+}
+
+/// A value and, when `remove`/`uppercase`/`split` changed it, the cell it came from.
+fn shown(part: &str, cell: &str) -> String {
+    if part == cell.trim() {
+        quote(part)
+    } else {
+        format!("{} (cell {})", quote(part), quote(cell))
+    }
+}
+
+fn is_empty(v: &Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::String(s) => s.is_empty(),
+        Value::Array(a) => a.iter().all(is_empty),
+        Value::Object(o) => o.values().all(is_empty),
+        _ => false,
+    }
+}
+
+/// Drop the holes that fixed indexes leave in lists (`[2]` alone) and empty objects and lists:
+/// VUM reads them as absent anyway.
+fn compact(v: &mut Value) {
+    match v {
+        Value::Object(o) => {
+            o.values_mut().for_each(compact);
+            o.retain(|_, v| match v {
+                Value::Null => false,
+                Value::Object(_) | Value::Array(_) => !is_empty(v),
+                _ => true,
+            });
+        }
+        Value::Array(a) => {
+            a.iter_mut().for_each(compact);
+            a.retain(|v| !is_empty(v));
+        }
+        _ => {}
     }
 }
 
@@ -525,17 +1141,17 @@ fn record(s: &mut Summary, sink: &mut dyn Sink, o: Outcome) -> Result<(), Transl
 }
 
 /// Convert a source value to the target's JSON type.
-fn convert(f: &Field, v: &str) -> Result<Value, (&'static str, String)> {
+fn convert(f: &Field, v: &str, shown: &str) -> Result<Value, (&'static str, String)> {
     match f.leaf {
         LeafType::String => Ok(Value::String(v.to_string())),
         LeafType::Integer => parse_whole(v).map(Value::from).ok_or((
             NOT_A_NUMBER,
-            format!("'{v}' is not a whole number ({})", f.target),
+            format!("{shown} is not a whole number ({})", f.target),
         )),
         LeafType::Date => parse_date(v, f.date_format).map(Value::String).ok_or((
             BAD_DATE,
             format!(
-                "'{v}' is not a date{} ({})",
+                "{shown} is not a date{} ({})",
                 match f.date_format {
                     Some(DateFormat::DayMonthYear(c)) => format!(" as dd{c}mm{c}yyyy"),
                     Some(DateFormat::Excel) => " as an Excel serial number".to_string(),

@@ -32,13 +32,30 @@ struct RawMapping {
     #[serde(default)]
     description: Option<String>,
     source: SourceConfig,
-    identity: IdentityConfig,
+    #[serde(default)]
+    identity: Option<IdentityConfig>,
     #[serde(default)]
     consent: Option<ConsentConfig>,
+    /// cell values that mean "empty" in every column (e.g. "NNB", "Onbekend", "-")
+    #[serde(default)]
+    null_values: Vec<String>,
     #[serde(default)]
     filter: Vec<FilterConfig>,
     #[serde(default)]
     lookups: BTreeMap<String, LookupConfig>,
+    #[serde(default)]
+    fields: BTreeMap<String, FieldConfig>,
+    /// lists of objects filled element by element from a source list
+    #[serde(default)]
+    lists: BTreeMap<String, ListConfig>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListConfig {
+    /// the source list: a JSON pointer with `*` (`/talen/*`) or an XML element path (`taal`)
+    from: String,
+    /// fields relative to one element of the list
     fields: BTreeMap<String, FieldConfig>,
 }
 
@@ -76,6 +93,8 @@ pub enum SourceConfig {
         record_path: String,
     },
     Ndjson {},
+    /// documents already in VUM form: one document, a JSON array of documents, or NDJSON
+    Vum {},
 }
 
 fn default_delimiter() -> String {
@@ -103,21 +122,72 @@ pub enum Encoding {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct IdentityConfig {
-    column: String,
+    /// the local id; a `vum` source takes the document's own id when this is absent
+    #[serde(default)]
+    column: Option<String>,
     #[serde(default)]
     bsn_column: Option<String>,
+    /// the local id column holds BSNs: they are keyed and never echoed
+    #[serde(default)]
+    column_is_bsn: bool,
+    /// `vum` source: key the document's id like other imports instead of keeping it
+    #[serde(default)]
+    key: bool,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ConsentConfig {
-    column: String,
-    /// values that allow sharing the record at all; other rows are filtered
-    share: Vec<String>,
-    /// values that also allow contact details (default: none)
     #[serde(default)]
-    contact: Vec<String>,
+    column: Option<String>,
+    /// a constant: every record of the source consents (`value = true`)
+    #[serde(default)]
+    value: Option<bool>,
+    /// values that allow sharing the record at all; other rows are filtered
+    #[serde(default)]
+    share: Vec<String>,
+    /// values that also allow contact details (default: none); with `value`, true or false
+    #[serde(default)]
+    contact: ContactConsent,
 }
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum ContactConsent {
+    All(bool),
+    Values(Vec<String>),
+}
+
+impl Default for ContactConsent {
+    fn default() -> Self {
+        ContactConsent::Values(Vec::new())
+    }
+}
+
+/// Whose consent lets a record be shared, and its contact details with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Consent {
+    /// a column: `share` values let the record be shared, `contact` values also its contact details
+    Column {
+        column: usize,
+        share: Vec<String>,
+        contact: Vec<String>,
+    },
+    /// every record of the source consents; `contact`: to contact details too
+    Constant { contact: bool },
+}
+
+impl Consent {
+    fn allows_contact(&self) -> bool {
+        match self {
+            Consent::Column { contact, .. } => !contact.is_empty(),
+            Consent::Constant { contact } => *contact,
+        }
+    }
+}
+
+/// Largest fixed list index a target may name (`[n]`); VUM lists are short.
+pub const MAX_INDEX: usize = 999;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -166,6 +236,12 @@ struct FieldConfig {
     /// upper-case the value (after `remove`)
     #[serde(default)]
     uppercase: bool,
+    /// compare values with the value map without regard to case
+    #[serde(default)]
+    ignore_case: bool,
+    /// values that mean "empty" for this field, besides the source's `null_values`
+    #[serde(default)]
+    null_values: Vec<String>,
 }
 
 /// What to do with a value the map or lookup does not know.
@@ -178,7 +254,7 @@ pub enum Unmapped {
 }
 
 /// One step of a target path: a property, then maybe an array position.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Step {
     Prop(String),
     /// `[]`: the i-th value of the field goes to the i-th element
@@ -227,6 +303,28 @@ pub struct Field {
     pub required: bool,
     pub remove: Option<String>,
     pub uppercase: bool,
+    /// map keys are lower-cased; values are looked up lower-cased
+    pub ignore_case: bool,
+    /// values that count as empty (the source's and the field's `null_values`, trimmed)
+    pub null_values: Vec<String>,
+    /// the source can give this field several values (a `*` pointer, an XML path, `split`)
+    pub multi: bool,
+}
+
+/// A VUM list of objects filled element by element: each element of the source list `from`
+/// becomes one element of the target list, with its fields read relative to that element.
+#[derive(Debug, Clone)]
+pub struct ListMap {
+    /// the target list, e.g. `arbeidsmarktkwalificatie.taalbeheersing`
+    pub target: String,
+    /// the target's property steps, followed by one `Step::Each`
+    pub steps: Vec<Step>,
+    /// the source list (JSON pointer with `*`, or an XML element path relative to the record)
+    pub from: String,
+    /// element-relative source columns its fields read, in order
+    pub columns: Vec<String>,
+    /// fields with targets relative to the element; `ValueSource::Column` indexes `columns`
+    pub fields: Vec<Field>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -252,11 +350,19 @@ pub struct Mapping {
     pub source: SourceConfig,
     /// every source column (CSV/XLSX header name, XML path, JSON pointer) the mapping reads, in order
     pub columns: Vec<String>,
-    pub id_column: usize,
+    /// the local id column; `None` for a `vum` source, whose documents carry their id
+    pub id_column: Option<usize>,
+    /// the local id column holds BSNs (declared in the mapping): keyed, never echoed
+    pub id_is_bsn: bool,
+    /// `vum` source: key the document's own id instead of keeping it
+    pub key_document_id: bool,
     pub bsn_column: Option<usize>,
-    pub consent: Option<(usize, Vec<String>, Vec<String>)>,
+    pub consent: Option<Consent>,
+    /// source-wide values that mean "empty", trimmed
+    pub null_values: Vec<String>,
     pub filters: Vec<Filter>,
     pub fields: Vec<Field>,
+    pub lists: Vec<ListMap>,
 }
 
 impl Mapping {
@@ -266,6 +372,16 @@ impl Mapping {
             source,
         })?;
         Self::parse(&text, path)
+    }
+
+    /// The mapping of a `vum` source without a file: documents already in VUM form, every record
+    /// consenting (`contact`: to contact details too), ids kept as the documents give them.
+    pub fn vum_documents(kind: Kind, contact: bool) -> Result<Mapping, MappingError> {
+        let text = format!(
+            "kind = \"{}\"\n[source]\nformat = \"vum\"\n[consent]\nvalue = true\ncontact = {contact}\n",
+            kind.name()
+        );
+        Self::parse(&text, Path::new("(vum documents)"))
     }
 
     /// Parse a mapping; `path` names it in errors and anchors relative lookup files.
@@ -286,25 +402,39 @@ impl Mapping {
                 "a mapping produces 'werkzoekende' or 'vacature' documents".into(),
             ));
         }
-        let mut columns: Vec<String> = Vec::new();
-        let mut col = |name: &str| -> usize {
-            if let Some(i) = columns.iter().position(|c| c == name) {
-                return i;
+        let is_vum = matches!(raw.source, SourceConfig::Vum {});
+        let mut columns = Columns::default();
+        let identity = raw.identity.as_ref();
+        let id_column = match identity.and_then(|i| i.column.as_deref()) {
+            Some(c) => Some(columns.index(c)),
+            None if is_vum => None,
+            None => {
+                return Err(ferr(
+                    "identity.column",
+                    "name the column that holds the local id".into(),
+                ))
             }
-            columns.push(name.to_string());
-            columns.len() - 1
         };
-        let id_column = col(&raw.identity.column);
-        let bsn_column = raw.identity.bsn_column.as_deref().map(&mut col);
-        let consent = raw
-            .consent
-            .as_ref()
-            .map(|c| (col(&c.column), c.share.clone(), c.contact.clone()));
+        let id_is_bsn = identity.is_some_and(|i| i.column_is_bsn);
+        let key_document_id = identity.is_some_and(|i| i.key);
+        if key_document_id && !is_vum {
+            return Err(ferr("identity.key", "'key' is for a vum source (documents that carry their own id); other sources always key the local id".into()));
+        }
+        if id_is_bsn && kind != Kind::Werkzoekende {
+            return Err(ferr("identity.column_is_bsn", "only a werkzoekende has a BSN".into()));
+        }
+        let bsn_column = identity
+            .and_then(|i| i.bsn_column.as_deref())
+            .map(|c| columns.index(c));
+        let consent = match &raw.consent {
+            None => None,
+            Some(c) => Some(consent(c, &mut columns).map_err(|m| ferr("consent", m))?),
+        };
         let filters = raw
             .filter
             .iter()
             .map(|f| Filter {
-                column: col(&f.column),
+                column: columns.index(&f.column),
                 one_of: f.one_of.clone(),
                 not_in: f.not_in.clone(),
             })
@@ -318,101 +448,45 @@ impl Mapping {
                     .map_err(|m| ferr(&format!("lookups.{name}"), m))?,
             );
         }
-        let family = kind.family();
-        let schema = vum_schema(family);
+        let ctx = FieldContext {
+            kind,
+            schema: vum_schema(kind.family()),
+            lookups: &lookups,
+            consent: consent.as_ref(),
+            null_values: trimmed(&raw.null_values),
+            source: &raw.source,
+        };
         let mut fields = Vec::new();
         for (target, fc) in &raw.fields {
             let fname = format!("fields.\"{target}\"");
             let steps = parse_target(target).map_err(|m| ferr(&fname, m))?;
-            let (leaf, id_prop) =
-                resolve(&schema, kind.root_def(), &steps).map_err(|m| ferr(&fname, m))?;
-            if id_prop {
-                return Err(ferr(&fname, "the record id is derived from [identity] (a keyed hash of the local id); it cannot be mapped".into()));
-            }
-            let privacy = privacy_class(family, &steps);
-            if privacy == Privacy::Contact
-                && raw.consent.as_ref().is_none_or(|c| c.contact.is_empty())
-            {
-                return Err(ferr(&fname, "contact details need a [consent] rule with 'contact' values: they are written only for records whose consent allows it".into()));
-            }
-            let source = match (&fc.column, &fc.value) {
-                (Some(c), None) => ValueSource::Column(col(c)),
-                (None, Some(v)) => {
-                    ValueSource::Constant(toml_scalar(v).map_err(|m| ferr(&fname, m))?)
-                }
-                _ => {
-                    return Err(ferr(
-                        &fname,
-                        "give exactly one of 'column' or 'value'".into(),
-                    ))
-                }
-            };
-            let mut map = match &fc.map {
-                Some(m) => Some(
-                    m.iter()
-                        .map(|(k, v)| Ok((k.trim().to_string(), toml_scalar(v)?)))
-                        .collect::<Result<HashMap<_, _>, String>>()
-                        .map_err(|m| ferr(&fname, m))?,
-                ),
-                None => None,
-            };
-            if let Some(l) = &fc.lookup {
-                let table = lookups.get(l).ok_or_else(|| {
-                    ferr(
-                        &fname,
-                        format!("lookup '{l}' is not defined under [lookups]"),
-                    )
-                })?;
-                let m = map.get_or_insert_with(HashMap::new);
-                for (k, v) in table {
-                    m.entry(k.clone()).or_insert_with(|| v.clone());
-                }
-            }
-            let date_format = match fc.date_format.as_deref() {
-                None => None,
-                Some("yyyy-mm-dd") => Some(DateFormat::Iso),
-                Some("dd-mm-yyyy") => Some(DateFormat::DayMonthYear('-')),
-                Some("dd/mm/yyyy") => Some(DateFormat::DayMonthYear('/')),
-                Some("dd.mm.yyyy") => Some(DateFormat::DayMonthYear('.')),
-                Some("excel") => Some(DateFormat::Excel),
-                Some(other) => return Err(ferr(&fname, format!("date_format '{other}': use yyyy-mm-dd, dd-mm-yyyy, dd/mm/yyyy, dd.mm.yyyy or excel"))),
-            };
-            if date_format.is_some() && leaf != LeafType::Date {
-                return Err(ferr(
-                    &fname,
-                    "date_format on a property that is not a date".into(),
-                ));
-            }
-            if fc.split.is_some() && !steps.contains(&Step::Each) {
-                return Err(ferr(
-                    &fname,
-                    "'split' needs a '[]' in the target to put each part in its own element".into(),
-                ));
-            }
-            fields.push(Field {
-                target: target.clone(),
-                steps,
-                leaf,
-                privacy,
-                source,
-                default: fc
-                    .default
-                    .as_ref()
-                    .map(toml_scalar)
-                    .transpose()
+            fields.push(
+                ctx.field(target, &[], steps, fc, &mut columns)
                     .map_err(|m| ferr(&fname, m))?,
-                split: fc.split.clone(),
-                map,
-                unmapped: fc.unmapped.unwrap_or(Unmapped::Reject),
-                date_format,
-                required: fc.required,
-                remove: fc.remove.clone(),
-                uppercase: fc.uppercase,
-            });
+            );
         }
-        if fields.is_empty() {
+        let mut lists = Vec::new();
+        for (target, lc) in &raw.lists {
+            let lname = format!("lists.\"{target}\"");
+            lists.push(
+                ctx.list(target, lc, &fields)
+                    .map_err(|(f, m)| ferr(&format!("{lname}{f}"), m))?,
+            );
+        }
+        if is_vum {
+            if !fields.is_empty() || !lists.is_empty() {
+                return Err(ferr("fields", "a vum source takes documents as they are: it maps no fields".into()));
+            }
+            if bsn_column.is_some() || id_is_bsn {
+                return Err(ferr("identity", "a VUM document holds no BSN".into()));
+            }
+        } else if fields.is_empty() && lists.is_empty() {
             return Err(ferr("fields", "the mapping maps no property".into()));
         }
+        if !lists.is_empty() && matches!(raw.source, SourceConfig::Csv { .. } | SourceConfig::Xlsx { .. }) {
+            return Err(ferr("lists", "a CSV or XLSX row holds no list of elements: map numbered columns to fixed elements ('taalbeheersing[0].codeTaal', 'taalbeheersing[1].codeTaal'), or split one cell into a list with 'split'".into()));
+        }
+        check_pairing(&fields).map_err(|(f, m)| ferr(&format!("fields.\"{f}\""), m))?;
         if let SourceConfig::Csv {
             delimiter, quote, ..
         } = &raw.source
@@ -424,19 +498,301 @@ impl Mapping {
                 ));
             }
         }
+        let null_values = ctx.null_values;
         Ok(Mapping {
             path: path.into(),
             kind,
             description: raw.description,
             source: raw.source,
-            columns,
+            columns: columns.0,
             id_column,
+            id_is_bsn,
+            key_document_id,
             bsn_column,
             consent,
+            null_values,
             filters,
             fields,
+            lists,
         })
     }
+}
+
+/// The source columns a mapping reads, each once, in order of first mention.
+#[derive(Default)]
+struct Columns(Vec<String>);
+
+impl Columns {
+    fn index(&mut self, name: &str) -> usize {
+        if let Some(i) = self.0.iter().position(|c| c == name) {
+            return i;
+        }
+        self.0.push(name.to_string());
+        self.0.len() - 1
+    }
+}
+
+fn trimmed(values: &[String]) -> Vec<String> {
+    values.iter().map(|v| v.trim().to_string()).collect()
+}
+
+fn consent(c: &ConsentConfig, columns: &mut Columns) -> Result<Consent, String> {
+    match (&c.column, c.value) {
+        (Some(col), None) => {
+            if c.share.is_empty() {
+                return Err("'share' lists the values of the consent column that allow sharing".into());
+            }
+            let contact = match &c.contact {
+                ContactConsent::Values(v) => v.clone(),
+                ContactConsent::All(_) => {
+                    return Err("with a consent column, 'contact' lists the column's values that allow contact details".into())
+                }
+            };
+            Ok(Consent::Column {
+                column: columns.index(col),
+                share: c.share.clone(),
+                contact,
+            })
+        }
+        (None, Some(true)) => {
+            if !c.share.is_empty() {
+                return Err("'share' goes with a consent column, not with 'value'".into());
+            }
+            let contact = match &c.contact {
+                ContactConsent::All(b) => *b,
+                ContactConsent::Values(v) if v.is_empty() => false,
+                ContactConsent::Values(_) => {
+                    return Err("with 'value = true', 'contact' is true or false".into())
+                }
+            };
+            Ok(Consent::Constant { contact })
+        }
+        (None, Some(false)) => Err("'value = false' would share nothing: leave [consent] out if records need no consent (vacatures), or name the consent column".into()),
+        _ => Err("give exactly one of 'column' (with 'share') or 'value = true'".into()),
+    }
+}
+
+/// What every field of a mapping is checked against.
+struct FieldContext<'a> {
+    kind: Kind,
+    schema: Value,
+    lookups: &'a HashMap<String, HashMap<String, String>>,
+    consent: Option<&'a Consent>,
+    null_values: Vec<String>,
+    source: &'a SourceConfig,
+}
+
+impl FieldContext<'_> {
+    /// Check one field. `prefix` is the list a list field's element belongs to (steps ending in
+    /// `Each`); `steps` are relative to it.
+    fn field(
+        &self,
+        target: &str,
+        prefix: &[Step],
+        steps: Vec<Step>,
+        fc: &FieldConfig,
+        columns: &mut Columns,
+    ) -> Result<Field, String> {
+        let full: Vec<Step> = prefix.iter().cloned().chain(steps.iter().cloned()).collect();
+        let (leaf, id_prop) = resolve(&self.schema, self.kind.root_def(), &full)?;
+        if id_prop {
+            return Err("the record id is derived from [identity] (a keyed hash of the local id); it cannot be mapped".into());
+        }
+        let privacy = privacy_class(self.kind.family(), &full);
+        if privacy == Privacy::Contact && !self.consent.is_some_and(Consent::allows_contact) {
+            return Err("contact details need a [consent] rule with 'contact' values: they are written only for records whose consent allows it".into());
+        }
+        let (source, multi) = match (&fc.column, &fc.value) {
+            (Some(c), None) => {
+                let multi = match self.source {
+                    SourceConfig::Json { .. } | SourceConfig::Ndjson {} => c.contains('*'),
+                    SourceConfig::Xml { .. } => true,
+                    _ => false,
+                };
+                (ValueSource::Column(columns.index(c)), multi || fc.split.is_some())
+            }
+            (None, Some(v)) => (ValueSource::Constant(toml_scalar(v)?), fc.split.is_some()),
+            _ => return Err("give exactly one of 'column' or 'value'".into()),
+        };
+        let fold = |k: &str| {
+            if fc.ignore_case {
+                k.trim().to_lowercase()
+            } else {
+                k.trim().to_string()
+            }
+        };
+        let mut map = match &fc.map {
+            Some(m) => Some(
+                m.iter()
+                    .map(|(k, v)| Ok((fold(k), toml_scalar(v)?)))
+                    .collect::<Result<HashMap<_, _>, String>>()?,
+            ),
+            None => None,
+        };
+        if let Some(l) = &fc.lookup {
+            let table = self
+                .lookups
+                .get(l)
+                .ok_or_else(|| format!("lookup '{l}' is not defined under [lookups]"))?;
+            let m = map.get_or_insert_with(HashMap::new);
+            for (k, v) in table {
+                m.entry(fold(k)).or_insert_with(|| v.clone());
+            }
+        }
+        if fc.ignore_case && map.is_none() {
+            return Err("'ignore_case' applies to a 'map' or 'lookup'; this field has neither".into());
+        }
+        let date_format = match fc.date_format.as_deref() {
+            None => None,
+            Some("yyyy-mm-dd") => Some(DateFormat::Iso),
+            Some("dd-mm-yyyy") => Some(DateFormat::DayMonthYear('-')),
+            Some("dd/mm/yyyy") => Some(DateFormat::DayMonthYear('/')),
+            Some("dd.mm.yyyy") => Some(DateFormat::DayMonthYear('.')),
+            Some("excel") => Some(DateFormat::Excel),
+            Some(other) => return Err(format!("date_format '{other}': use yyyy-mm-dd, dd-mm-yyyy, dd/mm/yyyy, dd.mm.yyyy or excel")),
+        };
+        if date_format.is_some() && leaf != LeafType::Date {
+            return Err("date_format on a property that is not a date".into());
+        }
+        if fc.split.is_some() && !steps.contains(&Step::Each) {
+            return Err(
+                "'split' needs a '[]' in the target to put each part in its own element".into(),
+            );
+        }
+        if steps.iter().filter(|s| **s == Step::Each).count() > 1 {
+            return Err("a target has at most one '[]': map a list of lists element by element under [lists]".into());
+        }
+        let mut null_values = self.null_values.clone();
+        null_values.extend(trimmed(&fc.null_values));
+        Ok(Field {
+            target: target.to_string(),
+            steps,
+            leaf,
+            privacy,
+            source,
+            default: fc.default.as_ref().map(toml_scalar).transpose()?,
+            split: fc.split.clone(),
+            map,
+            unmapped: fc.unmapped.unwrap_or(Unmapped::Reject),
+            date_format,
+            required: fc.required,
+            remove: fc.remove.clone(),
+            uppercase: fc.uppercase,
+            ignore_case: fc.ignore_case,
+            null_values,
+            multi,
+        })
+    }
+
+    /// Check a `[lists."target"]` entry; an error names the sub-key it concerns.
+    fn list(
+        &self,
+        target: &str,
+        lc: &ListConfig,
+        fields: &[Field],
+    ) -> Result<ListMap, (String, String)> {
+        let here = |m: String| (String::new(), m);
+        let mut steps = parse_target(target).map_err(here)?;
+        if steps.iter().any(|s| !matches!(s, Step::Prop(_))) {
+            return Err(here("name the list without '[]' (e.g. \"arbeidsmarktkwalificatie.taalbeheersing\")".into()));
+        }
+        steps.push(Step::Each);
+        if !is_object_list(&self.schema, self.kind.root_def(), &steps) {
+            return Err(here(format!("{target} is not a list of objects in the standard")));
+        }
+        if let Some(f) = fields.iter().find(|f| f.steps.starts_with(&steps[..steps.len() - 1]) && f.steps.get(steps.len() - 1).is_some_and(|s| matches!(s, Step::Each | Step::Index(_)))) {
+            return Err(here(format!("fields.\"{}\" fills the same list: map all of its fields here, relative to the element", f.target)));
+        }
+        if lc.from.trim().is_empty() {
+            return Err((".from".into(), "name the source list (a JSON pointer with '*', e.g. \"/talen/*\", or an XML element path)".into()));
+        }
+        if matches!(self.source, SourceConfig::Json { .. } | SourceConfig::Ndjson {}) && !lc.from.contains('*') {
+            return Err((".from".into(), format!("'{}' names one value, not a list: end it in '/*' for every element", lc.from)));
+        }
+        let mut columns = Columns::default();
+        let mut out = Vec::new();
+        for (rel, fc) in &lc.fields {
+            let fname = format!(".fields.\"{rel}\"");
+            let rsteps = parse_target(rel).map_err(|m| (fname.clone(), m))?;
+            let full_target = format!("{target}[].{rel}");
+            out.push(
+                self.field(&full_target, &steps, rsteps, fc, &mut columns)
+                    .map_err(|m| (fname.clone(), m))?,
+            );
+        }
+        if out.is_empty() {
+            return Err((".fields".into(), "the list maps no property of its elements".into()));
+        }
+        check_pairing(&out).map_err(|(f, m)| (format!(".fields.\"{f}\""), m))?;
+        Ok(ListMap {
+            target: target.to_string(),
+            steps,
+            from: lc.from.clone(),
+            columns: columns.0,
+            fields: out,
+        })
+    }
+}
+
+/// Refuse fields that would pair values from different source elements: two or more fields
+/// filling the elements of one `[]` list, one of them from a source that can give several values.
+/// When one element lacks a value, the values after it would slide into the wrong elements.
+fn check_pairing(fields: &[Field]) -> Result<(), (String, String)> {
+    let mut by_list: BTreeMap<Vec<Step>, Vec<&Field>> = BTreeMap::new();
+    for f in fields {
+        if let Some(i) = f.steps.iter().position(|s| *s == Step::Each) {
+            by_list.entry(f.steps[..i].to_vec()).or_default().push(f);
+        }
+    }
+    for (list, fs) in by_list {
+        if fs.len() < 2 || !fs.iter().any(|f| f.multi) {
+            continue;
+        }
+        let name: Vec<String> = list
+            .iter()
+            .map(|s| match s {
+                Step::Prop(p) => p.clone(),
+                Step::Index(n) => format!("[{n}]"),
+                Step::Each => "[]".into(),
+            })
+            .collect();
+        let name = name.join(".").replace(".[", "[");
+        let targets: Vec<&str> = fs.iter().map(|f| f.target.as_str()).collect();
+        return Err((
+            fs[0].target.clone(),
+            format!(
+                "{} fill the elements of '{name}[]' side by side from lists of values; when one element lacks a value, the values after it would move into the wrong element. Map the list element by element: [lists.\"{name}\"] with from = the source list (e.g. \"/talen/*\" or an XML element) and its fields relative to the element",
+                targets.join(", ")
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Whether the steps (ending in `Each`) name a list of objects.
+fn is_object_list(schema: &Value, root: &str, steps: &[Step]) -> bool {
+    let defs = &schema["$defs"];
+    let deref = |n: &Value| {
+        let mut n = n.clone();
+        while let Some(r) = n.get("$ref").and_then(Value::as_str) {
+            n = defs[r.rsplit('/').next().unwrap_or_default()].clone();
+        }
+        n
+    };
+    let mut node = deref(&defs[root]);
+    for s in steps {
+        node = match s {
+            Step::Prop(p) => match node.get("properties").and_then(|ps| ps.get(p)) {
+                Some(n) => deref(n),
+                None => return false,
+            },
+            Step::Each | Step::Index(_) => match node.get("items") {
+                Some(n) if node.get("type").and_then(Value::as_str) == Some("array") => deref(n),
+                _ => return false,
+            },
+        };
+    }
+    node.get("type").and_then(Value::as_str) == Some("object")
 }
 
 fn toml_scalar(v: &toml::Value) -> Result<String, String> {
@@ -493,6 +849,9 @@ pub fn parse_target(t: &str) -> Result<Vec<Step>, String> {
         steps.push(Step::Prop(name.to_string()));
         let mut rest = rest;
         while !rest.is_empty() {
+            if !rest.starts_with('[') {
+                return Err(format!("'{t}': unexpected text after ']'"));
+            }
             let end = rest
                 .find(']')
                 .ok_or_else(|| format!("'{t}': unclosed '['"))?;
@@ -500,11 +859,13 @@ pub fn parse_target(t: &str) -> Result<Vec<Step>, String> {
             steps.push(if inner.is_empty() {
                 Step::Each
             } else {
-                Step::Index(
-                    inner
-                        .parse()
-                        .map_err(|_| format!("'{t}': '[{inner}]' is not an index"))?,
-                )
+                let n: usize = inner
+                    .parse()
+                    .map_err(|_| format!("'{t}': '[{inner}]' is not an index"))?;
+                if n > MAX_INDEX {
+                    return Err(format!("'{t}': index {n} is larger than {MAX_INDEX}; a VUM list holds a few elements"));
+                }
+                Step::Index(n)
             });
             rest = &rest[end + 1..];
         }

@@ -191,3 +191,12 @@ impl FromStr for Kind {
             })
     }
 }
+
+/// The property that holds a record's id in a document of this kind's family (`idWerkzoekende`,
+/// `idVacature`).
+pub fn record_id_property(kind: Kind) -> &'static str {
+    match kind.family() {
+        Family::Werkzoekenden => "idWerkzoekende",
+        Family::Vacatures => "idVacature",
+    }
+}

@@ -120,7 +120,7 @@ pub(super) fn open(
                     }
                 }
             }
-            return Some(Ok(Record { row, values }));
+            return Some(Ok(Record::new(row, values)));
         }
     })))
 }

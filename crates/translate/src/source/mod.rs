@@ -13,11 +13,30 @@ pub use xlsx_source::excel_serial_to_date as excel_date;
 
 /// One source record: for each mapping column, its values (none = absent; XML and JSON can hold
 /// several values for one path).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Record {
     /// row number in the source (1-based data row for CSV/XLSX counting the header, record index for XML/JSON)
     pub row: u64,
     pub values: Vec<Vec<String>>,
+    /// for each of the mapping's `[lists]`: the source list's elements, each with the values of
+    /// the list's element-relative columns (so values of one element stay together)
+    pub lists: Vec<Vec<Element>>,
+    /// the document itself, for a `vum` source
+    pub doc: Option<serde_json::Value>,
+}
+
+/// One element of a source list: for each of its list's columns, its values.
+pub type Element = Vec<Vec<String>>;
+
+impl Record {
+    /// A record of plain column values (CSV, XLSX).
+    pub fn new(row: u64, values: Vec<Vec<String>>) -> Record {
+        Record {
+            row,
+            values,
+            ..Record::default()
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -37,13 +56,19 @@ pub struct OpenError {
     pub message: String,
 }
 
-pub type Records = Box<dyn Iterator<Item = Result<Record, RowError>>>;
+pub type Records = Box<dyn Iterator<Item = Result<Record, RowError>> + Send>;
 
 pub const ENCODING: &str = "translate/encoding";
 pub const CSV_MALFORMED: &str = "translate/csv";
 pub const XLSX_MALFORMED: &str = "translate/xlsx";
 pub const XML_MALFORMED: &str = "translate/xml";
 pub const JSON_MALFORMED: &str = "translate/json";
+pub const TOO_LARGE: &str = "translate/te-groot";
+
+/// The largest file read whole (a JSON array or a single document); larger exports go as NDJSON.
+pub const MAX_WHOLE_FILE: u64 = 512 << 20;
+/// The longest NDJSON line.
+pub const MAX_LINE: usize = 16 << 20;
 
 /// Open `input` as the mapping's source says.
 pub fn open(mapping: &Mapping, input: &Path) -> Result<Records, OpenError> {
@@ -70,12 +95,17 @@ pub fn open(mapping: &Mapping, input: &Path) -> Result<Records, OpenError> {
             xlsx_source::open(input, &mapping.columns, sheet.as_deref(), *header_row).map_err(err)
         }
         SourceConfig::Xml { record, namespaces } => {
-            xml_source::open(input, &mapping.columns, record, namespaces).map_err(err)
+            xml_source::open(input, &mapping.columns, &mapping.lists, record, namespaces)
+                .map_err(err)
         }
         SourceConfig::Json { record_path } => {
-            json_source::open_json(input, &mapping.columns, record_path).map_err(err)
+            json_source::open_json(input, &mapping.columns, &mapping.lists, record_path)
+                .map_err(err)
         }
-        SourceConfig::Ndjson {} => json_source::open_ndjson(input, &mapping.columns).map_err(err),
+        SourceConfig::Ndjson {} => {
+            json_source::open_ndjson(input, &mapping.columns, &mapping.lists).map_err(err)
+        }
+        SourceConfig::Vum {} => json_source::open_vum(input, &mapping.columns).map_err(err),
     }
 }
 

@@ -206,7 +206,7 @@ fn read(
         }
         let msg = match bad {
             Some(e) => Err(e),
-            None => Ok(Record { row: row1, values }),
+            None => Ok(Record::new(row1, values)),
         };
         if tx.send(msg).is_err() {
             return; // the consumer stopped

@@ -1,7 +1,8 @@
 //! XML exports: one record per element at the `record` path; columns are paths relative to it
 //! (`naam`, `adres/postcode`, `@id`, `adres/@soort`). Names match by local name, or by namespace
 //! when written with a prefix declared under `namespaces`. Streamed with quick-xml.
-use super::{Record, Records, RowError, XML_MALFORMED};
+use super::{Element, Record, Records, RowError, XML_MALFORMED};
+use crate::mapping::ListMap;
 use quick_xml::events::Event;
 use quick_xml::name::ResolveResult;
 use quick_xml::NsReader;
@@ -42,6 +43,72 @@ struct Column {
     attr: Option<Name>,
 }
 
+impl Column {
+    fn matches(&self, rel: &[(Option<String>, String)]) -> bool {
+        self.path.len() == rel.len()
+            && self.path.iter().zip(rel).all(|(w, (ns, l))| matches(w, ns, l))
+    }
+}
+
+fn parse_column(c: &str, namespaces: &BTreeMap<String, String>) -> Result<Column, String> {
+    let (p, attr) = match c.rsplit_once('@') {
+        Some((p, a)) => (p.trim_end_matches('/'), Some(parse_name(a, namespaces)?)),
+        None => (c, None),
+    };
+    let path = p
+        .split('/')
+        .filter(|s| !s.is_empty() && *s != ".")
+        .map(|s| parse_name(s, namespaces))
+        .collect::<Result<_, _>>()?;
+    Ok(Column { path, attr })
+}
+
+/// A `[lists]` entry: the element path of one list element (relative to the record) and the
+/// columns relative to that element.
+struct List {
+    path: Column,
+    cols: Vec<Column>,
+}
+
+/// The record being read.
+struct Open {
+    values: Vec<Vec<String>>,
+    lists: Vec<Vec<Element>>,
+    /// per list: the stack depth of its element being read, if one is open
+    depth: Vec<Option<usize>>,
+}
+
+type Stack = Vec<(Option<String>, String)>;
+
+impl Open {
+    /// Every (values, columns, relative path) scope the current element is in.
+    fn scopes<'a>(
+        &'a mut self,
+        stack: &'a [(Option<String>, String)],
+        cols: &'a [Column],
+        lists: &'a [List],
+        rec_len: usize,
+    ) -> impl Iterator<Item = (&'a mut Vec<Vec<String>>, &'a [Column], &'a [(Option<String>, String)])>
+    {
+        let rec = std::iter::once((
+            &mut self.values,
+            cols,
+            &stack[rec_len.min(stack.len())..],
+        ));
+        let els = self
+            .lists
+            .iter_mut()
+            .zip(&self.depth)
+            .zip(lists)
+            .filter_map(move |((els, d), l)| {
+                let d = (*d)?;
+                let e = els.last_mut()?;
+                Some((e, l.cols.as_slice(), &stack[d.min(stack.len())..]))
+            });
+        rec.chain(els)
+    }
+}
+
 fn resolve(r: ResolveResult<'_>) -> Option<String> {
     match r {
         ResolveResult::Bound(ns) => Some(AsRef::<str>::as_ref(&ns).to_string()),
@@ -67,6 +134,7 @@ fn entity(name: &str) -> Option<String> {
 pub(super) fn open(
     path: &Path,
     columns: &[String],
+    list_maps: &[ListMap],
     record: &str,
     namespaces: &BTreeMap<String, String>,
 ) -> Result<Records, String> {
@@ -77,17 +145,21 @@ pub(super) fn open(
         .collect::<Result<_, _>>()?;
     let cols: Vec<Column> = columns
         .iter()
-        .map(|c| {
-            let (p, attr) = match c.rsplit_once('@') {
-                Some((p, a)) => (p.trim_end_matches('/'), Some(parse_name(a, namespaces)?)),
-                None => (c.as_str(), None),
-            };
-            let path = p
-                .split('/')
-                .filter(|s| !s.is_empty())
-                .map(|s| parse_name(s, namespaces))
-                .collect::<Result<_, _>>()?;
-            Ok(Column { path, attr })
+        .map(|c| parse_column(c, namespaces))
+        .collect::<Result<_, String>>()?;
+    let lists: Vec<List> = list_maps
+        .iter()
+        .map(|l| {
+            let path = parse_column(&l.from, namespaces)?;
+            if path.attr.is_some() || path.path.is_empty() {
+                return Err(format!("lists.\"{}\".from: '{}' must name an element (a path relative to the record)", l.target, l.from));
+            }
+            let cols = l
+                .columns
+                .iter()
+                .map(|c| parse_column(c, namespaces))
+                .collect::<Result<_, String>>()?;
+            Ok(List { path, cols })
         })
         .collect::<Result<_, String>>()?;
     let mut reader = NsReader::from_reader(BufReader::with_capacity(
@@ -95,8 +167,8 @@ pub(super) fn open(
         File::open(path).map_err(|e| e.to_string())?,
     ));
     let mut buf = Vec::new();
-    let mut stack: Vec<(Option<String>, String)> = Vec::new();
-    let mut in_record: Option<Vec<Vec<String>>> = None;
+    let mut stack: Stack = Vec::new();
+    let mut in_record: Option<Open> = None;
     let mut text = String::new();
     let mut row = 0u64;
     let mut done = false;
@@ -137,15 +209,26 @@ pub(super) fn open(
                     text.clear();
                     if in_record.is_none() && stack.len() == rec_len && in_rec(&stack) {
                         row += 1;
-                        in_record = Some(vec![Vec::new(); ncols]);
+                        in_record = Some(Open {
+                            values: vec![Vec::new(); ncols],
+                            lists: vec![Vec::new(); lists.len()],
+                            depth: vec![None; lists.len()],
+                        });
                     }
-                    if let Some(vals) = in_record.as_mut() {
+                    if let Some(open) = in_record.as_mut() {
                         let rel = &stack[rec_len..];
-                        for (i, c) in cols.iter().enumerate() {
-                            let Some(a) = &c.attr else { continue };
-                            if c.path.len() == rel.len()
-                                && c.path.iter().zip(rel).all(|(w, (ns, l))| matches(w, ns, l))
-                            {
+                        for (g, l) in lists.iter().enumerate() {
+                            if open.depth[g].is_none() && l.path.matches(rel) {
+                                open.depth[g] = Some(stack.len());
+                                open.lists[g].push(vec![Vec::new(); l.cols.len()]);
+                            }
+                        }
+                        for (vals, cs, rel) in open.scopes(&stack, &cols, &lists, rec_len) {
+                            for (i, c) in cs.iter().enumerate() {
+                                let Some(a) = &c.attr else { continue };
+                                if !c.matches(rel) {
+                                    continue;
+                                }
                                 for at in e.attributes().flatten() {
                                     let (ans, aname) = reader.resolver().resolve_attribute(at.key);
                                     let aname = AsRef::<str>::as_ref(&aname).to_string();
@@ -164,7 +247,7 @@ pub(super) fn open(
                     }
                     if is_empty {
                         if let Some(r) =
-                            close(&mut stack, &mut in_record, &mut text, &cols, rec_len, row)
+                            close(&mut stack, &mut in_record, &mut text, &cols, &lists, rec_len, row)
                         {
                             return Some(Ok(r));
                         }
@@ -172,7 +255,7 @@ pub(super) fn open(
                 }
                 Event::End(_) => {
                     if let Some(r) =
-                        close(&mut stack, &mut in_record, &mut text, &cols, rec_len, row)
+                        close(&mut stack, &mut in_record, &mut text, &cols, &lists, rec_len, row)
                     {
                         return Some(Ok(r));
                     }
@@ -215,26 +298,31 @@ pub(super) fn open(
     })))
 }
 
-/// An element ends: store its text if a column wants it; emit the record when it is the record's end.
+/// An element ends: store its text if a column wants it; close a list element; emit the record
+/// when it is the record's end.
 fn close(
-    stack: &mut Vec<(Option<String>, String)>,
-    in_record: &mut Option<Vec<Vec<String>>>,
+    stack: &mut Stack,
+    in_record: &mut Option<Open>,
     text: &mut String,
     cols: &[Column],
+    lists: &[List],
     rec_len: usize,
     row: u64,
 ) -> Option<Record> {
-    if let Some(vals) = in_record.as_mut() {
-        let rel = &stack[rec_len.min(stack.len())..];
+    if let Some(open) = in_record.as_mut() {
         let t = text.trim();
         if !t.is_empty() {
-            for (i, c) in cols.iter().enumerate() {
-                if c.attr.is_none()
-                    && c.path.len() == rel.len()
-                    && c.path.iter().zip(rel).all(|(w, (ns, l))| matches(w, ns, l))
-                {
-                    vals[i].push(t.to_string());
+            for (vals, cs, rel) in open.scopes(stack, cols, lists, rec_len) {
+                for (i, c) in cs.iter().enumerate() {
+                    if c.attr.is_none() && c.matches(rel) {
+                        vals[i].push(t.to_string());
+                    }
                 }
+            }
+        }
+        for d in open.depth.iter_mut() {
+            if *d == Some(stack.len()) {
+                *d = None;
             }
         }
     }
@@ -242,7 +330,12 @@ fn close(
     let closing_record = stack.len() == rec_len && in_record.is_some();
     stack.pop();
     if closing_record {
-        return in_record.take().map(|values| Record { row, values });
+        return in_record.take().map(|o| Record {
+            row,
+            values: o.values,
+            lists: o.lists,
+            doc: None,
+        });
     }
     None
 }
