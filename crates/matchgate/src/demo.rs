@@ -5,7 +5,7 @@
 //! gemeente's vacancy feed, the gemeente withdraws a vacancy by a streamed push, and UWV follows
 //! again from the cursor it kept. Nothing leaves the machine; everything is removed at the end.
 use crate::node_cmd::DEFAULT_ORGS;
-use crate::store_cmd::{ingest_into, Db};
+use crate::store_cmd::{ingest_into, Db, IngestOptions};
 use node::config::{Grant, LocalConfig, NodeConfig, PeerConfig, TlsConfig};
 use node::pb::{
     local_client::LocalClient, push_request, FederatedGetRequest, PeerVacaturesRequest, PushDelete,
@@ -110,8 +110,11 @@ fn run_inner() -> Result<(), String> {
             &data.join(example).join(input),
             secret.as_bytes(),
             &dir.join(format!("{org}-rejects.csv")),
-            1000,
-            false,
+            &IngestOptions {
+                batch: 1000,
+                progress: false,
+                threads: 1,
+            },
         )?;
         println!("   {org:<11} {example:<14} read {:>3}, stored {:>3}, filtered {:>2} (consent), rejected {:>2}", s.read, ins, s.filtered, s.rejected);
     }

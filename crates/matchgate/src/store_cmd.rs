@@ -1,5 +1,5 @@
 //! Store commands: ingest, select, get, audit verify, status.
-use crate::translate_cmd::{node_secret, print_summary};
+use crate::translate_cmd::{print_summary, ImportArgs};
 use serde_json::Value;
 use std::io::{self, IsTerminal};
 use std::path::{Path, PathBuf};
@@ -11,17 +11,10 @@ use vum::{Kind, Validator};
 
 #[derive(clap::Args)]
 pub struct IngestArgs {
-    /// The mapping file (TOML; see docs/mapping.md)
-    #[arg(long)]
-    mapping: PathBuf,
+    #[command(flatten)]
+    import: ImportArgs,
     /// The export to ingest
     input: PathBuf,
-    /// Rejected records, for correction
-    #[arg(long, default_value = "rejects.csv")]
-    rejects: PathBuf,
-    /// File holding the node secret (else $MATCHGATE_NODE_SECRET)
-    #[arg(long)]
-    secret_file: Option<PathBuf>,
     /// Records per transaction
     #[arg(long, default_value_t = 1000)]
     batch: usize,
@@ -168,36 +161,40 @@ impl Sink for StoreSink {
 }
 
 pub fn ingest(db: &Db, args: &IngestArgs) -> ExitCode {
-    let mapping = match Mapping::load(&args.mapping) {
+    let mapping = match args.import.mapping() {
         Ok(m) => m,
         Err(e) => return fail(e),
     };
-    let secret = match node_secret(args.secret_file.as_deref()) {
+    let secret = match args.import.secret() {
         Ok(s) => s,
         Err(e) => return fail(e),
     };
-    match ingest_into(
-        db,
-        mapping,
-        &args.input,
-        &secret,
-        &args.rejects,
-        args.batch,
-        io::stderr().is_terminal(),
-    ) {
+    let rejects = args.import.rejects_path("ingest");
+    let options = IngestOptions {
+        batch: args.batch,
+        progress: io::stderr().is_terminal(),
+        threads: args.import.threads(),
+    };
+    match ingest_into(db, mapping, &args.input, &secret, &rejects, &options) {
         Ok((summary, [ins, upd, unch, rem])) => {
-            print_summary(&summary, &args.rejects);
+            print_summary(&summary, &rejects);
             eprintln!(
                 "store: {ins} inserted, {upd} updated, {unch} unchanged, {rem} no longer shared"
             );
-            if summary.rejected > 0 {
-                ExitCode::FAILURE
-            } else {
-                ExitCode::SUCCESS
-            }
+            args.import.max_rejects().exit_code(&summary)
         }
         Err(e) => fail(e),
     }
+}
+
+/// How an ingest runs.
+pub struct IngestOptions {
+    /// records per transaction
+    pub batch: usize,
+    /// a progress bar on the terminal
+    pub progress: bool,
+    /// translation threads
+    pub threads: usize,
 }
 
 /// Translate `input` with `mapping` into the store; returns the summary and
@@ -208,9 +205,9 @@ pub fn ingest_into(
     input: &Path,
     secret: &[u8],
     rejects_path: &Path,
-    batch: usize,
-    progress: bool,
+    options: &IngestOptions,
 ) -> Result<(Summary, [u64; 4]), String> {
+    let (batch, progress) = (options.batch, options.progress);
     let rt = runtime();
     let store = rt.block_on(db.open()).map_err(|e| e.to_string())?;
     let mut rejects = csv::Writer::from_path(rejects_path)
@@ -233,7 +230,7 @@ pub fn ingest_into(
         progress,
         last_plain: 0,
     };
-    let mut t = Translator::new(mapping, secret, Validator::new());
+    let mut t = Translator::new(mapping, secret, Validator::new()).with_threads(options.threads);
     let summary = t.run(input, &mut sink).map_err(|e| e.to_string())?;
     sink.flush().map_err(|e| e.to_string())?;
     let _ = sink.rejects.flush();

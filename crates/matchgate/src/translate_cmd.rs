@@ -9,9 +9,8 @@ use translate::{mapping::Mapping, Reject, Sink, Summary, Translator};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// The mapping file (TOML; see docs/mapping.md)
-    #[arg(long)]
-    mapping: PathBuf,
+    #[command(flatten)]
+    pub import: ImportArgs,
     /// The export to translate
     input: PathBuf,
     /// Where accepted VUM documents go ('-' or absent: standard output)
@@ -20,18 +19,137 @@ pub struct Args {
     /// Output form: one document per line, or one JSON array
     #[arg(long, value_enum, default_value_t = OutFormat::Ndjson)]
     format: OutFormat,
-    /// Rejected records, for correction (CSV: row, column, rule, message, original)
-    #[arg(long, default_value = "rejects.csv")]
-    rejects: PathBuf,
     /// Also write the summary as JSON here
     #[arg(long)]
     summary: Option<PathBuf>,
-    /// File holding the node secret that keys record ids (else $MATCHGATE_NODE_SECRET)
-    #[arg(long)]
-    secret_file: Option<PathBuf>,
     /// Judge dates against this day (YYYY-MM-DD) instead of today
     #[arg(long)]
     today: Option<String>,
+}
+
+/// What `translate` and `ingest` share: the mapping (or `--vum`), the secret, rejects and limits.
+#[derive(clap::Args)]
+pub struct ImportArgs {
+    /// The mapping file (TOML; see docs/mapping.md); not with --vum
+    #[arg(long, required_unless_present = "vum", conflicts_with = "vum")]
+    mapping: Option<PathBuf>,
+    /// The input holds VUM documents already (one, a JSON array, or NDJSON): no mapping; their
+    /// own idWerkzoekende/idVacature is kept as the VUM id
+    #[arg(long, requires = "kind")]
+    vum: bool,
+    /// With --vum: werkzoekende or vacature
+    #[arg(long, value_parser = parse_import_kind)]
+    kind: Option<vum::Kind>,
+    /// With --vum: every record in the file consents to being shared (werkzoekenden need it)
+    #[arg(long, requires = "vum")]
+    consent: bool,
+    /// With --vum: every record also consents to sharing its contact details
+    #[arg(long, requires = "consent")]
+    contact_consent: bool,
+    /// Rejected records, for correction (CSV: row, column, rule, message, original); default
+    /// translate-rejects.csv or ingest-rejects.csv, so the two never overwrite each other's
+    #[arg(long)]
+    rejects: Option<PathBuf>,
+    /// File holding the node secret that keys record ids (else $MATCHGATE_NODE_SECRET)
+    #[arg(long)]
+    secret_file: Option<PathBuf>,
+    /// A completed run with at most this many rejects (N) or this share of the records read (N%)
+    /// exits 0 and reports them; more exit 1
+    #[arg(long, default_value = "0", value_parser = parse_max_rejects)]
+    max_rejects: MaxRejects,
+    /// Threads that translate (default: the machine's cores); output order and bytes do not change
+    #[arg(long)]
+    threads: Option<usize>,
+}
+
+fn parse_import_kind(s: &str) -> Result<vum::Kind, String> {
+    match s {
+        "werkzoekende" => Ok(vum::Kind::Werkzoekende),
+        "vacature" => Ok(vum::Kind::Vacature),
+        o => Err(format!("'{o}': use werkzoekende or vacature")),
+    }
+}
+
+/// How many rejects a completed run may have and still exit 0.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum MaxRejects {
+    Count(u64),
+    Percent(f64),
+}
+
+fn parse_max_rejects(s: &str) -> Result<MaxRejects, String> {
+    let bad = || format!("'{s}': give a number of rejects (50) or a share of the records read (2%)");
+    match s.trim().strip_suffix('%') {
+        Some(p) => {
+            let v: f64 = p.trim().parse().map_err(|_| bad())?;
+            if !(0.0..=100.0).contains(&v) {
+                return Err(bad());
+            }
+            Ok(MaxRejects::Percent(v))
+        }
+        None => s.trim().parse().map(MaxRejects::Count).map_err(|_| bad()),
+    }
+}
+
+impl MaxRejects {
+    /// Whether the run's rejects stay within the limit.
+    pub fn allows(self, s: &Summary) -> bool {
+        match self {
+            MaxRejects::Count(n) => s.rejected <= n,
+            MaxRejects::Percent(p) => {
+                s.read == 0 || (s.rejected as f64) * 100.0 <= p * (s.read as f64)
+            }
+        }
+    }
+
+    /// The exit code of a completed run; says so when the limit was passed.
+    pub fn exit_code(self, s: &Summary) -> ExitCode {
+        if self.allows(s) {
+            ExitCode::SUCCESS
+        } else {
+            let limit = match self {
+                MaxRejects::Count(n) => format!("{n}"),
+                MaxRejects::Percent(p) => format!("{p}%"),
+            };
+            eprintln!("{} rejected: more than --max-rejects {limit}", s.rejected);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+impl ImportArgs {
+    /// The mapping file, or the built-in mapping of `--vum`.
+    pub fn mapping(&self) -> Result<Mapping, String> {
+        if self.vum {
+            let kind = self.kind.ok_or("--vum needs --kind werkzoekende or vacature")?;
+            if kind == vum::Kind::Werkzoekende && !self.consent {
+                return Err("a werkzoekende is shared only with recorded consent: pass --consent when every record in the file consents, or use a mapping whose [consent] reads it per record".into());
+            }
+            return Mapping::vum_documents(kind, self.contact_consent).map_err(|e| e.to_string());
+        }
+        let path = self.mapping.as_deref().ok_or("--mapping FILE (or --vum)")?;
+        Mapping::load(path).map_err(|e| e.to_string())
+    }
+
+    pub fn secret(&self) -> Result<Vec<u8>, String> {
+        node_secret(self.secret_file.as_deref())
+    }
+
+    pub fn rejects_path(&self, command: &str) -> PathBuf {
+        self.rejects
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(format!("{command}-rejects.csv")))
+    }
+
+    pub fn threads(&self) -> usize {
+        self.threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+            .clamp(1, 64)
+    }
+
+    pub fn max_rejects(&self) -> MaxRejects {
+        self.max_rejects
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -103,8 +221,9 @@ pub fn run(args: &Args) -> ExitCode {
 }
 
 fn run_inner(args: &Args) -> Result<ExitCode, String> {
-    let mapping = Mapping::load(&args.mapping).map_err(|e| e.to_string())?;
-    let secret = node_secret(args.secret_file.as_deref())?;
+    let mapping = args.import.mapping()?;
+    let secret = args.import.secret()?;
+    let rejects_path = args.import.rejects_path("translate");
     let validator = match &args.today {
         Some(t) if vum::is_valid_date(t) => vum::Validator::with_today(t),
         Some(t) => return Err(format!("--today {t}: expected YYYY-MM-DD")),
@@ -117,8 +236,8 @@ fn run_inner(args: &Args) -> Result<ExitCode, String> {
         )),
         _ => Box::new(BufWriter::new(io::stdout())),
     };
-    let mut rejects = csv::Writer::from_path(&args.rejects)
-        .map_err(|e| format!("{}: {e}", args.rejects.display()))?;
+    let mut rejects = csv::Writer::from_path(&rejects_path)
+        .map_err(|e| format!("{}: {e}", rejects_path.display()))?;
     rejects
         .write_record(["row", "column", "rule", "message", "original"])
         .map_err(|e| e.to_string())?;
@@ -135,7 +254,8 @@ fn run_inner(args: &Args) -> Result<ExitCode, String> {
         progress,
         last_plain: 0,
     };
-    let mut translator = Translator::new(mapping, &secret, validator);
+    let mut translator =
+        Translator::new(mapping, &secret, validator).with_threads(args.import.threads());
     let summary = translator
         .run(&args.input, &mut sink)
         .map_err(|e| e.to_string())?;
@@ -149,16 +269,12 @@ fn run_inner(args: &Args) -> Result<ExitCode, String> {
     if let Some(pb) = &sink.progress {
         pb.finish_and_clear();
     }
-    print_summary(&summary, &args.rejects);
+    print_summary(&summary, &rejects_path);
     if let Some(p) = &args.summary {
         std::fs::write(p, serde_json::to_vec_pretty(&summary).unwrap_or_default())
             .map_err(|e| format!("{}: {e}", p.display()))?;
     }
-    Ok(if summary.rejected > 0 {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(args.import.max_rejects().exit_code(&summary))
 }
 
 /// A progress bar on a terminal; otherwise a plain line every 100,000 records.
