@@ -159,36 +159,45 @@ fn main() {
     assert_eq!(n, rows);
 
     let mapping = Mapping::parse(MAPPING, std::path::Path::new("bench.toml")).unwrap();
-    let mut tr = Translator::new(
-        mapping,
-        b"bench-node-secret-0123456789",
-        vum::Validator::with_today("2026-11-22"),
-    );
-    let mut sink = FileSink(
-        BufWriter::with_capacity(
-            1 << 20,
-            std::fs::File::create(dir.path().join("out.ndjson")).unwrap(),
-        ),
-        0,
-    );
-    let t = Instant::now();
-    let s = tr.run(&input, &mut sink).unwrap();
-    sink.0.flush().unwrap();
-    let secs = t.elapsed().as_secs_f64();
-    let out = std::fs::metadata(dir.path().join("out.ndjson"))
-        .unwrap()
-        .len();
     println!(
         "csv crate read only (baseline)     {:>10.0} rows/s  {:.2}s",
         rows as f64 / base,
         base
     );
-    println!("translate+validate+write NDJSON    {:>10.0} rows/s  {:.2}s  (read {}, accepted {}, filtered {}, rejected {})", rows as f64 / secs, secs, s.read, s.accepted, s.filtered, s.rejected);
-    println!("rejected by rule: {:?}", s.rejected_by_rule);
-    println!("ratio translate / bare csv read: {:.3}", base / secs);
+    // the same export on one thread and on two, in this run; the outputs must be identical
+    let mut secs_by_threads = Vec::new();
+    for threads in [1usize, 2] {
+        let mut tr = Translator::new(
+            mapping.clone(),
+            b"bench-node-secret-0123456789",
+            vum::Validator::with_today("2026-11-22"),
+        )
+        .with_threads(threads);
+        let out_path = dir.path().join(format!("out-{threads}.ndjson"));
+        let mut sink = FileSink(
+            BufWriter::with_capacity(1 << 20, std::fs::File::create(&out_path).unwrap()),
+            0,
+        );
+        let t = Instant::now();
+        let s = tr.run(&input, &mut sink).unwrap();
+        sink.0.flush().unwrap();
+        let secs = t.elapsed().as_secs_f64();
+        let out = std::fs::metadata(&out_path).unwrap().len();
+        println!("translate+validate+write NDJSON, {threads} thread(s) {:>10.0} rows/s  {:.2}s  (read {}, accepted {}, filtered {}, rejected {}; output {:.1} MB)", rows as f64 / secs, secs, s.read, s.accepted, s.filtered, s.rejected, out as f64 / 1e6);
+        if threads == 1 {
+            println!("rejected by rule: {:?}", s.rejected_by_rule);
+            println!("ratio translate (1 thread) / bare csv read: {:.3}", base / secs);
+        }
+        secs_by_threads.push(secs);
+    }
+    let same = files_equal(&dir.path().join("out-1.ndjson"), &dir.path().join("out-2.ndjson"));
     println!(
-        "output {:.1} MB; peak RSS (VmHWM) {:.1} MiB (after generation, before runs: {:.1} MiB)",
-        out as f64 / 1e6,
+        "ratio 2 threads / 1 thread: {:.2} (target >= 1.6); outputs byte-identical: {same}",
+        secs_by_threads[0] / secs_by_threads[1]
+    );
+    let secs = secs_by_threads[1];
+    println!(
+        "peak RSS (VmHWM) {:.1} MiB (after generation, before runs: {:.1} MiB)",
         vm_hwm_mib(),
         before
     );
@@ -201,4 +210,30 @@ fn main() {
             "NOT met"
         }
     );
+}
+
+fn files_equal(a: &std::path::Path, b: &std::path::Path) -> bool {
+    use std::io::Read;
+    let (mut a, mut b) = (
+        std::io::BufReader::new(std::fs::File::open(a).unwrap()),
+        std::io::BufReader::new(std::fs::File::open(b).unwrap()),
+    );
+    let (mut x, mut y) = (vec![0u8; 1 << 16], vec![0u8; 1 << 16]);
+    loop {
+        let n = a.read(&mut x).unwrap();
+        let mut m = 0;
+        while m < n {
+            let k = b.read(&mut y[m..n]).unwrap();
+            if k == 0 {
+                return false;
+            }
+            m += k;
+        }
+        if x[..n] != y[..n] {
+            return false;
+        }
+        if n == 0 {
+            return b.read(&mut y).unwrap() == 0;
+        }
+    }
 }
