@@ -36,7 +36,9 @@ ingest` does. By default the local id is the document's own idWerkzoekende / idV
 --id-field /POINTER takes it from elsewhere (the value is moved into idWerkzoekende / idVacature, \
 and a top-level property outside the standard is dropped before sending). A translated export \
 already carries keyed ids: pushed, they are keyed again, so they do not meet the same records \
-imported with `matchgate ingest` (pushing the same export again changes nothing).
+imported with `matchgate ingest` (pushing the same export again changes nothing), unless the \
+local id is also in the document: for a vacancy export whose mapping fills nummerVacature from the \
+local id, --id-field /nummerVacature gives the ids ingest gives (with the same secret).
 
 Consent: the node stores a werkzoekende only with the jobseeker's consent. --consent states that \
 every record of every file holds consent; without it werkzoekenden are refused before anything is \
@@ -747,14 +749,25 @@ impl Reader {
     }
 }
 
-/// Whether the message of `kind` has a top-level property named `name` (its JSON name).
+/// Whether the message of `kind` has a top-level property named `name` (its JSON name): the
+/// message accepts it with a value of some type (its deserializer refuses unknown properties).
 fn known_property(kind: Kind, name: &str) -> bool {
-    let probe = Value::Object([(name.to_string(), Value::Null)].into_iter().collect());
-    if kind == Kind::Werkzoekende {
-        <wz::Werkzoekende as serde::Deserialize>::deserialize(&probe).is_ok()
-    } else {
-        <vac::Vacature as serde::Deserialize>::deserialize(&probe).is_ok()
-    }
+    let probes = [
+        Value::Null,
+        Value::from(""),
+        Value::from(0),
+        Value::from(false),
+        Value::Array(Vec::new()),
+        Value::Object(serde_json::Map::new()),
+    ];
+    probes.into_iter().any(|v| {
+        let probe = Value::Object([(name.to_string(), v)].into_iter().collect());
+        if kind == Kind::Werkzoekende {
+            <wz::Werkzoekende as serde::Deserialize>::deserialize(&probe).is_ok()
+        } else {
+            <vac::Vacature as serde::Deserialize>::deserialize(&probe).is_ok()
+        }
+    })
 }
 
 fn open(path: &Path) -> anyhow::Result<Box<dyn BufRead + Send>> {
@@ -1201,5 +1214,25 @@ mod tests {
         assert!(parse_duration("0s").is_err());
         assert!(parse_duration("1d").is_err());
         assert!(parse_duration("").is_err());
+    }
+
+    #[test]
+    fn push_knows_the_standard_properties() {
+        for (k, p) in [
+            (Kind::Vacature, "nummerVacature"),
+            (Kind::Vacature, "adres"),
+            (Kind::Vacature, "beroep"),
+            (Kind::Werkzoekende, "idWerkzoekende"),
+            (Kind::Werkzoekende, "mobiliteit"),
+            (Kind::Werkzoekende, "bemiddelingsberoep"),
+            (
+                Kind::Werkzoekende,
+                "indicatieBeschikbaarheidContactgegevens",
+            ),
+        ] {
+            assert!(known_property(k, p), "{p}");
+        }
+        assert!(!known_property(Kind::Werkzoekende, "lokaalId"));
+        assert!(!known_property(Kind::Vacature, "idWerkzoekende"));
     }
 }

@@ -439,6 +439,8 @@ async fn push_takes_the_local_id_from_another_field() {
 async fn push_sends_a_translated_vacancy_export() {
     let node = Node::start().await;
     let out = node.path("vacatures.ndjson");
+    // translated with the node's own secret, so that ids can meet
+    let secret = std::fs::read_to_string(node.path("node.secret")).unwrap();
     let t = run(
         vec![
             "translate".into(),
@@ -451,7 +453,7 @@ async fn push_sends_a_translated_vacancy_export() {
             s(&node.path("rejects.csv")),
         ],
         None,
-        &[("MATCHGATE_NODE_SECRET", "translate-secret-0123456789abcdef")],
+        &[("MATCHGATE_NODE_SECRET", &secret)],
     )
     .await;
     assert!(t.code == Some(0) || t.code == Some(1), "{t:?}");
@@ -461,20 +463,37 @@ async fn push_sends_a_translated_vacancy_export() {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     assert!(lines.len() >= 3, "{t:?}");
-    // vacancies need no consent; the kind is detected
+    // vacancies need no consent; the kind is detected; the export's (keyed) ids are the local ids
     let o = node.push(&[&s(&out)], None).await;
     assert_eq!(o.code, Some(0), "{o:?}");
-    assert!(
-        o.stdout.contains(&format!(
-            "received {n}, inserted {n}, updated 0, unchanged 0, deleted 0, rejected 0",
-            n = lines.len()
-        )),
-        "{o:?}"
-    );
+    let all = |verb: &str| {
+        format!(
+            "received {n}, inserted {i}, updated 0, unchanged {u}, deleted 0, rejected 0",
+            n = lines.len(),
+            i = if verb == "inserted" { lines.len() } else { 0 },
+            u = if verb == "unchanged" { lines.len() } else { 0 },
+        )
+    };
+    assert!(o.stdout.contains(&all("inserted")), "{o:?}");
     for v in &lines {
         let local = v["idVacature"].as_str().unwrap();
         let stored = node.stored(Kind::Vacature, local).await.expect("stored");
         assert_eq!(stored["naamVacature"], v["naamVacature"]);
+    }
+    let o = node.push(&[&s(&out)], None).await;
+    assert!(o.stdout.contains(&all("unchanged")), "{o:?}");
+    // with the export's own number as the local id, a pushed vacancy lands on the very id the
+    // translation (and so `matchgate ingest`) gave it; the number, a VUM property, stays
+    let o = node
+        .push(&["--id-field", "/nummerVacature", &s(&out)], None)
+        .await;
+    assert_eq!(o.code, Some(0), "{o:?}");
+    assert!(o.stdout.contains(&all("inserted")), "{o:?}");
+    for v in &lines {
+        let nummer = v["nummerVacature"].as_str().unwrap();
+        let stored = node.stored(Kind::Vacature, nummer).await.expect("stored");
+        assert_eq!(stored["idVacature"], v["idVacature"]);
+        assert_eq!(stored["nummerVacature"], v["nummerVacature"]);
     }
     node.running.stop().await;
 }
