@@ -331,7 +331,11 @@ async fn push(args: &Args, plan: Plan) -> anyhow::Result<ExitCode> {
     let mut client = LocalClient::new(channel).max_decoding_message_size(MAX_SUMMARY);
 
     let (tx, rx) = tokio::sync::mpsc::channel::<pb::PushRequest>(CHANNEL);
+    let (stop_tx, stop) = tokio::sync::watch::channel(false);
+    let (done_tx, done) = tokio::sync::oneshot::channel::<Reader>();
     let reader = Reader {
+        handle: tokio::runtime::Handle::current(),
+        stop,
         id_pointer: plan.id_pointer,
         consent: args.consent,
         withdrawn: args.withdrawn,
@@ -345,16 +349,18 @@ async fn push(args: &Args, plan: Plan) -> anyhow::Result<ExitCode> {
     let inputs = plan.inputs;
     let producer = std::thread::Builder::new()
         .name("push-reader".into())
-        .spawn(move || reader.run(inputs))
+        .spawn(move || {
+            let _ = done_tx.send(reader.run(inputs));
+        })
         .context("starting the reader thread")?;
 
     let mut req = tonic::Request::new(tokio_stream::wrappers::ReceiverStream::new(rx));
     req.set_timeout(args.timeout);
     let answer = tokio::time::timeout_at(deadline, client.push(req)).await;
-    // the stream is over (or the call failed and dropped it): the reader stops at its next record
-    let read = producer
-        .join()
-        .map_err(|_| anyhow!("the reader thread panicked"))?;
+    if !matches!(answer, Ok(Ok(_))) {
+        // the reader may wait on a full stream (or on standard input): it stops, and is not awaited
+        let _ = stop_tx.send(true);
+    }
     let summary = match answer {
         Err(_) => bail!(
             "the push did not finish within --timeout {:?}; the records the node received are kept \
@@ -387,6 +393,13 @@ async fn push(args: &Args, plan: Plan) -> anyhow::Result<ExitCode> {
         }
         Ok(Ok(resp)) => resp.into_inner(),
     };
+    // the node answers after the end of the stream, so the reader is done (awaited, not joined:
+    // the runtime must keep driving the connection meanwhile)
+    let read = done
+        .await
+        .map_err(|_| anyhow!("the reader thread ended without a result"))?;
+    let _ = producer.join();
+    drop(stop_tx);
     let mut out = io::stdout().lock();
     for r in &summary.rejected {
         let (name, record) = read.runs.locate(r.index);
@@ -474,6 +487,10 @@ impl Runs {
 
 /// The reading side: records out of files, into the gRPC stream.
 struct Reader {
+    /// to wait on the stream from this (non-runtime) thread
+    handle: tokio::runtime::Handle,
+    /// set when the call is over without an answer: stop waiting on the stream
+    stop: tokio::sync::watch::Receiver<bool>,
     id_pointer: Option<String>,
     consent: bool,
     withdrawn: bool,
@@ -524,7 +541,16 @@ impl Reader {
     fn send(&mut self, file: usize, record: u64, msg: pb::PushRequest) -> Result<(), Closed> {
         self.runs.note(self.next_index, file, record);
         self.next_index += 1;
-        self.tx.blocking_send(msg).map_err(|_| Closed)
+        let (tx, stop) = (&self.tx, &mut self.stop);
+        self.handle.block_on(async {
+            if *stop.borrow() {
+                return Err(Closed);
+            }
+            tokio::select! {
+                r = tx.send(msg) => r.map_err(|_| Closed),
+                _ = stop.changed() => Err(Closed),
+            }
+        })
     }
 
     fn keep_back(&mut self, file: usize, record: u64, violations: &[(String, String, String)]) {
