@@ -46,7 +46,8 @@ sent. Consent is never assumed per record.
 
 Output: one line per violation of each rejected record, `file:record:pointer rule: message`, then \
 the node's summary. Exit code 0 when every record was accepted, 1 when a record was rejected, a \
-file could not be read or the node could not be reached, 2 on a usage error.")]
+file broke off while read or the node could not be reached, 2 on a usage error (a file that cannot \
+be opened or whose kind cannot be told, werkzoekenden without --consent: nothing is sent).")]
 pub struct Args {
     /// The node's own-organisation (Local) listener: https://HOST:PORT; HOST is the TLS server name
     #[arg(long)]
