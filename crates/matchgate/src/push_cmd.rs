@@ -462,19 +462,26 @@ struct Runs {
     names: Vec<String>,
     /// (first stream index, file, its record number)
     runs: Vec<(i64, usize, u64)>,
+    /// messages sent; an index at or past it is not one of ours
+    sent: i64,
 }
 
 impl Runs {
     fn note(&mut self, index: i64, file: usize, record: u64) {
         if let Some(&(i, f, r)) = self.runs.last() {
             if f == file && r + (index - i) as u64 == record {
+                self.sent = index + 1;
                 return;
             }
         }
         self.runs.push((index, file, record));
+        self.sent = index + 1;
     }
 
     fn locate(&self, index: i64) -> (&str, u64) {
+        if index >= self.sent {
+            return ("?", 0);
+        }
         let n = self.runs.partition_point(|r| r.0 <= index);
         match n.checked_sub(1).and_then(|k| self.runs.get(k)) {
             Some(&(i, f, r)) => (
@@ -1231,6 +1238,8 @@ mod tests {
         assert_eq!(r.locate(2), ("a", 4));
         assert_eq!(r.locate(3), ("a", 5));
         assert_eq!(r.locate(5), ("b", 2));
+        assert_eq!(r.locate(6), ("?", 0));
+        assert_eq!(r.locate(-1), ("?", 0));
     }
 
     #[test]
