@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 mod demo;
 mod node_cmd;
+mod push_cmd;
 mod store_cmd;
 mod translate_cmd;
 mod validate;
@@ -79,6 +80,8 @@ enum Command {
         #[arg(long)]
         config: PathBuf,
     },
+    /// Stream VUM documents or a translated export into a running node (Local service, mutual TLS).
+    Push(push_cmd::Args),
     /// Write a development PKI (CA, node certificates with OINs, an expired and a foreign-CA one).
     Certs {
         /// Output directory
@@ -169,6 +172,7 @@ fn main() -> ExitCode {
             expiry_days: cli.expiry_days,
         }),
         Command::Serve { config } => node_cmd::serve(&config),
+        Command::Push(args) => push_cmd::run(&args),
         Command::Certs { out, orgs } => node_cmd::certs(&out, &orgs),
         Command::Demo => demo::run(),
         Command::Rules => {
