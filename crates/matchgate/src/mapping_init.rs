@@ -24,7 +24,11 @@ pub const DISTINCT_CAP: usize = 2_000;
 /// bytes of one value that are kept (longer values are cut)
 pub const CELL_CAP: usize = 2_000;
 pub const MAX_COLUMNS: usize = 2_000;
-pub const MAX_JSON_BYTES: u64 = 256 << 20;
+pub const MAX_JSON_BYTES: u64 = 64 << 20;
+/// bytes all distinct-value tables together may hold
+pub const DISTINCT_BUDGET: usize = 64 << 20;
+/// XML elements nested deeper than this are refused
+const XML_MAX_DEPTH: usize = 256;
 /// values listed per column
 const TOP: usize = 20;
 /// characters of a value printed
@@ -212,7 +216,8 @@ struct Column {
 }
 
 impl Column {
-    fn add(&mut self, v: &str) {
+    /// Count a value; `budget` is the bytes all distinct tables may still take.
+    fn add(&mut self, v: &str, budget: &mut usize) {
         let v = v.trim();
         if v.is_empty() {
             return;
@@ -221,7 +226,8 @@ impl Column {
         let v = cut(v, CELL_CAP);
         if let Some(n) = self.distinct.get_mut(v) {
             *n += 1;
-        } else if self.distinct.len() < DISTINCT_CAP {
+        } else if self.distinct.len() < DISTINCT_CAP && *budget >= v.len() + 64 {
+            *budget -= v.len() + 64;
             self.distinct.insert(v.to_string(), 1);
         } else {
             self.overflow += 1;
@@ -280,11 +286,22 @@ struct Profile {
 }
 
 /// Columns by name, in the order first seen, capped at [`MAX_COLUMNS`].
-#[derive(Default)]
 struct Columns {
     cols: Vec<Column>,
     index: HashMap<String, usize>,
     dropped: u64,
+    budget: usize,
+}
+
+impl Default for Columns {
+    fn default() -> Self {
+        Columns {
+            cols: Vec::new(),
+            index: HashMap::new(),
+            dropped: 0,
+            budget: DISTINCT_BUDGET,
+        }
+    }
 }
 
 impl Columns {
@@ -314,7 +331,7 @@ impl Columns {
                 c.list.clone_from(list);
             }
             if !v.trim().is_empty() {
-                c.add(v);
+                c.add(v, &mut self.budget);
                 *per.entry(i).or_default() += 1;
             }
         }
@@ -422,7 +439,7 @@ fn read_csv(path: &Path, max: u64) -> Result<Profile> {
             if !v.trim().is_empty() {
                 col.present += 1;
                 col.max_per_record = col.max_per_record.max(1);
-                col.add(&v);
+                col.add(&v, &mut cols.budget);
             }
         }
     }
@@ -593,7 +610,7 @@ fn read_xlsx(path: &Path, sheet: Option<&str>, max: u64) -> Result<Profile> {
                     let col = &mut cols.cols[*c];
                     col.present += 1;
                     col.max_per_record = col.max_per_record.max(1);
-                    col.add(v);
+                    col.add(v, &mut cols.budget);
                 }
             }
         }
@@ -754,6 +771,12 @@ fn find_record(path: &Path) -> Result<String> {
             }
         }
         stack.push(local(e.name().as_ref()));
+        if stack.len() > XML_MAX_DEPTH {
+            bail!(
+                "{}: XML elements nested deeper than {XML_MAX_DEPTH} levels",
+                path.display()
+            );
+        }
         let p = stack.join("/");
         let has_attrs = e
             .attributes()
@@ -871,6 +894,9 @@ fn read_xml(path: &Path, record: Option<&str>, max: u64) -> Result<Profile> {
                 last.0 = true;
             }
             stack.push(name);
+            if stack.len() > XML_MAX_DEPTH {
+                bail!("{shown}: XML elements nested deeper than {XML_MAX_DEPTH} levels");
+            }
             if !in_rec && stack.len() == rec.len() && stack == rec {
                 if n >= max {
                     truncated = true;
@@ -1257,7 +1283,7 @@ enum Class {
     /// never mapped: the reason
     Personal(&'static str),
     /// contact details of a jobseeker: only with contact consent
-    Contact(&'static str),
+    Contact(String),
     Target(Guess),
     /// free text without an obvious target
     FreeText,
@@ -1272,7 +1298,88 @@ struct Guess {
     language: Option<&'static str>,
 }
 
+const SCHEMA_WERKZOEKENDEN: &str = include_str!("../../../schemas/vum-werkzoekenden.schema.json");
+const SCHEMA_VACATURES: &str = include_str!("../../../schemas/vum-vacatures.schema.json");
+
+/// A JSON pointer that spells a VUM property path (`/arbeidsmarktkwalificatie/opleiding/*/codeNiveauOpleiding`)
+/// as a mapping target (`arbeidsmarktkwalificatie.opleiding[].codeNiveauOpleiding`), when the standard has it.
+fn vum_target(name: &str, kind: KindArg) -> Option<String> {
+    use serde_json::Value;
+    use std::sync::OnceLock;
+    static SCHEMAS: OnceLock<(Value, Value)> = OnceLock::new();
+    let name = name.strip_prefix('/')?;
+    let (wz, vac) = SCHEMAS.get_or_init(|| {
+        (
+            serde_json::from_str(SCHEMA_WERKZOEKENDEN).unwrap_or(Value::Null),
+            serde_json::from_str(SCHEMA_VACATURES).unwrap_or(Value::Null),
+        )
+    });
+    let (schema, root) = match kind {
+        KindArg::Werkzoekende => (wz, "Werkzoekende"),
+        KindArg::Vacature => (vac, "Vacature"),
+    };
+    let defs = schema.get("$defs")?;
+    let deref = |mut n: &'static Value| -> Option<&'static Value> {
+        for _ in 0..16 {
+            match n.get("$ref").and_then(Value::as_str) {
+                Some(r) => n = defs.get(r.rsplit('/').next()?)?,
+                None => return Some(n),
+            }
+        }
+        None
+    };
+    let mut node = deref(defs.get(root)?)?;
+    let mut target = String::new();
+    let mut in_array = false;
+    for seg in name.split('/') {
+        if seg == "*" {
+            if !in_array {
+                return None;
+            }
+            in_array = false;
+            continue;
+        }
+        if in_array {
+            return None; // an array element by position: not a property path
+        }
+        let next = deref(node.get("properties")?.get(seg)?)?;
+        if !target.is_empty() {
+            target.push('.');
+        }
+        target.push_str(seg);
+        node = next;
+        if node.get("type").and_then(Value::as_str) == Some("array") {
+            target.push_str("[]");
+            node = deref(node.get("items")?)?;
+            in_array = true;
+        }
+    }
+    match node.get("type").and_then(Value::as_str) {
+        Some("string" | "integer") => Some(target),
+        _ => None,
+    }
+}
+
 fn guess(name: &str, kind: KindArg) -> Class {
+    if let Some(t) = vum_target(name, kind) {
+        let first = t.split(['.', '[']).next().unwrap_or("");
+        if first == "idWerkzoekende" || first == "idVacature" {
+            return Class::Identity;
+        }
+        if kind == KindArg::Werkzoekende
+            && matches!(
+                first,
+                "emailadres" | "telefoonnummer" | "contactpersoon" | "webadres"
+            )
+        {
+            return Class::Contact(t);
+        }
+        return Class::Target(Guess {
+            target: t,
+            lookup: false,
+            language: None,
+        });
+    }
     let w = words(name);
     let compact: String = w.concat();
     let has = |s: &str| compact.contains(s);
@@ -1293,14 +1400,14 @@ fn guess(name: &str, kind: KindArg) -> Class {
     }
     if has("mail") {
         return if wz {
-            Class::Contact("emailadres[]")
+            Class::Contact("emailadres[]".into())
         } else {
             t("werkgever.contactpersoon[0].emailadres[]")
         };
     }
     if has("telefoon") || has("phone") || has("mobiel") || word("gsm") || word("tel") {
         return if wz {
-            Class::Contact("telefoonnummer[]")
+            Class::Contact("telefoonnummer[]".into())
         } else {
             t("werkgever.contactpersoon[0].telefoonnummer[]")
         };
@@ -2004,6 +2111,13 @@ fn emit(path: &Path, p: &Profile, kind_arg: Option<KindArg>) -> String {
     let mut lang_index: Vec<Option<&'static str>> = Vec::new();
     let mut lookup_used = false;
     let mut list_notes: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+    // columns per list of objects: a list with one column maps safely with `[]`
+    let mut list_sizes: HashMap<&str, usize> = HashMap::new();
+    for c in &p.columns {
+        if let Some(l) = &c.list {
+            *list_sizes.entry(l.as_str()).or_default() += 1;
+        }
+    }
     for (i, c) in p.columns.iter().enumerate() {
         let cl = &classes[i];
         match cl {
@@ -2050,6 +2164,7 @@ fn emit(path: &Path, p: &Profile, kind_arg: Option<KindArg>) -> String {
                     codes,
                     &mut lookup_used,
                     &mut list_notes,
+                    &list_sizes,
                 );
             }
             Class::FreeText => {
@@ -2103,7 +2218,7 @@ fn emit(path: &Path, p: &Profile, kind_arg: Option<KindArg>) -> String {
         out.line(&format!("# [lists.\"{target}\"]"));
         out.line(&format!("# from = {}", toml_str(from)));
         for (field, column) in fields {
-            out.line(&format!("# [lists.\"{target}\".fields.{field}]"));
+            out.line(&format!("# [lists.\"{target}\".fields.\"{field}\"]"));
             out.line(&format!("# column = {}", toml_str(column)));
         }
         out.line("");
@@ -2132,6 +2247,7 @@ fn emit_target(
     codes: Option<&HashMap<String, Vec<Code>>>,
     lookup_used: &mut bool,
     list_notes: &mut BTreeMap<String, Vec<(String, String)>>,
+    list_sizes: &HashMap<&str, usize>,
 ) {
     let wz = kind == KindArg::Werkzoekende;
     let postcode = g.target.ends_with("bemiddelingspostcode") || g.target == "adres.postcode";
@@ -2149,18 +2265,27 @@ fn emit_target(
         values_block(out, c);
     }
     // a leaf of a list of objects: only through [lists]
-    if let Some(list) = &c.list {
+    if let Some(list) = c
+        .list
+        .as_ref()
+        .filter(|l| list_sizes.get(l.as_str()).copied().unwrap_or(0) > 1)
+    {
         if let Some((before, after)) = split_list_target(&g.target) {
+            let key = format!("{before}\u{0}{list}");
+            if list_notes
+                .get(&key)
+                .is_some_and(|f| f.iter().any(|(a, _)| *a == after))
+            {
+                out.line(&format!("# TODO: guessed {}, which an earlier column of this list already fills: choose one.", g.target));
+                return;
+            }
             let rel = c
                 .name
                 .strip_prefix(list.as_str())
                 .unwrap_or(&c.name)
                 .trim_start_matches('/')
                 .to_string();
-            list_notes
-                .entry(format!("{before}\u{0}{list}"))
-                .or_default()
-                .push((after, rel));
+            list_notes.entry(key).or_default().push((after, rel));
             out.line(&format!(
                 "# guessed: {} (an element of a list of objects: see the [lists] note below)",
                 g.target
@@ -2355,4 +2480,120 @@ fn split_list_target(t: &str) -> Option<(String, String)> {
         return None;
     }
     Some((t[..open].to_string(), after.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Column names that reach every target rule, for both kinds.
+    const NAMES: &[&str] = &[
+        "Postcode",
+        "uren_min",
+        "uren-max",
+        "Uren per week",
+        "kantoortijden",
+        "onregelmatig werk",
+        "max reisafstand",
+        "reistijd",
+        "Rijbewijzen",
+        "werk- en denkniveau",
+        "Mondeling Nederlands",
+        "Schriftelijk Engels",
+        "lezen",
+        "luisteren",
+        "taal",
+        "Opleidingsniveau",
+        "Vervoer",
+        "Banenafspraak",
+        "Beroepssector",
+        "contractvorm",
+        "titel",
+        "omschrijving",
+        "sluitingsdatum",
+        "salaris",
+        "aanvangsdatum",
+        "Bemiddelingsberoep",
+        "presentatie",
+        "beschikbaar tot",
+        "beschikbaar_vanaf",
+        "E-mailadres",
+        "Telefoonnummer",
+        "straat",
+        "huisnummer",
+        "toevoeging",
+        "werkgever/naam",
+        "contactpersoon",
+    ];
+
+    #[test]
+    fn mapping_init_every_guessed_target_loads_with_todays_loader() {
+        for kind in [KindArg::Werkzoekende, KindArg::Vacature] {
+            let mut seen = HashSet::new();
+            for n in NAMES {
+                let target = match guess(n, kind) {
+                    Class::Target(g) => g.target,
+                    Class::Contact(t) => t,
+                    _ => continue,
+                };
+                let text = format!(
+                    "kind = \"{}\"\n[source]\nformat = \"csv\"\n[identity]\ncolumn = \"id\"\n[consent]\ncolumn = \"c\"\nshare = [\"J\"]\ncontact = [\"J\"]\n[fields.\"{target}\"]\ncolumn = \"x\"\n",
+                    kind.name()
+                );
+                if let Err(e) = translate::mapping::Mapping::parse(&text, Path::new("t.toml")) {
+                    panic!("{n} ({}): {target}: {e}", kind.name());
+                }
+                seen.insert(target);
+            }
+            assert!(seen.len() > 20, "{}: {seen:?}", kind.name());
+        }
+    }
+
+    #[test]
+    fn mapping_init_words_and_personal_columns() {
+        assert_eq!(
+            words("gw:beschikbaarheid/@uren-min"),
+            ["beschikbaarheid", "uren", "min"]
+        );
+        assert_eq!(
+            words("codeNiveauTaalbeheersingMondeling"),
+            ["code", "niveau", "taalbeheersing", "mondeling"]
+        );
+        let w = KindArg::Werkzoekende;
+        for (n, c) in [
+            ("BSN", Class::Bsn),
+            ("Volledige Naam", Class::Personal("a person's name")),
+            (
+                "Straatnaam",
+                Class::Personal("address (a jobseeker's home address)"),
+            ),
+            ("Geboortedatum", Class::Personal("date of birth")),
+            ("ID_WZ", Class::Identity),
+            ("klantnummer", Class::Identity),
+            ("toestemming_delen", Class::Consent),
+            ("E-mailadres", Class::Contact("emailadres[]".into())),
+        ] {
+            assert_eq!(guess(n, w), c, "{n}");
+        }
+        // for a vacancy an address is the workplace's
+        assert!(
+            matches!(guess("Straatnaam", KindArg::Vacature), Class::Target(g) if g.target == "adres.straatnaam")
+        );
+    }
+
+    #[test]
+    fn mapping_init_code_matching_and_shapes() {
+        let lists = code_lists();
+        let opl = &lists["werkzoekende"]["codeNiveauOpleiding"];
+        assert!(matches!(match_code("hbo", opl), Match::Part(c) if c.code == 5));
+        assert!(matches!(match_code("Havo/VWO", opl), Match::Label(c) if c.code == 3));
+        assert!(matches!(match_code("4", opl), Match::Code));
+        assert!(matches!(match_code("master", opl), Match::Part(c) if c.code == 6));
+        assert!(matches!(match_code("universiteit", opl), Match::None));
+        assert_eq!(shape("3011 AB"), "9999 AA");
+        assert!(is_bsn("111222333") && !is_bsn("2026-09-07"));
+        assert_eq!(toml_str("a\"b\\\nc\u{1}"), "\"a\\\"b\\\\\\nc\\u0001\"");
+        assert_eq!(sniff_delimiter("a;b;c\n1;\"x;y\";3\n"), b';');
+        assert_eq!(sniff_delimiter("a\tb\n1\t2\n"), b'\t');
+    }
 }

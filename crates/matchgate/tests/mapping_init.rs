@@ -389,7 +389,7 @@ fn mapping_init_json_lists_of_objects_are_not_split_into_fields() {
         ),
         "{out}"
     );
-    assert!(out.contains("# [lists.\"arbeidsmarktkwalificatie.taalbeheersing\".fields.codeTaal]\n# column = \"codeTaal\""), "{out}");
+    assert!(out.contains("# [lists.\"arbeidsmarktkwalificatie.taalbeheersing\".fields.\"codeTaal\"]\n# column = \"codeTaal\""), "{out}");
     assert!(out.contains("TODO: no consent column found"));
     loads(&out);
 
@@ -594,4 +594,48 @@ fn mapping_init_sonar_with_todos_decided_equals_the_hand_written_mapping() {
     };
     assert_eq!(rules(&a), rules(&b));
     assert_eq!(s1.contact_withheld, s2.contact_withheld);
+}
+
+fn shared(p: &str) -> PathBuf {
+    let base = std::env::var("MATCHGATE_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| root().join("../shared"));
+    base.join(p)
+}
+
+/// Documents already in VUM form: every pointer that spells a VUM property becomes that target;
+/// lists of objects are left to the element-wise [lists] form.
+#[test]
+fn mapping_init_vum_shaped_json_maps_property_paths() {
+    let out = init_ok(&shared("vum/testdata/werkzoekenden-1000.json"), &[]);
+    let t = toml_of(&out);
+    assert_eq!(t["identity"]["column"].as_str(), Some("/idWerkzoekende"));
+    let col = |target: &str| field(&t, target)["column"].as_str().unwrap().to_string();
+    assert_eq!(
+        col("mobiliteit.bemiddelingspostcode"),
+        "/mobiliteit/bemiddelingspostcode"
+    );
+    assert_eq!(
+        col("werktijden.aantalWerkurenPerWeekMinimaal"),
+        "/werktijden/aantalWerkurenPerWeekMinimaal"
+    );
+    assert_eq!(
+        col("bemiddelingsberoep[].codeBeroepsnaam"),
+        "/bemiddelingsberoep/*/codeBeroepsnaam"
+    );
+    assert!(out.contains("# [lists.\"arbeidsmarktkwalificatie.taalbeheersing\"]\n# from = \"/arbeidsmarktkwalificatie/taalbeheersing/*\""));
+    assert!(
+        out.contains("# [fields.\"telefoonnummer[]\"]"),
+        "contact details stay commented out"
+    );
+    loads(&out);
+    let out = init_ok(&shared("vum/testdata/vacatures-93.json"), &[]);
+    let t = toml_of(&out);
+    assert_eq!(t["kind"].as_str(), Some("vacature"));
+    assert_eq!(t["identity"]["column"].as_str(), Some("/idVacature"));
+    assert_eq!(
+        field(&t, "beroep.codeBeroepsnaam")["column"].as_str(),
+        Some("/beroep/codeBeroepsnaam")
+    );
+    loads(&out);
 }
