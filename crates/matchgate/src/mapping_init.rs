@@ -833,7 +833,7 @@ fn read_xml(path: &Path, record: Option<&str>, max: u64) -> Result<Profile> {
         Some(r) => r
             .trim_matches('/')
             .split('/')
-            .map(|s| local(s))
+            .map(local)
             .collect::<Vec<_>>()
             .join("/"),
         None => find_record(path)?,
@@ -1168,13 +1168,13 @@ fn find_records(doc: &serde_json::Value) -> Option<String> {
                     ));
                 }
             }
-            Value::Array(a) if a.iter().any(Value::is_object) => {
-                if best
-                    .as_ref()
-                    .is_none_or(|(n, bp)| a.len() > *n || (a.len() == *n && p < *bp))
-                {
-                    best = Some((a.len(), p));
-                }
+            Value::Array(a)
+                if a.iter().any(Value::is_object)
+                    && best
+                        .as_ref()
+                        .is_none_or(|(n, bp)| a.len() > *n || (a.len() == *n && p < *bp)) =>
+            {
+                best = Some((a.len(), p));
             }
             _ => {}
         }
@@ -2041,6 +2041,9 @@ fn emit(path: &Path, p: &Profile, kind_arg: Option<KindArg>) -> String {
             let c = &p.columns[i];
             let note = if c.all_distinct() && c.present == p.records {
                 "unique and present in every record read".to_string()
+            } else if c.distinct.len() == 1 && c.overflow == 0 && c.present > 1 {
+                // e.g. a Sonar export whose ID_WZ says NNB in every row
+                "TODO: every record holds the same value here, so it cannot be the id; choose another column (once the loader knows null_values, a placeholder such as NNB can be declared empty)".to_string()
             } else {
                 format!(
                     "TODO: check: {} record(s) of {} have a value, {} distinct",
@@ -2162,9 +2165,11 @@ fn emit(path: &Path, p: &Profile, kind_arg: Option<KindArg>) -> String {
                     &g,
                     kind,
                     codes,
-                    &mut lookup_used,
-                    &mut list_notes,
-                    &list_sizes,
+                    &mut Lists {
+                        lookup_used: &mut lookup_used,
+                        notes: &mut list_notes,
+                        sizes: &list_sizes,
+                    },
                 );
             }
             Class::FreeText => {
@@ -2239,16 +2244,28 @@ fn template(out: &mut Out, c: &Column) {
     out.line(&format!("# column = {}", toml_str(&c.name)));
 }
 
+/// What the field blocks share: whether the occupation lookup is used, the lists of objects found.
+struct Lists<'a> {
+    lookup_used: &'a mut bool,
+    /// "target\0list" -> (element field, element-relative column)
+    notes: &'a mut BTreeMap<String, Vec<(String, String)>>,
+    /// columns per list of objects
+    sizes: &'a HashMap<&'a str, usize>,
+}
+
 fn emit_target(
     out: &mut Out,
     c: &Column,
     g: &Guess,
     kind: KindArg,
     codes: Option<&HashMap<String, Vec<Code>>>,
-    lookup_used: &mut bool,
-    list_notes: &mut BTreeMap<String, Vec<(String, String)>>,
-    list_sizes: &HashMap<&str, usize>,
+    lists: &mut Lists<'_>,
 ) {
+    let Lists {
+        lookup_used,
+        notes: list_notes,
+        sizes: list_sizes,
+    } = lists;
     let wz = kind == KindArg::Werkzoekende;
     let postcode = g.target.ends_with("bemiddelingspostcode") || g.target == "adres.postcode";
     let personal_values = wz && postcode;
@@ -2344,7 +2361,7 @@ fn emit_target(
         }
     }
     if g.lookup {
-        *lookup_used = true;
+        **lookup_used = true;
         out.line("lookup = \"beroepen\"   # see [lookups.beroepen] at the end; a name it does not know rejects the record");
         let mut missing: Vec<(&str, u64)> = c.top();
         missing.truncate(TOP);

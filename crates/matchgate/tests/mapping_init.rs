@@ -639,3 +639,29 @@ fn mapping_init_vum_shaped_json_maps_property_paths() {
     );
     loads(&out);
 }
+
+/// A real Sonar export says NNB in every row of ID_WZ: init says it cannot be the id, and the BSN
+/// column (found by its values) is never the guessed local id.
+#[test]
+fn mapping_init_placeholder_ids_and_bsn_by_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("sonar.csv");
+    let bsns = ["111222333", "201612847", "357363851", "780736084"];
+    let mut body = String::from("ID_WZ;Sofi;Postcode\n");
+    for b in bsns {
+        body.push_str(&format!("NNB;{b};3011AB\n"));
+    }
+    std::fs::write(&f, body).unwrap();
+    let out = init_ok(&f, &[]);
+    let t = toml_of(&out);
+    assert_eq!(t["identity"]["column"].as_str(), Some("ID_WZ"));
+    assert!(
+        out.contains("TODO: every record holds the same value here, so it cannot be the id"),
+        "{out}"
+    );
+    // 'Sofi' holds BSNs: found by the elfproef, not by its name
+    assert_eq!(t["identity"]["bsn_column"].as_str(), Some("Sofi"));
+    for b in bsns {
+        assert!(!out.contains(b), "{b}");
+    }
+}
