@@ -1905,6 +1905,12 @@ fn values_block(out: &mut Out, c: &Column) {
         out.line("#    (always empty in the records read)");
         return;
     }
+    if c.overflow > 0 {
+        out.line(&format!(
+            "#    (over {DISTINCT_CAP} distinct values: the counts are of the first {} seen)",
+            c.distinct.len()
+        ));
+    }
     let top = c.top();
     let shown: Vec<String> = top
         .iter()
@@ -2136,6 +2142,13 @@ fn emit(path: &Path, p: &Profile, kind_arg: Option<KindArg>) -> String {
             Class::Personal(why) => {
                 out.line(&header_line(c, &format!(": never mapped: {why}")));
                 out.line("#    values not shown (personal data)");
+            }
+            Class::Contact(_) if consent_col.is_none() => {
+                out.line(&header_line(
+                    c,
+                    ": never mapped: contact details, and the export has no consent column",
+                ));
+                hidden_block(&mut out, c, "contact details");
             }
             Class::Contact(target) => {
                 out.line(&header_line(c, ": contact details"));

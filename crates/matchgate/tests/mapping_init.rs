@@ -624,10 +624,12 @@ fn mapping_init_vum_shaped_json_maps_property_paths() {
         "/bemiddelingsberoep/*/codeBeroepsnaam"
     );
     assert!(out.contains("# [lists.\"arbeidsmarktkwalificatie.taalbeheersing\"]\n# from = \"/arbeidsmarktkwalificatie/taalbeheersing/*\""));
+    // no consent column in these documents: contact details are never mapped
     assert!(
-        out.contains("# [fields.\"telefoonnummer[]\"]"),
-        "contact details stay commented out"
+        out.contains("\"/telefoonnummer/*\": 1230 value(s) in 414 record(s), 1230 distinct: never mapped: contact details"),
+        "{out}"
     );
+    assert!(!t["fields"].as_table().unwrap().contains_key("telefoonnummer[]"));
     loads(&out);
     let out = init_ok(&shared("vum/testdata/vacatures-93.json"), &[]);
     let t = toml_of(&out);
@@ -664,4 +666,23 @@ fn mapping_init_placeholder_ids_and_bsn_by_value() {
     for b in bsns {
         assert!(!out.contains(b), "{b}");
     }
+}
+
+/// Without a consent column, contact details are never mapped (no TODO to map them).
+#[test]
+fn mapping_init_contact_details_without_consent_are_never_mapped() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("k.csv");
+    std::fs::write(&f, "klantnummer,email,telefoon,postcode\nK1,a.b@example.nl,0612345678,3011AB\nK2,c.d@example.nl,0687654321,3012CD\n").unwrap();
+    let out = init_ok(&f, &[]);
+    assert!(out.contains("\"email\": 2 value(s) in 2 record(s), 2 distinct: never mapped: contact details, and the export has no consent column"), "{out}");
+    assert!(
+        !out.contains("[fields.\"emailadres[]\"]")
+            && !out.contains("[fields.\"telefoonnummer[]\"]"),
+        "{out}"
+    );
+    for v in ["a.b@example.nl", "0612345678", "K1", "3011AB"] {
+        assert!(!out.contains(v), "{v}");
+    }
+    loads(&out);
 }
