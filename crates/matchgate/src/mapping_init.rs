@@ -102,7 +102,7 @@ pub fn init(args: &InitArgs) -> Result<String> {
         Format::Json => read_json(path, args.record.as_deref(), max)?,
         Format::Ndjson => read_ndjson(path, max)?,
     };
-    Ok(emit(path, &profile, args.kind))
+    Ok(emit(path, &profile, args.kind, max))
 }
 
 // ───────────────────────────── formats ─────────────────────────────
@@ -1960,7 +1960,7 @@ fn hidden_block(out: &mut Out, c: &Column, why: &str) {
     }
 }
 
-fn emit(path: &Path, p: &Profile, kind_arg: Option<KindArg>) -> String {
+fn emit(path: &Path, p: &Profile, kind_arg: Option<KindArg>, max_rows: u64) -> String {
     let (kind, kind_note) = match kind_arg {
         Some(k) => (k, "from --kind".to_string()),
         None => {
@@ -2001,7 +2001,10 @@ fn emit(path: &Path, p: &Profile, kind_arg: Option<KindArg>) -> String {
     if p.truncated {
         out.line(&format!("# Read the first {} records only (--max-rows); the file has more, so rarer values may be missing.", p.records));
     } else {
-        out.line(&format!("# Read all {} record(s).", p.records));
+        out.line(&format!(
+            "# Read all {} record(s) (at most {max_rows} are read; --max-rows to change).",
+            p.records
+        ));
     }
     out.line("# Every column is listed with its values (the 20 most frequent, with counts). Guessed targets are");
     out.line("# active; check each one. `# TODO` marks what a person must decide; commented blocks are not mapped.");
