@@ -629,7 +629,10 @@ fn mapping_init_vum_shaped_json_maps_property_paths() {
         out.contains("\"/telefoonnummer/*\": 1230 value(s) in 414 record(s), 1230 distinct: never mapped: contact details"),
         "{out}"
     );
-    assert!(!t["fields"].as_table().unwrap().contains_key("telefoonnummer[]"));
+    assert!(!t["fields"]
+        .as_table()
+        .unwrap()
+        .contains_key("telefoonnummer[]"));
     loads(&out);
     let out = init_ok(&shared("vum/testdata/vacatures-93.json"), &[]);
     let t = toml_of(&out);
