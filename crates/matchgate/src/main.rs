@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 mod demo;
+mod mapping_init;
 mod node_cmd;
 mod push_cmd;
 mod store_cmd;
@@ -62,6 +63,11 @@ enum Command {
     },
     /// Translate a local export (CSV, XLSX, XML, JSON, NDJSON) into VUM documents with a mapping file.
     Translate(translate_cmd::Args),
+    /// Mapping files: `matchgate mapping init FILE` prints a starting mapping for an export.
+    Mapping {
+        #[command(subcommand)]
+        command: mapping_init::MappingCommand,
+    },
     /// Translate an export straight into the store (same mapping, summary and rejects as translate).
     Ingest(store_cmd::IngestArgs),
     /// Run a selection request ({"vraagObject": ...}) against the store; prints the source's response.
@@ -139,6 +145,7 @@ fn main() -> ExitCode {
             validate::run(&validator, &files, &opts)
         }
         Command::Translate(args) => translate_cmd::run(&args),
+        Command::Mapping { command } => mapping_init::run(&command),
         Command::Ingest(args) => store_cmd::ingest(
             &store_cmd::Db {
                 url: store_cmd::db_url(cli.database.clone(), &cli.data_dir),
