@@ -342,6 +342,16 @@ pub(crate) fn print_summary(s: &Summary, rejects: &Path) {
             s.contact_withheld
         );
     }
+    for (target, values) in s.top_unmapped(10) {
+        let total: u64 = s.unmapped.get(target).map_or(0, |v| v.values().sum());
+        eprintln!("  not in the value map of {target} ({total} time(s); most frequent first):");
+        for (v, n) in values {
+            eprintln!("    {n:>8}  {}", v.escape_debug());
+        }
+    }
+    if s.other_unmapped > 0 {
+        eprintln!("  ... and {} more unmapped value(s) not listed", s.other_unmapped);
+    }
     if s.rejected > 0 {
         eprintln!("rejected records are in {}", rejects.display());
     }

@@ -78,6 +78,11 @@ pub struct Summary {
     pub warnings_by_rule: BTreeMap<String, u64>,
     /// contact values left out because the record's consent does not allow them
     pub contact_withheld: u64,
+    /// per field target: values that neither its map nor its lookup knows, with counts (at most
+    /// `MAX_UNMAPPED_VALUES` values per field; `other_unmapped` counts the rest), so a lookup can
+    /// be filled in one pass
+    pub unmapped: BTreeMap<String, BTreeMap<String, u64>>,
+    pub other_unmapped: u64,
     pub seconds: f64,
 }
 
@@ -188,6 +193,7 @@ impl Seen {
             id_column,
             bsn,
             contact_withheld,
+            unmapped,
             body,
         } = *c;
         let row = rec.row;
@@ -229,6 +235,9 @@ impl Seen {
             }
         }
         summary.contact_withheld += contact_withheld;
+        for (t, v) in &unmapped {
+            summary.add_unmapped(t, v);
+        }
         match body {
             Err(rejects) => Outcome::Rejected {
                 row,
@@ -262,6 +271,8 @@ struct Checked {
     id_column: Option<String>,
     bsn: Bsn,
     contact_withheld: u64,
+    /// (field target, value) the value maps did not know
+    unmapped: Vec<(String, String)>,
     body: Result<Body, Vec<Reject>>,
 }
 
@@ -277,6 +288,35 @@ struct Body {
     id: String,
     doc: Value,
     warnings: Vec<Finding>,
+}
+
+/// Distinct unmapped values kept per field in the summary.
+pub const MAX_UNMAPPED_VALUES: usize = 1000;
+
+impl Summary {
+    fn add_unmapped(&mut self, target: &str, value: &str) {
+        let values = self.unmapped.entry(target.to_string()).or_default();
+        if let Some(n) = values.get_mut(value) {
+            *n += 1;
+        } else if values.len() < MAX_UNMAPPED_VALUES {
+            values.insert(value.to_string(), 1);
+        } else {
+            self.other_unmapped += 1;
+        }
+    }
+
+    /// The most frequent unmapped values of each field, most frequent first.
+    pub fn top_unmapped(&self, n: usize) -> Vec<(&str, Vec<(&str, u64)>)> {
+        self.unmapped
+            .iter()
+            .map(|(t, vals)| {
+                let mut v: Vec<(&str, u64)> = vals.iter().map(|(k, c)| (k.as_str(), *c)).collect();
+                v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+                v.truncate(n);
+                (t.as_str(), v)
+            })
+            .collect()
+    }
 }
 
 /// Records handed to a worker at a time.
@@ -464,6 +504,19 @@ struct Filled {
     places: Vec<(String, String)>,
     rejects: Vec<Reject>,
     contact_withheld: u64,
+    unmapped: Vec<(String, String)>,
+}
+
+impl Filled {
+    fn new(doc: Value) -> Filled {
+        Filled {
+            doc,
+            places: Vec::new(),
+            rejects: Vec::new(),
+            contact_withheld: 0,
+            unmapped: Vec::new(),
+        }
+    }
 }
 
 impl Engine {
@@ -585,6 +638,7 @@ impl Engine {
             id_column,
             bsn,
             contact_withheld: filled.contact_withheld,
+            unmapped: filled.unmapped,
             body,
         })))
     }
@@ -687,12 +741,7 @@ impl Engine {
     /// Fill a document from the record's columns and lists.
     fn fill(&self, rec: &Record, contact_allowed: bool) -> Filled {
         let m = &self.mapping;
-        let mut out = Filled {
-            doc: Value::Object(Map::new()),
-            places: Vec::new(),
-            rejects: Vec::new(),
-            contact_withheld: 0,
-        };
+        let mut out = Filled::new(Value::Object(Map::new()));
         for f in &m.fields {
             let column = match f.source {
                 ValueSource::Column(c) => Some(m.columns[c].as_str()),
@@ -708,12 +757,7 @@ impl Engine {
         for (g, l) in m.lists.iter().enumerate() {
             let mut k = 0;
             for (e, element) in rec.lists.get(g).map(Vec::as_slice).unwrap_or(&[]).iter().enumerate() {
-                let mut inner = Filled {
-                    doc: Value::Object(Map::new()),
-                    places: Vec::new(),
-                    rejects: Vec::new(),
-                    contact_withheld: 0,
-                };
+                let mut inner = Filled::new(Value::Object(Map::new()));
                 for f in &l.fields {
                     let column = match f.source {
                         ValueSource::Column(c) => Some(element_column(&l.from, &l.columns[c])),
@@ -733,6 +777,7 @@ impl Engine {
                     put(&mut inner, f, values, column.as_deref(), rec.row);
                 }
                 out.contact_withheld += inner.contact_withheld;
+                out.unmapped.append(&mut inner.unmapped);
                 for mut r in inner.rejects {
                     r.message = format!("element {} of {}: {}", e + 1, l.from, r.message);
                     out.rejects.push(r);
@@ -763,12 +808,7 @@ impl Engine {
     fn take_document(&self, doc: &Value, row: u64, contact_allowed: bool) -> Filled {
         let m = &self.mapping;
         let mut doc = doc.clone();
-        let mut out = Filled {
-            doc: Value::Null,
-            places: Vec::new(),
-            rejects: Vec::new(),
-            contact_withheld: 0,
-        };
+        let mut out = Filled::new(Value::Null);
         if let Some(Consent::Column { column, .. }) = &m.consent {
             let pointer = &m.columns[*column];
             if let (Some(key), Value::Object(o)) = (pointer.strip_prefix('/'), &mut doc) {
@@ -867,7 +907,12 @@ impl Engine {
                     match map.get(&key) {
                         Some(v) if v.is_empty() => continue, // mapped to nothing: deliberately left out
                         Some(v) => v.clone(),
-                        None => match f.unmapped {
+                        None => {
+                            if !looks_like_bsn(&p) {
+                                let value: String = p.chars().take(QUOTE_MAX).collect();
+                                out.unmapped.push((f.target.clone(), value));
+                            }
+                            match f.unmapped {
                             Unmapped::Reject => {
                                 out.rejects.push(reject(
                                     UNMAPPED,
@@ -877,7 +922,8 @@ impl Engine {
                             }
                             Unmapped::Drop => continue,
                             Unmapped::Keep => p,
-                        },
+                            }
+                        }
                     }
                 }
                 None => p,

@@ -203,3 +203,23 @@ fn two_or_three_threads_give_the_same_outcomes_in_the_same_order_as_one() {
         assert!(one == many, "{threads} threads: outcomes differ");
     }
 }
+
+#[test]
+fn the_summary_counts_unmapped_values_per_field_most_frequent_first() {
+    let m = format!(
+        "{BASE}[fields.\"arbeidsmarktkwalificatie.opleiding[0].codeNiveauOpleiding\"]\ncolumn = \"niveau\"\nmap = {{ \"mbo\" = 4 }}\nunmapped = \"drop\"\n"
+    );
+    let (s, _) = run(
+        &m,
+        "id;pc;niveau\nk1;3011AB;mbo\nk2;3011AB;vmbo-t\nk3;3011AB;havo\nk4;3011AB;vmbo-t\nk5;3011AB;111222333\n",
+    );
+    let top = s.top_unmapped(10);
+    assert_eq!(
+        top,
+        vec![(
+            "arbeidsmarktkwalificatie.opleiding[0].codeNiveauOpleiding",
+            vec![("vmbo-t", 2), ("havo", 1)]
+        )],
+        "a BSN-like value is never listed"
+    );
+}
