@@ -186,6 +186,21 @@ pub(crate) struct FileSink {
 }
 
 impl Sink for FileSink {
+    fn wants_json(&self) -> bool {
+        true
+    }
+
+    fn accepted_json(&mut self, _row: u64, _id: &str, _doc: &Value, json: &[u8]) -> io::Result<()> {
+        if self.format == OutFormat::Json {
+            self.out
+                .write_all(if self.first { b"[\n" } else { b",\n" })?;
+            self.first = false;
+            return self.out.write_all(json);
+        }
+        self.out.write_all(json)?;
+        self.out.write_all(b"\n")
+    }
+
     fn accepted(&mut self, _row: u64, _id: &str, doc: &Value) -> io::Result<()> {
         match self.format {
             OutFormat::Ndjson => {

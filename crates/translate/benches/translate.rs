@@ -111,6 +111,20 @@ impl Sink for FileSink {
         serde_json::to_writer(&mut self.0, doc)?;
         self.0.write_all(b"\n")
     }
+    // as `matchgate translate` does: the translating threads serialise
+    fn wants_json(&self) -> bool {
+        true
+    }
+    fn accepted_json(
+        &mut self,
+        _row: u64,
+        _id: &str,
+        _doc: &serde_json::Value,
+        json: &[u8],
+    ) -> std::io::Result<()> {
+        self.0.write_all(json)?;
+        self.0.write_all(b"\n")
+    }
     fn rejected(&mut self, r: &[Reject], _o: &[(String, String)]) -> std::io::Result<()> {
         self.1 += r.len() as u64;
         Ok(())

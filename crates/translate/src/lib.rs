@@ -51,6 +51,9 @@ pub enum Outcome {
         id: String,
         doc: Value,
         warnings: Vec<Finding>,
+        /// the document as JSON, when the sink asked for it ([`Sink::wants_json`]); made by the
+        /// thread that translated the record
+        json: Option<Vec<u8>>,
     },
     /// `vum_id`: the id the record would have had, so a store can stop sharing an earlier version
     Filtered {
@@ -89,6 +92,21 @@ pub struct Summary {
 /// Where the outcomes go (files for `matchgate translate`, the store for `matchgate ingest`).
 pub trait Sink {
     fn accepted(&mut self, row: u64, id: &str, doc: &Value) -> std::io::Result<()>;
+    /// Whether the sink writes accepted documents as JSON: the translating threads then
+    /// serialise them and [`Sink::accepted_json`] gets the bytes.
+    fn wants_json(&self) -> bool {
+        false
+    }
+    /// An accepted document with its JSON (`serde_json::to_vec` of `doc`).
+    fn accepted_json(
+        &mut self,
+        row: u64,
+        id: &str,
+        doc: &Value,
+        _json: &[u8],
+    ) -> std::io::Result<()> {
+        self.accepted(row, id, doc)
+    }
     fn rejected(
         &mut self,
         rejects: &[Reject],
@@ -136,6 +154,8 @@ struct Engine {
     mapping: Mapping,
     key: Hmac<Sha256>,
     validator: Validator,
+    /// serialise accepted documents (the sink wants JSON)
+    serialize: bool,
 }
 
 /// What earlier records of the run leave behind.
@@ -244,13 +264,19 @@ impl Seen {
                 rejects,
                 original: engine.original(&rec),
             },
-            Ok(Body { id, doc, warnings }) => {
+            Ok(Body {
+                id,
+                doc,
+                warnings,
+                json,
+            }) => {
                 self.ids.insert(id_key, row);
                 Outcome::Accepted {
                     row,
                     id,
                     doc,
                     warnings,
+                    json,
                 }
             }
         }
@@ -288,6 +314,7 @@ struct Body {
     id: String,
     doc: Value,
     warnings: Vec<Finding>,
+    json: Option<Vec<u8>>,
 }
 
 /// Distinct unmapped values kept per field in the summary.
@@ -336,6 +363,7 @@ impl Translator {
                 mapping,
                 key,
                 validator,
+                serialize: false,
             },
             seen: Seen::default(),
             threads: 1,
@@ -371,6 +399,7 @@ impl Translator {
             }
         }
         self.engine.refuse_undeclared_bsn_ids(&head)?;
+        self.engine.serialize = sink.wants_json();
         let records = head.into_iter().chain(records);
         let mut s = Summary::default();
         if self.threads <= 1 {
@@ -991,7 +1020,17 @@ impl Engine {
             .into_iter()
             .filter(|f| f.severity == Severity::Warning)
             .collect();
-        Ok(Body { id, doc, warnings })
+        let json = if self.serialize {
+            serde_json::to_vec(&doc).ok()
+        } else {
+            None
+        };
+        Ok(Body {
+            id,
+            doc,
+            warnings,
+            json,
+        })
     }
 
     /// The source values a rejects file may show: mapped columns only, never a BSN column, a BSN
@@ -1182,12 +1221,16 @@ fn record(s: &mut Summary, sink: &mut dyn Sink, o: Outcome) -> Result<(), Transl
             id,
             doc,
             warnings,
+            json,
         } => {
             s.accepted += 1;
             for w in warnings {
                 *s.warnings_by_rule.entry(w.rule).or_default() += 1;
             }
-            sink.accepted(row, &id, &doc)?;
+            match json {
+                Some(j) => sink.accepted_json(row, &id, &doc, &j)?,
+                None => sink.accepted(row, &id, &doc)?,
+            }
         }
         Outcome::Filtered {
             row,
