@@ -1,7 +1,7 @@
 //! XML exports: one record per element at the `record` path; columns are paths relative to it
 //! (`naam`, `adres/postcode`, `@id`, `adres/@soort`). Names match by local name, or by namespace
 //! when written with a prefix declared under `namespaces`. Streamed with quick-xml.
-use super::{Element, Record, Records, RowError, XML_MALFORMED};
+use super::{Element, Record, Records, RowError, MAX_LINE, TOO_LARGE, XML_MALFORMED};
 use crate::mapping::ListMap;
 use quick_xml::events::Event;
 use quick_xml::name::ResolveResult;
@@ -70,12 +70,27 @@ struct List {
     cols: Vec<Column>,
 }
 
+/// Elements nested deeper than this end the file (a well-formed export is a few levels deep).
+const MAX_DEPTH: usize = 256;
+/// The most bytes of values one record may hold; a larger record is rejected, the next is read.
+const MAX_RECORD: usize = MAX_LINE;
+
 /// The record being read.
 struct Open {
     values: Vec<Vec<String>>,
     lists: Vec<Vec<Element>>,
     /// per list: the stack depth of its element being read, if one is open
     depth: Vec<Option<usize>>,
+    /// bytes of text and attribute values seen in the record so far
+    bytes: usize,
+}
+
+impl Open {
+    /// Count `n` more bytes; false once the record is over its bound.
+    fn room(&mut self, n: usize) -> bool {
+        self.bytes = self.bytes.saturating_add(n);
+        self.bytes <= MAX_RECORD
+    }
 }
 
 type Stack = Vec<(Option<String>, String)>;
@@ -204,6 +219,16 @@ pub(super) fn open(
                         Event::Empty(e) => (e, true),
                         _ => unreachable!(),
                     };
+                    if stack.len() >= MAX_DEPTH {
+                        done = true;
+                        return Some(Err(RowError {
+                            row: row + 1,
+                            column: None,
+                            rule: XML_MALFORMED,
+                            message: format!("elements are nested deeper than {MAX_DEPTH} levels at byte {}; records after this point cannot be read", reader.buffer_position()),
+                            fatal: true,
+                        }));
+                    }
                     let local = AsRef::<str>::as_ref(&e.local_name()).to_string();
                     stack.push((resolve(ns), local));
                     text.clear();
@@ -213,6 +238,7 @@ pub(super) fn open(
                             values: vec![Vec::new(); ncols],
                             lists: vec![Vec::new(); lists.len()],
                             depth: vec![None; lists.len()],
+                            bytes: 0,
                         });
                     }
                     if let Some(open) = in_record.as_mut() {
@@ -223,6 +249,7 @@ pub(super) fn open(
                                 open.lists[g].push(vec![Vec::new(); l.cols.len()]);
                             }
                         }
+                        let mut attr_bytes = 0;
                         for (vals, cs, rel) in open.scopes(&stack, &cols, &lists, rec_len) {
                             for (i, c) in cs.iter().enumerate() {
                                 let Some(a) = &c.attr else { continue };
@@ -237,6 +264,7 @@ pub(super) fn open(
                                             at.normalized_value(quick_xml::XmlVersion::Implicit1_0)
                                         {
                                             if !v.trim().is_empty() {
+                                                attr_bytes += v.len();
                                                 vals[i].push(v.into_owned());
                                             }
                                         }
@@ -244,12 +272,13 @@ pub(super) fn open(
                                 }
                             }
                         }
+                        open.room(attr_bytes);
                     }
                     if is_empty {
                         if let Some(r) =
                             close(&mut stack, &mut in_record, &mut text, &cols, &lists, rec_len, row)
                         {
-                            return Some(Ok(r));
+                            return Some(r);
                         }
                     }
                 }
@@ -257,23 +286,31 @@ pub(super) fn open(
                     if let Some(r) =
                         close(&mut stack, &mut in_record, &mut text, &cols, &lists, rec_len, row)
                     {
-                        return Some(Ok(r));
+                        return Some(r);
                     }
                 }
                 Event::Text(t) => {
-                    if in_record.is_some() {
-                        text.push_str(&t.xml10_content());
+                    if let Some(open) = in_record.as_mut() {
+                        let t = t.xml10_content();
+                        if open.room(t.len()) {
+                            text.push_str(&t);
+                        }
                     }
                 }
                 Event::CData(t) => {
-                    if in_record.is_some() {
-                        text.push_str(&t);
+                    if let Some(open) = in_record.as_mut() {
+                        if open.room(t.len()) {
+                            text.push_str(&t);
+                        }
                     }
                 }
                 Event::GeneralRef(r) => {
-                    if in_record.is_some() {
+                    if let Some(open) = in_record.as_mut() {
                         let name = r.to_string();
-                        text.push_str(&entity(&name).unwrap_or_else(|| format!("&{name};")));
+                        let v = entity(&name).unwrap_or_else(|| format!("&{name};"));
+                        if open.room(v.len()) {
+                            text.push_str(&v);
+                        }
                     }
                 }
                 Event::Eof => {
@@ -308,7 +345,7 @@ fn close(
     lists: &[List],
     rec_len: usize,
     row: u64,
-) -> Option<Record> {
+) -> Option<Result<Record, RowError>> {
     if let Some(open) = in_record.as_mut() {
         let t = text.trim();
         if !t.is_empty() {
@@ -330,11 +367,22 @@ fn close(
     let closing_record = stack.len() == rec_len && in_record.is_some();
     stack.pop();
     if closing_record {
-        return in_record.take().map(|o| Record {
-            row,
-            values: o.values,
-            lists: o.lists,
-            doc: None,
+        return in_record.take().map(|o| {
+            if o.bytes > MAX_RECORD {
+                return Err(RowError {
+                    row,
+                    column: None,
+                    rule: TOO_LARGE,
+                    message: format!("the record holds more than {MAX_RECORD} bytes of text"),
+                    fatal: false,
+                });
+            }
+            Ok(Record {
+                row,
+                values: o.values,
+                lists: o.lists,
+                doc: None,
+            })
         });
     }
     None
