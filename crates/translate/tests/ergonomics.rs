@@ -223,3 +223,24 @@ fn the_summary_counts_unmapped_values_per_field_most_frequent_first() {
         "a BSN-like value is never listed"
     );
 }
+
+#[test]
+fn vum_documents_take_consent_from_a_field_which_is_not_kept() {
+    let m = "kind = \"werkzoekende\"\n[source]\nformat = \"vum\"\n[consent]\ncolumn = \"/toestemming\"\nshare = [\"ja\"]\n";
+    let docs = concat!(
+        "{\"idWerkzoekende\": \"w1\", \"toestemming\": \"ja\", \"mobiliteit\": {\"bemiddelingspostcode\": \"3011AB\"}, \"emailadres\": [\"a@example.nl\"], \"indicatieBeschikbaarheidContactgegevens\": 1}\n",
+        "{\"idWerkzoekende\": \"w2\", \"toestemming\": \"nee\", \"mobiliteit\": {\"bemiddelingspostcode\": \"3011AB\"}}\n",
+        "{\"toestemming\": \"ja\", \"mobiliteit\": {\"bemiddelingspostcode\": \"3011AB\"}}\n",
+    );
+    let (s, sink) = try_run(m, "d.ndjson", docs.as_bytes(), 1).unwrap();
+    assert_eq!((s.accepted, s.filtered, s.rejected), (1, 1, 1));
+    let (_, id, doc) = &sink.docs[0];
+    assert_eq!(id, "w1");
+    assert!(doc.get("toestemming").is_none());
+    // no contact consent: contact details removed, the indicator follows
+    assert!(doc.get("emailadres").is_none());
+    assert_eq!(doc["indicatieBeschikbaarheidContactgegevens"], 2);
+    assert_eq!(s.contact_withheld, 1);
+    assert_eq!(sink.filtered[0].1.as_deref(), Some("w2"));
+    assert_eq!(sink.rejects[0].rule, translate::ID_MISSING);
+}
