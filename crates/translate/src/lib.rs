@@ -529,11 +529,21 @@ impl Translator {
 /// to source columns.
 struct Filled {
     doc: Value,
-    /// JSON pointer -> source column
-    places: Vec<(String, String)>,
+    /// where each written value came from, turned into (JSON pointer, source column) only when
+    /// a validator finding needs it
+    places: Vec<Place>,
     rejects: Vec<Reject>,
     contact_withheld: u64,
     unmapped: Vec<(String, String)>,
+}
+
+/// A value written from a source column: field `field` (of `[fields]`, or of list `list.0` whose
+/// element `list.1` it is in), value number `i`.
+#[derive(Clone, Copy)]
+struct Place {
+    list: Option<(usize, usize)>,
+    field: usize,
+    i: usize,
 }
 
 impl Filled {
@@ -625,7 +635,8 @@ impl Engine {
                 }))
             }
         };
-        let id_hash = self.keyed("local-id", &local_id);
+        // one HMAC gives both the key that finds duplicate local ids and the VUM id
+        let id_hash = self.keyed(m.kind.name(), &local_id);
         let id_key: [u8; 16] = id_hash[..16].try_into().unwrap_or_default();
         let bsn = match m.bsn_column {
             None => Bsn::Absent,
@@ -652,7 +663,7 @@ impl Engine {
             let id = if rec.doc.is_some() && !m.key_document_id {
                 local_id.clone()
             } else {
-                self.vum_id(&local_id)
+                hex::encode(id_key)
             };
             if let Value::Object(o) = &mut filled.doc {
                 o.insert(vum::record_id_property(m.kind).to_string(), Value::String(id.clone()));
@@ -771,7 +782,7 @@ impl Engine {
     fn fill(&self, rec: &Record, contact_allowed: bool) -> Filled {
         let m = &self.mapping;
         let mut out = Filled::new(Value::Object(Map::new()));
-        for f in &m.fields {
+        for (fi, f) in m.fields.iter().enumerate() {
             let column = match f.source {
                 ValueSource::Column(c) => Some(m.columns[c].as_str()),
                 ValueSource::Constant(_) => None,
@@ -781,13 +792,13 @@ impl Engine {
             else {
                 continue;
             };
-            put(&mut out, f, values, column, rec.row);
+            put(&mut out, f, fi, values, column, rec.row);
         }
         for (g, l) in m.lists.iter().enumerate() {
             let mut k = 0;
             for (e, element) in rec.lists.get(g).map(Vec::as_slice).unwrap_or(&[]).iter().enumerate() {
                 let mut inner = Filled::new(Value::Object(Map::new()));
-                for f in &l.fields {
+                for (fi, f) in l.fields.iter().enumerate() {
                     let column = match f.source {
                         ValueSource::Column(c) => Some(element_column(&l.from, &l.columns[c])),
                         ValueSource::Constant(_) => None,
@@ -803,7 +814,7 @@ impl Engine {
                     ) else {
                         continue;
                     };
-                    put(&mut inner, f, values, column.as_deref(), rec.row);
+                    put(&mut inner, f, fi, values, column.as_deref(), rec.row);
                 }
                 out.contact_withheld += inner.contact_withheld;
                 out.unmapped.append(&mut inner.unmapped);
@@ -812,11 +823,10 @@ impl Engine {
                     out.rejects.push(r);
                 }
                 if inner.doc.as_object().is_some_and(|o| !o.is_empty()) {
-                    let at = place(&mut out.doc, &l.steps, k, inner.doc);
+                    place(&mut out.doc, &l.steps, k, inner.doc);
+                    out.places
+                        .extend(inner.places.into_iter().map(|p| Place { list: Some((g, k)), ..p }));
                     k += 1;
-                    for (p, c) in inner.places {
-                        out.places.push((format!("{at}{p}"), c));
-                    }
                 }
             }
         }
@@ -925,7 +935,6 @@ impl Engine {
         };
         let mut values: Vec<Value> = Vec::new();
         for (p, cell) in parts {
-            let shown = shown(&p, cell);
             let p = match &f.map {
                 Some(map) => {
                     let key = if f.ignore_case {
@@ -945,7 +954,11 @@ impl Engine {
                             Unmapped::Reject => {
                                 out.rejects.push(reject(
                                     UNMAPPED,
-                                    format!("{shown} is not in the value map of {}", f.target),
+                                    format!(
+                                        "{} is not in the value map of {}",
+                                        shown(&p, cell),
+                                        f.target
+                                    ),
                                 ));
                                 continue;
                             }
@@ -957,7 +970,7 @@ impl Engine {
                 }
                 None => p,
             };
-            match convert(f, &p, &shown) {
+            match convert(f, &p, cell) {
                 Ok(v) => values.push(v),
                 Err((rule, msg)) => out.rejects.push(reject(rule, msg)),
             }
@@ -984,10 +997,12 @@ impl Engine {
         row: u64,
         id: String,
         doc: Value,
-        places: &[(String, String)],
+        places: &[Place],
     ) -> Result<Body, Vec<Reject>> {
         let report = self.validator.validate_value(self.mapping.kind, &doc);
         if !report.is_valid() {
+            let places: Vec<(String, String)> =
+                places.iter().filter_map(|p| self.place_of(p)).collect();
             return Err(report
                 .errors()
                 .map(|f| {
@@ -1031,6 +1046,27 @@ impl Engine {
             warnings,
             json,
         })
+    }
+
+    /// The JSON pointer and source column of a written value.
+    fn place_of(&self, p: &Place) -> Option<(String, String)> {
+        let m = &self.mapping;
+        match p.list {
+            None => {
+                let f = m.fields.get(p.field)?;
+                let ValueSource::Column(c) = f.source else { return None };
+                Some((pointer_of(&f.steps, p.i), m.columns.get(c)?.clone()))
+            }
+            Some((g, k)) => {
+                let l = m.lists.get(g)?;
+                let f = l.fields.get(p.field)?;
+                let ValueSource::Column(c) = f.source else { return None };
+                Some((
+                    format!("{}{}", pointer_of(&l.steps, k), pointer_of(&f.steps, p.i)),
+                    element_column(&l.from, l.columns.get(c)?),
+                ))
+            }
+        }
     }
 
     /// The source values a rejects file may show: mapped columns only, never a BSN column, a BSN
@@ -1110,7 +1146,7 @@ fn clean(f: &Field, cell: &str) -> String {
 
 /// Put a field's values into the document: the i-th value into element i of a `[]` list; a
 /// single-valued target that receives several values rejects the record.
-fn put(out: &mut Filled, f: &Field, values: Vec<Value>, column: Option<&str>, row: u64) {
+fn put(out: &mut Filled, f: &Field, fi: usize, values: Vec<Value>, column: Option<&str>, row: u64) {
     if values.len() > 1 && !f.steps.contains(&Step::Each) {
         out.rejects.push(Reject {
             row,
@@ -1124,12 +1160,31 @@ fn put(out: &mut Filled, f: &Field, values: Vec<Value>, column: Option<&str>, ro
         });
         return;
     }
+    let from_column = matches!(f.source, ValueSource::Column(_));
     for (i, v) in values.into_iter().enumerate() {
-        let pointer = place(&mut out.doc, &f.steps, i, v);
-        if let Some(c) = column {
-            out.places.push((pointer, c.to_string()));
+        place(&mut out.doc, &f.steps, i, v);
+        if from_column {
+            out.places.push(Place {
+                list: None,
+                field: fi,
+                i,
+            });
         }
     }
+}
+
+/// The JSON pointer `place` writes value `i` of these steps to.
+fn pointer_of(steps: &[Step], i: usize) -> String {
+    let mut pointer = String::new();
+    for s in steps {
+        pointer.push('/');
+        match s {
+            Step::Prop(p) => pointer.push_str(p),
+            Step::Each => pointer.push_str(&i.to_string()),
+            Step::Index(n) => pointer.push_str(&n.to_string()),
+        }
+    }
+    pointer
 }
 
 /// A 9-digit value (spaces, dots and dashes allowed) that passes the elfproef.
@@ -1263,25 +1318,31 @@ fn record(s: &mut Summary, sink: &mut dyn Sink, o: Outcome) -> Result<(), Transl
 }
 
 /// Convert a source value to the target's JSON type.
-fn convert(f: &Field, v: &str, shown: &str) -> Result<Value, (&'static str, String)> {
+fn convert(f: &Field, v: &str, cell: &str) -> Result<Value, (&'static str, String)> {
+    let quoted = || shown(v, cell);
     match f.leaf {
         LeafType::String => Ok(Value::String(v.to_string())),
-        LeafType::Integer => parse_whole(v).map(Value::from).ok_or((
-            NOT_A_NUMBER,
-            format!("{shown} is not a whole number ({})", f.target),
-        )),
-        LeafType::Date => parse_date(v, f.date_format).map(Value::String).ok_or((
-            BAD_DATE,
-            format!(
-                "{shown} is not a date{} ({})",
-                match f.date_format {
-                    Some(DateFormat::DayMonthYear(c)) => format!(" as dd{c}mm{c}yyyy"),
-                    Some(DateFormat::Excel) => " as an Excel serial number".to_string(),
-                    _ => " (yyyy-mm-dd, dd-mm-yyyy or an Excel date)".to_string(),
-                },
-                f.target
-            ),
-        )),
+        LeafType::Integer => parse_whole(v).map(Value::from).ok_or_else(|| {
+            (
+                NOT_A_NUMBER,
+                format!("{} is not a whole number ({})", quoted(), f.target),
+            )
+        }),
+        LeafType::Date => parse_date(v, f.date_format).map(Value::String).ok_or_else(|| {
+            (
+                BAD_DATE,
+                format!(
+                    "{} is not a date{} ({})",
+                    quoted(),
+                    match f.date_format {
+                        Some(DateFormat::DayMonthYear(c)) => format!(" as dd{c}mm{c}yyyy"),
+                        Some(DateFormat::Excel) => " as an Excel serial number".to_string(),
+                        _ => " (yyyy-mm-dd, dd-mm-yyyy or an Excel date)".to_string(),
+                    },
+                    f.target
+                ),
+            )
+        }),
     }
 }
 
@@ -1332,16 +1393,13 @@ pub fn parse_date(v: &str, fmt: Option<DateFormat>) -> Option<String> {
 }
 
 /// Put `v` at the path; the i-th value of a field goes to element i of the `[]` array.
-fn place(doc: &mut Value, steps: &[Step], i: usize, v: Value) -> String {
-    let mut pointer = String::new();
+fn place(doc: &mut Value, steps: &[Step], i: usize, v: Value) {
     let mut cur = doc;
     let mut k = 0;
     while k < steps.len() {
         let Step::Prop(name) = &steps[k] else {
             unreachable!("targets are checked when the mapping loads")
         };
-        pointer.push('/');
-        pointer.push_str(name);
         let last = k + 1 == steps.len();
         let obj = match cur {
             Value::Object(o) => o,
@@ -1375,11 +1433,9 @@ fn place(doc: &mut Value, steps: &[Step], i: usize, v: Value) -> String {
                         Value::Object(Map::new())
                     });
                 }
-                pointer.push('/');
-                pointer.push_str(&idx.to_string());
                 if leaf {
                     a[idx] = v;
-                    return pointer;
+                    return;
                 }
                 cur = &mut a[idx];
                 k += 2;
@@ -1387,7 +1443,7 @@ fn place(doc: &mut Value, steps: &[Step], i: usize, v: Value) -> String {
             _ => {
                 if last {
                     obj.insert(name.clone(), v);
-                    return pointer;
+                    return;
                 }
                 cur = obj
                     .entry(name.clone())
@@ -1396,5 +1452,4 @@ fn place(doc: &mut Value, steps: &[Step], i: usize, v: Value) -> String {
             }
         }
     }
-    pointer
 }
