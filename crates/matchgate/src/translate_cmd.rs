@@ -190,7 +190,7 @@ impl Sink for FileSink {
         true
     }
 
-    fn accepted_json(&mut self, _row: u64, _id: &str, _doc: &Value, json: &[u8]) -> io::Result<()> {
+    fn accepted_json(&mut self, _row: u64, _id: &str, json: &[u8]) -> io::Result<()> {
         if self.format == OutFormat::Json {
             self.out
                 .write_all(if self.first { b"[\n" } else { b",\n" })?;

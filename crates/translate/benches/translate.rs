@@ -115,13 +115,7 @@ impl Sink for FileSink {
     fn wants_json(&self) -> bool {
         true
     }
-    fn accepted_json(
-        &mut self,
-        _row: u64,
-        _id: &str,
-        _doc: &serde_json::Value,
-        json: &[u8],
-    ) -> std::io::Result<()> {
+    fn accepted_json(&mut self, _row: u64, _id: &str, json: &[u8]) -> std::io::Result<()> {
         self.0.write_all(json)?;
         self.0.write_all(b"\n")
     }

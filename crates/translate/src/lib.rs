@@ -52,7 +52,7 @@ pub enum Outcome {
         doc: Value,
         warnings: Vec<Finding>,
         /// the document as JSON, when the sink asked for it ([`Sink::wants_json`]); made by the
-        /// thread that translated the record
+        /// thread that translated the record, and `doc` is then `Null`
         json: Option<Vec<u8>>,
     },
     /// `vum_id`: the id the record would have had, so a store can stop sharing an earlier version
@@ -97,15 +97,11 @@ pub trait Sink {
     fn wants_json(&self) -> bool {
         false
     }
-    /// An accepted document with its JSON (`serde_json::to_vec` of `doc`).
-    fn accepted_json(
-        &mut self,
-        row: u64,
-        id: &str,
-        doc: &Value,
-        _json: &[u8],
-    ) -> std::io::Result<()> {
-        self.accepted(row, id, doc)
+    /// An accepted document as JSON (`serde_json::to_vec` of the document), for a sink whose
+    /// [`Sink::wants_json`] is true; the translating thread has already let go of the `Value`.
+    fn accepted_json(&mut self, row: u64, id: &str, json: &[u8]) -> std::io::Result<()> {
+        let doc: Value = serde_json::from_slice(json)?;
+        self.accepted(row, id, &doc)
     }
     fn rejected(
         &mut self,
@@ -1035,10 +1031,10 @@ impl Engine {
             .into_iter()
             .filter(|f| f.severity == Severity::Warning)
             .collect();
-        let json = if self.serialize {
-            serde_json::to_vec(&doc).ok()
-        } else {
-            None
+        // a sink that writes JSON gets the bytes; the document is freed here, on this thread
+        let (doc, json) = match self.serialize.then(|| serde_json::to_vec(&doc)) {
+            Some(Ok(j)) => (Value::Null, Some(j)),
+            _ => (doc, None),
         };
         Ok(Body {
             id,
@@ -1283,7 +1279,7 @@ fn record(s: &mut Summary, sink: &mut dyn Sink, o: Outcome) -> Result<(), Transl
                 *s.warnings_by_rule.entry(w.rule).or_default() += 1;
             }
             match json {
-                Some(j) => sink.accepted_json(row, &id, &doc, &j)?,
+                Some(j) => sink.accepted_json(row, &id, &j)?,
                 None => sink.accepted(row, &id, &doc)?,
             }
         }
