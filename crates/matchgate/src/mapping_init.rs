@@ -1,7 +1,10 @@
 //! `matchgate mapping init FILE`: read an export (CSV, XLSX, XML, JSON, NDJSON) and print a starting
 //! mapping file (TOML) for it: the source section, every column with its distinct values, a guess of
 //! the VUM target by column name, value maps prefilled from the standard's code lists, personal-data
-//! columns marked as never mapped, and `# TODO` markers where a person must decide.
+//! columns marked as never mapped, and `# TODO` markers where a person must decide. Lists of objects
+//! become element-wise `[lists]` blocks, placeholders such as `NNB` become `null_values`, a BSN that is
+//! the only id becomes the local id with `column_is_bsn`, and records that already are VUM documents
+//! become a `vum` source without fields.
 //!
 //! Bounded: at most `--max-rows` records are read, every column keeps at most [`DISTINCT_CAP`]
 //! distinct values, values are cut to [`CELL_CAP`] bytes, at most [`MAX_COLUMNS`] columns are kept and
@@ -2652,8 +2655,11 @@ fn check_list_block(p: &Profile, kind: KindArg, block: &str) -> Result<(), Strin
 
 fn template(out: &mut Out, c: &Column) {
     if let Some(l) = &c.list {
-        out.line(&format!("# (an element of the list of objects {}: map it in that list's [lists] block, relative", toml_str(l)));
-        out.line("# to the element)");
+        out.line(&format!(
+            "# (from the list of objects {}: map it under [lists] relative to the element, or with",
+            toml_str(l)
+        ));
+        out.line("# '[]' when it is the element's only field)");
     }
     out.line("# [fields.\"TARGET\"]");
     out.line(&format!("# column = {}", toml_str(&c.name)));
