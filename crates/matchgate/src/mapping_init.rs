@@ -3095,4 +3095,35 @@ mod tests {
         assert_eq!(sniff_delimiter("a;b;c\n1;\"x;y\";3\n"), b';');
         assert_eq!(sniff_delimiter("a\tb\n1\t2\n"), b'\t');
     }
+
+    #[test]
+    fn mapping_init_list_targets_placeholders_and_element_columns() {
+        assert_eq!(
+            split_list_target("arbeidsmarktkwalificatie.taalbeheersing[0].codeTaal"),
+            Some((
+                "arbeidsmarktkwalificatie.taalbeheersing".into(),
+                "codeTaal".into()
+            ))
+        );
+        assert_eq!(
+            split_list_target("werkgever.contactpersoon[].emailadres[]"),
+            Some(("werkgever.contactpersoon".into(), "emailadres[]".into()))
+        );
+        assert_eq!(
+            split_list_target("vervoermiddel[].codeVervoermiddel[].x[]"),
+            None
+        );
+        assert_eq!(
+            element_column("/talen/*/codeTaal", "/talen/*", false),
+            "/codeTaal"
+        );
+        assert_eq!(element_column("taal/@code", "taal", true), "@code");
+        assert_eq!(element_column("taal", "taal", true), ".");
+        for v in ["NNB", " nnb ", "Onbekend", "-", "n.v.t.", "?", "N/A"] {
+            assert!(placeholder(v), "{v}");
+        }
+        for v in ["Nee", "0", "geen", "B"] {
+            assert!(!placeholder(v), "{v}");
+        }
+    }
 }
