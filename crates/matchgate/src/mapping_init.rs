@@ -1,7 +1,10 @@
 //! `matchgate mapping init FILE`: read an export (CSV, XLSX, XML, JSON, NDJSON) and print a starting
 //! mapping file (TOML) for it: the source section, every column with its distinct values, a guess of
 //! the VUM target by column name, value maps prefilled from the standard's code lists, personal-data
-//! columns marked as never mapped, and `# TODO` markers where a person must decide.
+//! columns marked as never mapped, and `# TODO` markers where a person must decide. Lists of objects
+//! become element-wise `[lists]` blocks, placeholders such as `NNB` become `null_values`, a BSN that is
+//! the only id becomes the local id with `column_is_bsn`, and records that already are VUM documents
+//! become a `vum` source without fields.
 //!
 //! Bounded: at most `--max-rows` records are read, every column keeps at most [`DISTINCT_CAP`]
 //! distinct values, values are cut to [`CELL_CAP`] bytes, at most [`MAX_COLUMNS`] columns are kept and
@@ -245,6 +248,11 @@ impl Column {
         v
     }
 
+    /// every value (at least one) is a placeholder such as NNB
+    fn all_placeholders(&self) -> bool {
+        self.values > 0 && self.overflow == 0 && self.distinct.keys().all(|k| placeholder(k))
+    }
+
     fn all_distinct(&self) -> bool {
         self.overflow == 0 && self.distinct.values().all(|n| *n == 1)
     }
@@ -277,6 +285,9 @@ fn cut(s: &str, max: usize) -> &str {
 }
 
 struct Profile {
+    format: Format,
+    /// JSON/NDJSON whose records a `vum` source can read as they are (NDJSON, a top-level array)
+    whole_documents: bool,
     source: String,
     columns: Vec<Column>,
     records: u64,
@@ -468,6 +479,8 @@ fn read_csv(path: &Path, max: u64) -> Result<Profile> {
         source.push_str("encoding = \"windows-1252\"   # guessed: the file is not valid UTF-8\n");
     }
     Ok(Profile {
+        format: Format::Csv,
+        whole_documents: false,
         source,
         columns: cols.cols,
         records: n,
@@ -691,6 +704,8 @@ fn read_xlsx(path: &Path, sheet: Option<&str>, max: u64) -> Result<Profile> {
         h + 1
     );
     Ok(Profile {
+        format: Format::Xlsx,
+        whole_documents: false,
         source,
         columns: cols.cols,
         records: n,
@@ -1036,6 +1051,8 @@ fn read_xml(path: &Path, record: Option<&str>, max: u64) -> Result<Profile> {
         toml_str(&record)
     );
     Ok(Profile {
+        format: Format::Xml,
+        whole_documents: false,
         source,
         columns: cols.cols,
         records: n,
@@ -1141,6 +1158,8 @@ fn read_json(path: &Path, record: Option<&str>, max: u64) -> Result<Profile> {
     }
     cols.notes(&mut notes);
     Ok(Profile {
+        format: Format::Json,
+        whole_documents: pointer.is_empty(),
         source: format!(
             "[source]\nformat = \"json\"\nrecord_path = {}\n",
             toml_str(&pointer)
@@ -1235,6 +1254,8 @@ fn read_ndjson(path: &Path, max: u64) -> Result<Profile> {
     }
     cols.notes(&mut notes);
     Ok(Profile {
+        format: Format::Ndjson,
+        whole_documents: true,
         source: "[source]\nformat = \"ndjson\"\n".into(),
         columns: cols.cols,
         records: n,
@@ -1305,15 +1326,8 @@ const SCHEMA_VACATURES: &str = include_str!("../../../schemas/vum-vacatures.sche
 /// as a mapping target (`arbeidsmarktkwalificatie.opleiding[].codeNiveauOpleiding`), when the standard has it.
 fn vum_target(name: &str, kind: KindArg) -> Option<String> {
     use serde_json::Value;
-    use std::sync::OnceLock;
-    static SCHEMAS: OnceLock<(Value, Value)> = OnceLock::new();
     let name = name.strip_prefix('/')?;
-    let (wz, vac) = SCHEMAS.get_or_init(|| {
-        (
-            serde_json::from_str(SCHEMA_WERKZOEKENDEN).unwrap_or(Value::Null),
-            serde_json::from_str(SCHEMA_VACATURES).unwrap_or(Value::Null),
-        )
-    });
+    let (wz, vac) = schemas();
     let (schema, root) = match kind {
         KindArg::Werkzoekende => (wz, "Werkzoekende"),
         KindArg::Vacature => (vac, "Vacature"),
@@ -1680,6 +1694,242 @@ fn language_of(compact: &str) -> Option<&'static str> {
     None
 }
 
+// ───────────────────────────── placeholders and VUM documents ─────────────────────────────
+
+/// Cell values exports use for "no value", lower case (the loader compares without regard to case).
+const PLACEHOLDERS: &[&str] = &[
+    "nnb", "n.n.b.", "n.n.b", "onbekend", "unknown", "-", "--", "n.v.t.", "n.v.t", "nvt", "n.b.",
+    "?", "n/a", "null",
+];
+
+fn placeholder(v: &str) -> bool {
+    PLACEHOLDERS.contains(&v.trim().to_lowercase().as_str())
+}
+
+/// The placeholders to declare as `null_values`, each in its most frequent spelling, with the
+/// columns (index, count) that hold it: a column holding only placeholders, or holding them in at
+/// least 5% of its values.
+/// (column index, count) per column
+type ColumnCounts = Vec<(usize, u64)>;
+
+fn null_values(p: &Profile) -> Vec<(String, ColumnCounts)> {
+    let mut by: BTreeMap<String, (BTreeMap<String, u64>, ColumnCounts)> = BTreeMap::new();
+    for (i, c) in p.columns.iter().enumerate() {
+        let total: u64 = c.distinct.values().sum();
+        let hits: u64 = c
+            .distinct
+            .iter()
+            .filter(|(k, _)| placeholder(k))
+            .map(|(_, n)| *n)
+            .sum();
+        if hits == 0 || !(c.all_placeholders() || hits * 20 >= total) {
+            continue;
+        }
+        for (k, n) in c.distinct.iter().filter(|(k, _)| placeholder(k)) {
+            let e = by.entry(k.trim().to_lowercase()).or_default();
+            *e.0.entry(k.trim().to_string()).or_default() += n;
+            match e.1.last_mut() {
+                Some((j, m)) if *j == i => *m += n,
+                _ => e.1.push((i, *n)),
+            }
+        }
+    }
+    let mut out: Vec<(u64, String, ColumnCounts)> = by
+        .into_values()
+        .filter_map(|(spellings, cols)| {
+            let total = spellings.values().sum();
+            let best = spellings
+                .into_iter()
+                .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0)))?
+                .0;
+            Some((total, best, cols))
+        })
+        .collect();
+    out.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    out.into_iter().map(|(_, v, c)| (v, c)).collect()
+}
+
+fn schemas() -> &'static (serde_json::Value, serde_json::Value) {
+    use std::sync::OnceLock;
+    static SCHEMAS: OnceLock<(serde_json::Value, serde_json::Value)> = OnceLock::new();
+    SCHEMAS.get_or_init(|| {
+        (
+            serde_json::from_str(SCHEMA_WERKZOEKENDEN).unwrap_or(serde_json::Value::Null),
+            serde_json::from_str(SCHEMA_VACATURES).unwrap_or(serde_json::Value::Null),
+        )
+    })
+}
+
+/// The top-level property names of a Werkzoekende or Vacature.
+fn root_properties(kind: KindArg) -> HashSet<String> {
+    let (wz, vac) = schemas();
+    let (schema, root) = match kind {
+        KindArg::Werkzoekende => (wz, "Werkzoekende"),
+        KindArg::Vacature => (vac, "Vacature"),
+    };
+    let defs = &schema["$defs"];
+    let mut node = &defs[root];
+    for _ in 0..16 {
+        match node.get("$ref").and_then(|r| r.as_str()) {
+            Some(r) => node = &defs[r.rsplit('/').next().unwrap_or_default()],
+            None => break,
+        }
+    }
+    node.get("properties")
+        .and_then(|p| p.as_object())
+        .map(|o| o.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+/// Records that already are VUM documents.
+struct VumShape {
+    kind: KindArg,
+    /// `/idWerkzoekende` or `/idVacature`
+    id: &'static str,
+    keys: usize,
+    known: usize,
+    /// top-level keys that are not properties of the document
+    foreign: Vec<String>,
+}
+
+/// The top-level key of a JSON pointer column.
+fn top_key(name: &str) -> Option<String> {
+    let k = name.strip_prefix('/')?.split('/').next()?;
+    Some(k.replace("~1", "/").replace("~0", "~"))
+}
+
+/// JSON/NDJSON records (a top-level array or one per line) that carry the document's id in
+/// (nearly) every record and whose top-level keys are mostly properties of the document.
+fn vum_shaped(p: &Profile, kind_arg: Option<KindArg>) -> Option<VumShape> {
+    if !p.whole_documents || p.records == 0 {
+        return None;
+    }
+    let kinds = match kind_arg {
+        Some(k) => vec![k],
+        None => vec![KindArg::Werkzoekende, KindArg::Vacature],
+    };
+    let mut keys: Vec<String> = Vec::new();
+    for c in &p.columns {
+        if let Some(k) = top_key(&c.name) {
+            if !keys.contains(&k) {
+                keys.push(k);
+            }
+        }
+    }
+    for kind in kinds {
+        let id = match kind {
+            KindArg::Werkzoekende => "/idWerkzoekende",
+            KindArg::Vacature => "/idVacature",
+        };
+        let Some(idc) = p.columns.iter().find(|c| c.name == id) else {
+            continue;
+        };
+        if idc.present * 10 < p.records * 9 {
+            continue;
+        }
+        let props = root_properties(kind);
+        let known = keys.iter().filter(|k| props.contains(*k)).count();
+        if keys.len() >= 2 && known * 5 >= keys.len() * 4 {
+            return Some(VumShape {
+                kind,
+                id,
+                keys: keys.len(),
+                known,
+                foreign: keys
+                    .iter()
+                    .filter(|k| !props.contains(*k))
+                    .cloned()
+                    .collect(),
+            });
+        }
+    }
+    None
+}
+
+/// The mapping of a `vum` source: no fields, consent for the file or from a top-level field.
+fn emit_vum(out: &mut Out, p: &Profile, kind: KindArg, v: &VumShape) {
+    let root = match kind {
+        KindArg::Werkzoekende => "Werkzoekende",
+        KindArg::Vacature => "Vacature",
+    };
+    let id = v.id.trim_start_matches('/');
+    out.line("");
+    out.line(&format!(
+        "# These records are already VUM documents: {} of their {} top-level keys are properties of",
+        v.known, v.keys
+    ));
+    out.line(&format!(
+        "# {root} and they carry {id}. They need no field mapping: each document is validated,"
+    ));
+    out.line("# its free text scanned for personal data, and kept as it is; its own id is kept as the source's");
+    out.line("# VUM id (add [identity] key = true to key it like other imports). The same without a mapping file:");
+    out.line(&format!(
+        "#   matchgate ingest --vum --kind {} --consent FILE   (or: matchgate translate --vum --kind {} FILE)",
+        kind.name(),
+        kind.name()
+    ));
+    let consent = p
+        .columns
+        .iter()
+        .find(|c| c.name.matches('/').count() == 1 && guess(&c.name, kind) == Class::Consent);
+    let foreign: Vec<String> = v
+        .foreign
+        .iter()
+        .filter(|k| consent.is_none_or(|c| top_key(&c.name).as_deref() != Some(k.as_str())))
+        .map(|k| toml_str(k))
+        .collect();
+    if !foreign.is_empty() {
+        out.line(&format!(
+            "# Note: top-level keys that are not properties of {root}: {}; a document holding one fails validation.",
+            foreign.join(", ")
+        ));
+    }
+    out.line("[source]");
+    out.line("format = \"vum\"");
+    out.line("");
+    match consent {
+        Some(c) => {
+            out.line("# consent per document: a top-level field, removed before validation");
+            consent_block(out, c);
+        }
+        None if kind == KindArg::Werkzoekende => no_consent_todo(out),
+        None => {}
+    }
+}
+
+fn consent_block(out: &mut Out, c: &Column) {
+    let yes: Vec<&str> = c
+        .top()
+        .into_iter()
+        .map(|(v, _)| v)
+        .filter(|v| {
+            let l = v.trim().to_lowercase();
+            ["ja", "j", "yes", "y", "true", "1", "akkoord", "wel"]
+                .iter()
+                .any(|y| {
+                    l == *y || l.starts_with(&format!("{y},")) || l.starts_with(&format!("{y} "))
+                })
+        })
+        .collect();
+    let list = |v: &[&str]| v.iter().map(|s| toml_str(s)).collect::<Vec<_>>().join(", ");
+    out.line("[consent]");
+    out.line(&format!("column = {}", toml_str(&c.name)));
+    out.line(&format!("share = [{}]   # TODO: check: the values that allow sharing (guessed); other rows are filtered", list(&yes)));
+    out.line("contact = []   # TODO: the values that also allow contact details (none guessed)");
+    values_block(out, c);
+    out.line("");
+}
+
+fn no_consent_todo(out: &mut Out) {
+    out.line("# TODO: no consent column found. A jobseeker without recorded consent is not shared. Only if every");
+    out.line("# record in this export consents to sharing, uncomment this (contact = true only if every record");
+    out.line("# also consents to sharing its contact details):");
+    out.line("# [consent]");
+    out.line("# value = true");
+    out.line("# contact = false");
+    out.line("");
+}
+
 // ───────────────────────────── code lists ─────────────────────────────
 
 struct Code {
@@ -1961,9 +2211,14 @@ fn hidden_block(out: &mut Out, c: &Column, why: &str) {
 }
 
 fn emit(path: &Path, p: &Profile, kind_arg: Option<KindArg>, max_rows: u64) -> String {
-    let (kind, kind_note) = match kind_arg {
-        Some(k) => (k, "from --kind".to_string()),
-        None => {
+    let vum_shape = vum_shaped(p, kind_arg);
+    let (kind, kind_note) = match (kind_arg, &vum_shape) {
+        (Some(k), _) => (k, "from --kind".to_string()),
+        (None, Some(v)) => (
+            v.kind,
+            format!("the documents carry {}", v.id.trim_start_matches('/')),
+        ),
+        (None, None) => {
             let vac = p.columns.iter().any(|c| {
                 let w = words(&c.name).concat();
                 w.contains("vacature")
@@ -2018,6 +2273,35 @@ fn emit(path: &Path, p: &Profile, kind_arg: Option<KindArg>, max_rows: u64) -> S
         "description = {}",
         toml_str(&format!("{file} (started with matchgate mapping init)"))
     ));
+    if let Some(v) = &vum_shape {
+        emit_vum(&mut out, p, kind, v);
+        return out.text;
+    }
+
+    // placeholders that mean "no value": a top-level key, so before the first table
+    let nulls = null_values(p);
+    if !nulls.is_empty() {
+        out.line("");
+        out.line("# Placeholders that mean \"no value\" (the loader compares them without regard to case and");
+        out.line("# spaces); a cell holding one is empty in every column. TODO: check:");
+        for (v, cols) in &nulls {
+            let mut where_: Vec<String> = cols
+                .iter()
+                .take(5)
+                .map(|(i, n)| {
+                    let c = &p.columns[*i];
+                    format!("{} ({n} of {})", toml_str(&c.name), c.values)
+                })
+                .collect();
+            if cols.len() > 5 {
+                where_.push(format!("{} more column(s)", cols.len() - 5));
+            }
+            out.line(&format!("#   {} in {}", toml_str(v), where_.join(", ")));
+        }
+        let list: Vec<String> = nulls.iter().map(|(v, _)| toml_str(v)).collect();
+        out.line(&format!("null_values = [{}]", list.join(", ")));
+    }
+    let null_set: HashSet<String> = nulls.iter().map(|(v, _)| v.to_lowercase()).collect();
     out.line("");
     out.text.push_str(&p.source);
     out.line("");
@@ -2033,8 +2317,19 @@ fn emit(path: &Path, p: &Profile, kind_arg: Option<KindArg>, max_rows: u64) -> S
     let bsn_cols: Vec<usize> = (0..classes.len())
         .filter(|&i| classes[i] == Class::Bsn)
         .collect();
-    let id_col = (0..classes.len())
+    // an id column that holds only placeholders (a Sonar export's ID_WZ = NNB) or one value
+    let unusable = |i: usize| {
+        let c = &p.columns[i];
+        c.all_placeholders() || (c.distinct.len() == 1 && c.overflow == 0 && c.present > 1)
+    };
+    let id_cands: Vec<usize> = (0..classes.len())
         .filter(|&i| classes[i] == Class::Identity)
+        .collect();
+    let dead_ids: Vec<usize> = id_cands.iter().copied().filter(|&i| unusable(i)).collect();
+    let id_col = id_cands
+        .iter()
+        .copied()
+        .filter(|&i| !unusable(i))
         .max_by_key(|&i| {
             (
                 p.columns[i].all_distinct() && p.columns[i].present == p.records,
@@ -2042,17 +2337,29 @@ fn emit(path: &Path, p: &Profile, kind_arg: Option<KindArg>, max_rows: u64) -> S
             )
         });
     let consent_col = (0..classes.len()).find(|&i| classes[i] == Class::Consent);
+    let bsn_col = if wz { bsn_cols.first().copied() } else { None };
+    let dead = |i: usize| {
+        let c = &p.columns[i];
+        if c.all_placeholders() {
+            let vals: Vec<String> = c.top().iter().map(|(v, _)| toml_str(v)).collect();
+            format!(
+                "{} holds only placeholders ({})",
+                toml_str(&c.name),
+                vals.join(", ")
+            )
+        } else {
+            format!("{} holds the same value in every record", toml_str(&c.name))
+        }
+    };
 
     // [identity]
     out.line("[identity]");
-    match id_col {
-        Some(i) => {
+    let mut id_is_bsn = false;
+    match (id_col, bsn_col) {
+        (Some(i), _) => {
             let c = &p.columns[i];
             let note = if c.all_distinct() && c.present == p.records {
                 "unique and present in every record read".to_string()
-            } else if c.distinct.len() == 1 && c.overflow == 0 && c.present > 1 {
-                // e.g. a Sonar export whose ID_WZ says NNB in every row
-                "TODO: every record holds the same value here, so it cannot be the id; choose another column (once the loader knows null_values, a placeholder such as NNB can be declared empty)".to_string()
             } else {
                 format!(
                     "TODO: check: {} record(s) of {} have a value, {} distinct",
@@ -2065,21 +2372,53 @@ fn emit(path: &Path, p: &Profile, kind_arg: Option<KindArg>, max_rows: u64) -> S
                 "column = {}   # the local id; the VUM id is a keyed hash of it ({note})",
                 toml_str(&c.name)
             ));
-        }
-        None => match bsn_cols.first() {
-            Some(&b) if wz => {
-                out.line("column = \"\"   # TODO: no local id column found. Do not use the BSN as the local id unless");
-                out.line(&format!("                # nothing else identifies a record; then: column = {} with bsn_column the same", toml_str(&p.columns[b].name)));
-                out.line("                # (and, once the mapping loader knows it, column_is_bsn = true)");
+            if let (Some(b), false) = (bsn_col, dead_ids.is_empty()) {
+                for &d in &dead_ids {
+                    out.line(&format!("# {}: it cannot be the id.", dead(d)));
+                }
+                out.line(&format!("# TODO: decide: if {} does not identify a record either, the BSN is the only id; then use", toml_str(&c.name)));
+                out.line("# instead (and drop bsn_column):");
+                out.line(&format!("# column = {}", toml_str(&p.columns[b].name)));
+                out.line("# column_is_bsn = true   # normalised, checked (elfproef) and keyed like a local id; never written or shown");
             }
-            _ => out.line(
+        }
+        (None, Some(b)) => {
+            if dead_ids.is_empty() {
+                out.line("# No id column found: nothing but the BSN identifies a record, so the BSN is the local id.");
+            } else {
+                for &d in &dead_ids {
+                    out.line(&format!(
+                        "# No usable id column: {}, so it cannot be the id; the BSN is the only id.",
+                        dead(d)
+                    ));
+                }
+            }
+            out.line(&format!(
+                "column = {}   # the BSN as the local id: normalised, checked (elfproef) and keyed; never written or shown",
+                toml_str(&p.columns[b].name)
+            ));
+            out.line("column_is_bsn = true");
+            out.line("# TODO: decide: if a column identifies a record (a client number), make it the column instead,");
+            out.line("# drop column_is_bsn and put the BSN column in bsn_column.");
+            id_is_bsn = true;
+        }
+        (None, None) => match dead_ids.first() {
+            Some(&d) => out.line(&format!(
+                "column = {}   # TODO: {}, so it cannot be the id: choose the column that identifies a record",
+                toml_str(&p.columns[d].name),
+                dead(d)
+            )),
+            None => out.line(
                 "column = \"\"   # TODO: the column that identifies a record (unique per record)",
             ),
         },
     }
     if wz {
-        match bsn_cols.first() {
-            Some(&b) => out.line(&format!("bsn_column = {}   # a BSN: checked (elfproef) and used for duplicates only, never written", toml_str(&p.columns[b].name))),
+        match bsn_col {
+            Some(_) if id_is_bsn => {
+                out.line("# bsn_column: not needed, the local id is the BSN (hidden like a bsn_column)")
+            }
+            Some(b) => out.line(&format!("bsn_column = {}   # a BSN: checked (elfproef) and used for duplicates only, never written", toml_str(&p.columns[b].name))),
             None => out.line("# bsn_column = \"\"   # no BSN column found"),
         }
     }
@@ -2087,38 +2426,10 @@ fn emit(path: &Path, p: &Profile, kind_arg: Option<KindArg>, max_rows: u64) -> S
 
     // [consent]
     if let Some(i) = consent_col {
-        let c = &p.columns[i];
-        let yes: Vec<&str> = c
-            .top()
-            .into_iter()
-            .map(|(v, _)| v)
-            .filter(|v| {
-                let l = v.trim().to_lowercase();
-                ["ja", "j", "yes", "y", "true", "1", "akkoord", "wel"]
-                    .iter()
-                    .any(|y| {
-                        l == *y
-                            || l.starts_with(&format!("{y},"))
-                            || l.starts_with(&format!("{y} "))
-                    })
-            })
-            .collect();
-        let list = |v: &[&str]| v.iter().map(|s| toml_str(s)).collect::<Vec<_>>().join(", ");
-        out.line("[consent]");
-        out.line(&format!("column = {}", toml_str(&c.name)));
-        out.line(&format!("share = [{}]   # TODO: check: the values that allow sharing (guessed); other rows are filtered", list(&yes)));
-        out.line(
-            "contact = []   # TODO: the values that also allow contact details (none guessed)",
-        );
-        values_block(&mut out, c);
-        out.line("");
+        consent_block(&mut out, &p.columns[i]);
     } else if wz {
-        out.line("# TODO: no consent column found. A jobseeker without recorded consent is not shared: add");
-        out.line("# [consent] with the column and the values that allow sharing (or, once the mapping loader knows");
-        out.line("# it, `value = true` when every record in this export has consent).");
-        out.line("");
+        no_consent_todo(&mut out);
     }
-
     // fields, in column order
     let mut lang_index: Vec<Option<&'static str>> = Vec::new();
     let mut lookup_used = false;
@@ -2136,6 +2447,13 @@ fn emit(path: &Path, p: &Profile, kind_arg: Option<KindArg>, max_rows: u64) -> S
             Class::Identity if Some(i) == id_col => {
                 out.line(&header_line(c, ": the local id, see [identity]"));
                 hidden_block(&mut out, c, "ids");
+            }
+            Class::Bsn if id_is_bsn && Some(i) == bsn_col => {
+                out.line(&header_line(
+                    c,
+                    ": BSN, the local id (see [identity]); never mapped",
+                ));
+                out.line("#    values not shown (BSN)");
             }
             Class::Bsn => {
                 out.line(&header_line(c, ": BSN, never mapped"));
@@ -2179,12 +2497,13 @@ fn emit(path: &Path, p: &Profile, kind_arg: Option<KindArg>, max_rows: u64) -> S
                     &mut out,
                     c,
                     &g,
-                    kind,
                     codes,
                     &mut Lists {
                         lookup_used: &mut lookup_used,
                         notes: &mut list_notes,
                         sizes: &list_sizes,
+                        nulls: &null_set,
+                        xml: p.format == Format::Xml,
                     },
                 );
             }
@@ -2194,6 +2513,13 @@ fn emit(path: &Path, p: &Profile, kind_arg: Option<KindArg>, max_rows: u64) -> S
                 out.line("# TODO: free text: choose a target if it belongs in the profile (it is scanned for BSNs, e-mail");
                 out.line("# addresses, phone numbers and IBANs; a hit rejects the record). Otherwise leave it out.");
                 template(&mut out, c);
+            }
+            Class::Identity if dead_ids.contains(&i) => {
+                out.line(&header_line(
+                    c,
+                    ": id-like, but no usable id (see [identity])",
+                ));
+                hidden_block(&mut out, c, "ids");
             }
             Class::Identity | Class::Consent | Class::Unknown => {
                 let extra = match cl {
@@ -2230,20 +2556,7 @@ fn emit(path: &Path, p: &Profile, kind_arg: Option<KindArg>, max_rows: u64) -> S
             }
         }
     }
-    for (list, fields) in &list_notes {
-        let (target, from) = list.split_once('\u{0}').unwrap_or((list.as_str(), ""));
-        out.line(&format!("# TODO: {} is a list of objects (several per record). Map it element by element, so that the", toml_str(from)));
-        out.line("# values of one element stay together; per-field `[]` targets could pair values from different");
-        out.line("# elements. This needs the [lists] mapping keys (issue 9); until the loader knows them, leave it");
-        out.line("# commented out:");
-        out.line(&format!("# [lists.\"{target}\"]"));
-        out.line(&format!("# from = {}", toml_str(from)));
-        for (field, column) in fields {
-            out.line(&format!("# [lists.\"{target}\".fields.\"{field}\"]"));
-            out.line(&format!("# column = {}", toml_str(column)));
-        }
-        out.line("");
-    }
+    emit_lists(&mut out, p, kind, &list_notes);
     if lookup_used {
         out.line("# The occupation lookup: a CSV with a name column and a CompetentNL URI column. The project");
         out.line("# ships examples/lookups/beroepen.csv to start from (see docs/mapping.md, 'Occupation lookup').");
@@ -2255,7 +2568,99 @@ fn emit(path: &Path, p: &Profile, kind_arg: Option<KindArg>, max_rows: u64) -> S
     out.text
 }
 
+/// The `[lists]` blocks: active when the guessed VUM list is unambiguous and the block loads,
+/// otherwise commented out with a TODO and the reason.
+fn emit_lists(
+    out: &mut Out,
+    p: &Profile,
+    kind: KindArg,
+    list_notes: &BTreeMap<String, Vec<(String, String)>>,
+) {
+    // VUM lists per source list: a source list guessed into several VUM lists is ambiguous
+    let mut per_source: HashMap<&str, Vec<&str>> = HashMap::new();
+    for key in list_notes.keys() {
+        let (target, from) = key.split_once('\u{0}').unwrap_or((key.as_str(), ""));
+        per_source.entry(from).or_default().push(target);
+    }
+    let mut done: HashSet<&str> = HashSet::new();
+    for (key, fields) in list_notes {
+        let (target, from) = key.split_once('\u{0}').unwrap_or((key.as_str(), ""));
+        let mut block = format!("[lists.{}]\nfrom = {}\n", toml_str(target), toml_str(from));
+        for (_, body) in fields {
+            block.push_str(body);
+        }
+        let prefix = format!("{target}[");
+        let problem = if target.contains('[') {
+            Some("a list inside a list: choose which list it fills".to_string())
+        } else if let Some(others) = per_source.get(from).filter(|t| t.len() > 1) {
+            Some(format!(
+                "the columns of this list were guessed into several VUM lists: {}",
+                others.join(", ")
+            ))
+        } else if done.contains(target) {
+            Some(format!("another source list already fills {target}"))
+        } else if let Some(t) = out.targets.iter().find(|t| t.starts_with(&prefix)) {
+            Some(format!("[fields.\"{t}\"] already fills this list"))
+        } else {
+            check_list_block(p, kind, &block).err()
+        };
+        match problem {
+            None => {
+                done.insert(target);
+                out.line(&format!(
+                    "# The list of objects {}: each of its elements becomes one element of {target}, its fields",
+                    toml_str(from)
+                ));
+                out.line("# read relative to the element, so the values of one element stay together. TODO: check the guess.");
+                out.text.push_str(&block);
+            }
+            Some(why) => {
+                out.line(&format!(
+                    "# TODO: {} is a list of objects (several per record), guessed to fill {target}, but",
+                    toml_str(from)
+                ));
+                out.line(&format!(
+                    "# {}. Choose the VUM list it fills, then uncomment:",
+                    why.replace(['\n', '\r'], " ")
+                ));
+                for l in block.lines() {
+                    out.line(&format!("# {l}"));
+                }
+            }
+        }
+        out.line("");
+    }
+}
+
+/// Whether a `[lists]` block loads with the mapping loader on its own (lookups left out).
+fn check_list_block(p: &Profile, kind: KindArg, block: &str) -> Result<(), String> {
+    let mut text = format!(
+        "kind = \"{}\"\n{}[identity]\ncolumn = \"(check)\"\n",
+        kind.name(),
+        p.source
+    );
+    if kind == KindArg::Werkzoekende {
+        text.push_str("[consent]\nvalue = true\ncontact = true\n");
+    }
+    for l in block.lines() {
+        if !l.trim_start().starts_with("lookup =") {
+            text.push_str(l);
+            text.push('\n');
+        }
+    }
+    translate::mapping::Mapping::parse(&text, Path::new("(list check)"))
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
 fn template(out: &mut Out, c: &Column) {
+    if let Some(l) = &c.list {
+        out.line(&format!(
+            "# (from the list of objects {}: map it under [lists] relative to the element, or with",
+            toml_str(l)
+        ));
+        out.line("# '[]' when it is the element's only field)");
+    }
     out.line("# [fields.\"TARGET\"]");
     out.line(&format!("# column = {}", toml_str(&c.name)));
 }
@@ -2263,34 +2668,41 @@ fn template(out: &mut Out, c: &Column) {
 /// What the field blocks share: whether the occupation lookup is used, the lists of objects found.
 struct Lists<'a> {
     lookup_used: &'a mut bool,
-    /// "target\0list" -> (element field, element-relative column)
+    /// "target\0list" -> (element field, its `[lists."target".fields."field"]` block)
     notes: &'a mut BTreeMap<String, Vec<(String, String)>>,
     /// columns per list of objects
     sizes: &'a HashMap<&'a str, usize>,
+    /// the top-level null values, lower case: no map entry needed
+    nulls: &'a HashSet<String>,
+    /// XML (element-relative columns are paths, "." is the element's text) rather than JSON
+    xml: bool,
+}
+
+/// A column relative to its list element: `/talen/*/codeTaal` of `/talen/*` is `/codeTaal`;
+/// XML `taal/@code` of `taal` is `@code`, `taal` itself is `.`.
+fn element_column(name: &str, list: &str, xml: bool) -> String {
+    if xml {
+        if name == list {
+            return ".".into();
+        }
+        return name
+            .strip_prefix(list)
+            .and_then(|r| r.strip_prefix('/'))
+            .unwrap_or(name)
+            .to_string();
+    }
+    name.strip_prefix(list).unwrap_or(name).to_string()
 }
 
 fn emit_target(
     out: &mut Out,
     c: &Column,
     g: &Guess,
-    kind: KindArg,
     codes: Option<&HashMap<String, Vec<Code>>>,
     lists: &mut Lists<'_>,
 ) {
-    let Lists {
-        lookup_used,
-        notes: list_notes,
-        sizes: list_sizes,
-    } = lists;
-    let wz = kind == KindArg::Werkzoekende;
     let postcode = g.target.ends_with("bemiddelingspostcode") || g.target == "adres.postcode";
-    let personal_values = wz && postcode;
-    let freetext = g
-        .target
-        .rsplit('.')
-        .next()
-        .is_some_and(vum::privacy::is_free_text)
-        || g.target == "persoonlijkePresentatie";
+    let personal_values = postcode && !g.target.starts_with("adres.");
     out.line(&header_line(c, ""));
     if personal_values {
         hidden_block(out, c, "part of an address");
@@ -2301,27 +2713,37 @@ fn emit_target(
     if let Some(list) = c
         .list
         .as_ref()
-        .filter(|l| list_sizes.get(l.as_str()).copied().unwrap_or(0) > 1)
+        .filter(|l| lists.sizes.get(l.as_str()).copied().unwrap_or(0) > 1)
     {
         if let Some((before, after)) = split_list_target(&g.target) {
             let key = format!("{before}\u{0}{list}");
-            if list_notes
+            if lists
+                .notes
                 .get(&key)
                 .is_some_and(|f| f.iter().any(|(a, _)| *a == after))
             {
                 out.line(&format!("# TODO: guessed {}, which an earlier column of this list already fills: choose one.", g.target));
                 return;
             }
-            let rel = c
-                .name
-                .strip_prefix(list.as_str())
-                .unwrap_or(&c.name)
-                .trim_start_matches('/')
-                .to_string();
-            list_notes.entry(key).or_default().push((after, rel));
+            let rel = element_column(&c.name, list, lists.xml);
+            let table = format!("lists.{}.fields.{}", toml_str(&before), toml_str(&after));
+            let mut body = Out {
+                text: String::new(),
+                targets: HashSet::new(),
+            };
+            let g2 = Guess {
+                target: after.clone(),
+                ..g.clone()
+            };
+            field_body(&mut body, &table, &rel, c, &g2, codes, lists, true);
+            lists
+                .notes
+                .entry(key)
+                .or_default()
+                .push((after.clone(), body.text));
             out.line(&format!(
-                "# guessed: {} (an element of a list of objects: see the [lists] note below)",
-                g.target
+                "# guessed: {before}[].{after} (an element of the list of objects {}: see its [lists] block below)",
+                toml_str(list)
             ));
         } else {
             out.line(&format!("# TODO: guessed {}, but the values come from a list of objects ({}); choose one element or leave it out", g.target, toml_str(list)));
@@ -2337,9 +2759,33 @@ fn emit_target(
         template(out, c);
         return;
     }
+    let table = format!("fields.\"{}\"", g.target);
+    field_body(out, &table, &c.name, c, g, codes, lists, false);
+}
+
+/// One field's table `[table]` reading `column`: split, postcode clean-up, date format, lookup and
+/// the value map prefilled from the code list.
+#[allow(clippy::too_many_arguments)]
+fn field_body(
+    out: &mut Out,
+    table: &str,
+    column: &str,
+    c: &Column,
+    g: &Guess,
+    codes: Option<&HashMap<String, Vec<Code>>>,
+    lists: &mut Lists<'_>,
+    in_list: bool,
+) {
+    let postcode = g.target.ends_with("bemiddelingspostcode") || g.target == "adres.postcode";
+    let freetext = g
+        .target
+        .rsplit('.')
+        .next()
+        .is_some_and(vum::privacy::is_free_text)
+        || g.target == "persoonlijkePresentatie";
     let many = g.target.contains("[]");
     let split = if many { split_char(c) } else { None };
-    if c.max_per_record > 1 && !many {
+    if c.max_per_record > 1 && !many && !in_list {
         out.line(&format!(
             "# TODO: a record holds up to {} values here, the target takes one: check.",
             c.max_per_record
@@ -2348,8 +2794,8 @@ fn emit_target(
     if freetext {
         out.line("# free text: scanned for BSNs, e-mail addresses, phone numbers and IBANs; a hit rejects the record.");
     }
-    out.line(&format!("[fields.\"{}\"]", g.target));
-    out.line(&format!("column = {}", toml_str(&c.name)));
+    out.line(&format!("[{table}]"));
+    out.line(&format!("column = {}", toml_str(column)));
     if let Some(s) = split {
         out.line(&format!(
             "split = {}   # cells hold several values",
@@ -2376,10 +2822,15 @@ fn emit_target(
             out.line(&format!("date_format = \"{f}\""));
         }
     }
+    let nulls = lists.nulls;
     if g.lookup {
-        **lookup_used = true;
+        *lists.lookup_used = true;
         out.line("lookup = \"beroepen\"   # see [lookups.beroepen] at the end; a name it does not know rejects the record");
-        let mut missing: Vec<(&str, u64)> = c.top();
+        let mut missing: Vec<(&str, u64)> = c
+            .top()
+            .into_iter()
+            .filter(|(v, _)| !nulls.contains(&v.trim().to_lowercase()))
+            .collect();
         missing.truncate(TOP);
         if !missing.is_empty() {
             out.line("# TODO: make sure the lookup knows these names (most frequent first):");
@@ -2389,19 +2840,7 @@ fn emit_target(
         }
         return;
     }
-    // value map from the code list
-    let Some(list) = codes.and_then(|m| m.get(&leaf_prop)) else {
-        if leaf_prop == "codeSbi" {
-            emit_todo_map(
-                out,
-                c,
-                &g.target,
-                split,
-                "an SBI code (CBS Standaard Bedrijfsindeling)",
-            );
-        }
-        return;
-    };
+    // the values to map: cells split into parts, placeholders declared empty left out
     let mut parts: HashMap<String, u64> = HashMap::new();
     for (v, n) in &c.distinct {
         match split {
@@ -2413,6 +2852,19 @@ fn emit_target(
             None => *parts.entry(v.trim().to_string()).or_default() += n,
         }
     }
+    parts.retain(|v, _| !nulls.contains(&v.to_lowercase()));
+    // value map from the code list
+    let Some(list) = codes.and_then(|m| m.get(&leaf_prop)) else {
+        if leaf_prop == "codeSbi" {
+            emit_todo_map(
+                out,
+                table,
+                parts,
+                "an SBI code (CBS Standaard Bedrijfsindeling)",
+            );
+        }
+        return;
+    };
     let mut vals: Vec<(String, u64)> = parts.into_iter().collect();
     vals.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     let matches: Vec<(&str, u64, Match)> = vals
@@ -2424,6 +2876,31 @@ fn emit_target(
             out.line("# the values are the standard's codes: no map needed");
         }
         return;
+    }
+    // values that differ from the labels only by case: compare without regard to case, one entry
+    // per value whatever its case
+    let ignore_case = matches.iter().any(|(v, _, m)| match m {
+        Match::Label(code) => code.label.trim() != *v,
+        Match::Part(code) => !code.label.split('/').any(|p| p.trim() == *v),
+        _ => false,
+    });
+    let mut matches = matches;
+    if ignore_case {
+        out.line(
+            "ignore_case = true   # the values differ from the code list's labels only by case",
+        );
+        let mut seen: HashMap<String, usize> = HashMap::new();
+        let mut merged: Vec<(&str, u64, Match)> = Vec::new();
+        for (v, n, m) in matches {
+            match seen.get(&v.to_lowercase()) {
+                Some(&k) => merged[k].1 += n,
+                None => {
+                    seen.insert(v.to_lowercase(), merged.len());
+                    merged.push((v, n, m));
+                }
+            }
+        }
+        matches = merged;
     }
     let listing: Vec<String> = list
         .iter()
@@ -2439,7 +2916,7 @@ fn emit_target(
         "# code list ({leaf_prop}): {}",
         listing.join("; ")
     ));
-    out.line(&format!("[fields.\"{}\".map]", g.target));
+    out.line(&format!("[{table}.map]"));
     for (v, n, m) in &matches {
         match m {
             Match::Code => {
@@ -2480,36 +2957,25 @@ fn emit_target(
     }
 }
 
-fn emit_todo_map(out: &mut Out, c: &Column, target: &str, split: Option<char>, what: &str) {
-    let mut parts: HashMap<String, u64> = HashMap::new();
-    for (v, n) in &c.distinct {
-        match split {
-            Some(s) => v
-                .split(s)
-                .map(str::trim)
-                .filter(|p| !p.is_empty())
-                .for_each(|p| *parts.entry(p.to_string()).or_default() += n),
-            None => *parts.entry(v.trim().to_string()).or_default() += n,
-        }
-    }
+fn emit_todo_map(out: &mut Out, table: &str, parts: HashMap<String, u64>, what: &str) {
     if parts.keys().all(|v| v.bytes().all(|b| b.is_ascii_digit())) {
         return; // already codes
     }
     let mut vals: Vec<(String, u64)> = parts.into_iter().collect();
     vals.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     out.line(&format!("# TODO: the map from these values to {what}:"));
-    out.line(&format!("[fields.\"{target}\".map]"));
+    out.line(&format!("[{table}.map]"));
     for (v, n) in vals.iter().take(200) {
         out.line(&format!("# {} = ?   # TODO ({n})", show(v)));
     }
 }
 
-/// `a.b[0].c` / `a.b[].c` -> (`a.b`, `c`)
+/// `a.b[0].c` / `a.b[].c` / `a.b[].c[]` -> (`a.b`, `c` / `c[]`): the first list and what follows it
 fn split_list_target(t: &str) -> Option<(String, String)> {
-    let open = t.rfind('[')?;
+    let open = t.find('[')?;
     let close = t[open..].find(']')? + open;
     let after = t[close + 1..].strip_prefix('.')?;
-    if after.contains('[') {
+    if after.matches('[').count() > 1 || (after.contains('[') && !after.ends_with("[]")) {
         return None;
     }
     Some((t[..open].to_string(), after.to_string()))
@@ -2628,5 +3094,36 @@ mod tests {
         assert_eq!(toml_str("a\"b\\\nc\u{1}"), "\"a\\\"b\\\\\\nc\\u0001\"");
         assert_eq!(sniff_delimiter("a;b;c\n1;\"x;y\";3\n"), b';');
         assert_eq!(sniff_delimiter("a\tb\n1\t2\n"), b'\t');
+    }
+
+    #[test]
+    fn mapping_init_list_targets_placeholders_and_element_columns() {
+        assert_eq!(
+            split_list_target("arbeidsmarktkwalificatie.taalbeheersing[0].codeTaal"),
+            Some((
+                "arbeidsmarktkwalificatie.taalbeheersing".into(),
+                "codeTaal".into()
+            ))
+        );
+        assert_eq!(
+            split_list_target("werkgever.contactpersoon[].emailadres[]"),
+            Some(("werkgever.contactpersoon".into(), "emailadres[]".into()))
+        );
+        assert_eq!(
+            split_list_target("vervoermiddel[].codeVervoermiddel[].x[]"),
+            None
+        );
+        assert_eq!(
+            element_column("/talen/*/codeTaal", "/talen/*", false),
+            "/codeTaal"
+        );
+        assert_eq!(element_column("taal/@code", "taal", true), "@code");
+        assert_eq!(element_column("taal", "taal", true), ".");
+        for v in ["NNB", " nnb ", "Onbekend", "-", "n.v.t.", "?", "N/A"] {
+            assert!(placeholder(v), "{v}");
+        }
+        for v in ["Nee", "0", "geen", "B"] {
+            assert!(!placeholder(v), "{v}");
+        }
     }
 }
