@@ -155,6 +155,13 @@ column = "taal"
         "{HEAD}\n[lists.\"mobiliteit\"]\nfrom = \"/m/*\"\n[lists.\"mobiliteit\".fields.x]\ncolumn = \"/x\"\n"
     );
     assert!(load_error(&not_list).contains("not a list of objects"));
+    // an index a file could use to make the loader allocate gigabytes is refused when it loads
+    let huge = format!(
+        "{HEAD}[fields.\"arbeidsmarktkwalificatie.taalbeheersing[4000000000].codeTaal\"]\nvalue = \"nld\"\n"
+    );
+    assert!(load_error(&huge).contains("larger than 999"), "{}", load_error(&huge));
+    let odd = format!("{HEAD}[fields.\"sector[0]é].codeSbi\"]\nvalue = \"1\"\n");
+    assert!(load_error(&odd).contains("unexpected text after ']'"), "{}", load_error(&odd));
 }
 
 #[test]
