@@ -136,7 +136,7 @@ fn run_inner() -> Result<(), String> {
             peer_deadline_ms: 2000,
             limits: Default::default(),
         };
-        let gemeente_may = |services: &[&str]| vec![Grant { via: gem_oin.into(), on_behalf_of: vec![gem_oin.into()], services: services.iter().map(|s| s.to_string()).collect() }];
+        let gemeente_may = |services: &[&str]| vec![Grant { via: gem_oin.into(), on_behalf_of: vec![gem_oin.into()], services: services.iter().map(|s| s.to_string()).collect(), suwi: false }];
         step("three nodes on loopback, mutual TLS; UWV and the SW-bedrijf grant the gemeente selection and details, the gemeente grants UWV its vacancy feed");
         // bind every listener first, so each node's configuration can name the others
         let mut listeners = Vec::new();
@@ -159,7 +159,7 @@ fn run_inner() -> Result<(), String> {
             PeerConfig::new(uwv_oin, "UWV", uwv_url),
             PeerConfig::new(sw_oin, "SW-bedrijf", sw_url),
         ];
-        let uwv_may_feed = vec![Grant { via: uwv_oin.into(), on_behalf_of: vec![uwv_oin.into()], services: vec!["vacancy-feed".into()] }];
+        let uwv_may_feed = vec![Grant { via: uwv_oin.into(), on_behalf_of: vec![uwv_oin.into()], services: vec!["vacancy-feed".into()], suwi: true }];
         let gemeente = start(cfg("gemeente", gem_oin, peers, uwv_may_feed, false), g_peer, g_local).await?;
         for (n, r) in [("gemeente", &gemeente), ("uwv", &uwv), ("sw-bedrijf", &sw)] {
             println!("   {n:<11} peers on {}, own systems on {}", r.peer_addr, r.local_addr);

@@ -69,6 +69,7 @@ async fn a_killed_feed_follower_resumes_without_gaps_or_duplicates() {
             via: FOLLOWER.into(),
             on_behalf_of: vec![FOLLOWER.into()],
             services: vec!["vacancy-feed".into()],
+            suwi: false,
         }],
         peer_deadline_ms: 5000,
         limits: Default::default(),

@@ -64,6 +64,7 @@ fn cfg(d: &Path, name: &str, oin: &str, peers: Vec<PeerConfig>) -> NodeConfig {
             via: GEMEENTE.into(),
             on_behalf_of: vec![GEMEENTE.into()],
             services: vec!["*".into()],
+            suwi: true,
         }],
         peer_deadline_ms: 5000,
         // the limiter runs on every call, with a ceiling the load generator cannot reach

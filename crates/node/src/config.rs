@@ -115,6 +115,11 @@ pub struct Grant {
     pub on_behalf_of: Vec<String>,
     /// node-info, select-werkzoekenden, select-vacatures, get-werkzoekende, get-vacature, vacancy-feed
     pub services: Vec<String>,
+    /// whether the controllers of this grant are SUWI parties: only then does a call's
+    /// `x-vum-suwiparty: true` stand (and the LDR indication go out in details); a call claiming
+    /// SUWI that no grant with `suwi = true` covers is refused
+    #[serde(default)]
+    pub suwi: bool,
 }
 
 impl NodeConfig {
@@ -150,12 +155,26 @@ impl NodeConfig {
         Ok(c)
     }
 
-    pub fn allowed(&self, via: &str, on_behalf_of: &str, service: &str) -> bool {
-        self.grants.iter().any(|g| {
+    fn grants_for<'a>(
+        &'a self,
+        via: &'a str,
+        on_behalf_of: &'a str,
+        service: &'a str,
+    ) -> impl Iterator<Item = &'a Grant> + 'a {
+        self.grants.iter().filter(move |g| {
             g.via == via
                 && g.on_behalf_of.iter().any(|o| o == on_behalf_of || o == "*")
                 && g.services.iter().any(|s| s == service || s == "*")
         })
+    }
+
+    pub fn allowed(&self, via: &str, on_behalf_of: &str, service: &str) -> bool {
+        self.grants_for(via, on_behalf_of, service).next().is_some()
+    }
+
+    /// Whether a grant covering this call says its controller is a SUWI party.
+    pub fn suwi_granted(&self, via: &str, on_behalf_of: &str, service: &str) -> bool {
+        self.grants_for(via, on_behalf_of, service).any(|g| g.suwi)
     }
 }
 

@@ -34,6 +34,37 @@ pub const CAPABILITIES: &[&str] = &[
 
 pub const MAX_DETAILS_PER_RESULT_SET: i64 = 10;
 
+/// The longest party, action or transaction field written to the audit log, bytes.
+pub const MAX_AUDIT_FIELD: usize = 64;
+/// The longest audit subject (a refusal's reason, an id), bytes.
+pub const MAX_AUDIT_SUBJECT: usize = 300;
+
+/// At most `max` bytes of `s`, cut at a character boundary (marked with `…`).
+pub(crate) fn bounded(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut end = max.saturating_sub(3);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
+}
+
+/// A record id as a peer names it in a detail request: the VUM ids this node holds are 32 hex
+/// digits (the keyed hash `matchgate ingest` and push give them). Anything else is refused with
+/// a field violation on `id` before it reaches the store or the audit log.
+pub fn check_record_id(id: &str) -> Result<(), Status> {
+    if id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Ok(());
+    }
+    let why = format!(
+        "id: {} is not a VUM id (32 hex digits)",
+        parties::shown(id)
+    );
+    Err(bad_request(why.clone(), vec![("id".into(), why)]))
+}
+
 /// A token bucket per calling peer.
 struct Bucket {
     tokens: f64,
@@ -174,13 +205,14 @@ impl NodeState {
     }
 
     pub(crate) async fn audit(&self, p: &Parties, action: &str, subject: &str, count: i64) {
+        // every field is bounded where it is read; this is the last guard before the log
         let e = AuditEntry {
-            actor: p.cert_oin.clone(),
-            on_behalf_of: p.from.clone(),
-            action: action.into(),
+            actor: bounded(&p.cert_oin, MAX_AUDIT_FIELD),
+            on_behalf_of: bounded(&p.from, MAX_AUDIT_FIELD),
+            action: bounded(action, MAX_AUDIT_FIELD),
             purpose: "vum".into(),
-            transaction_id: p.transaction_id.clone(),
-            subject: subject.into(),
+            transaction_id: bounded(&p.transaction_id, MAX_AUDIT_FIELD),
+            subject: bounded(subject, MAX_AUDIT_SUBJECT),
             result_count: count,
         };
         if let Err(err) = self.store.audit(&e, now_ms()).await {
@@ -320,7 +352,32 @@ impl NodeState {
                 p.cert_oin, p.from
             )));
         }
+        // the SUWI claim stands only where this node's configuration says so
+        if p.suwi && !self.config.suwi_granted(&p.cert_oin, &p.from, service) {
+            self.audit(
+                &p,
+                &format!("refused:{service}"),
+                "x-vum-suwiparty claimed; not a SUWI party in this node's grants",
+                0,
+            )
+            .await;
+            tracing::warn!(service, peer = %p.cert_oin, "peer call refused: SUWI claim not configured");
+            return Err(Status::permission_denied(format!(
+                "{} is not configured here as a SUWI party (acting for {}): x-vum-suwiparty must be false",
+                p.cert_oin, p.from
+            )));
+        }
         Ok(p)
+    }
+
+    /// A detail request's id checked (see [`check_record_id`]); a refusal is audited.
+    async fn refuse_bad_id(&self, p: &Parties, service: &str, id: &str) -> Result<(), Status> {
+        if let Err(status) = check_record_id(id) {
+            self.audit(p, &format!("refused:{service}"), status.message(), 0)
+                .await;
+            return Err(status);
+        }
+        Ok(())
     }
 
     async fn select(
@@ -651,6 +708,9 @@ impl Peer for PeerService {
         req: Request<pb::GetRequest>,
     ) -> Result<Response<wz::Werkzoekende>, Status> {
         let p = self.0.authorize(&req, "get-werkzoekende").await?;
+        self.0
+            .refuse_bad_id(&p, "get-werkzoekende", &req.get_ref().id)
+            .await?;
         let mut w: wz::Werkzoekende = self
             .detail(Kind::Werkzoekende, &req.get_ref().id, &p)
             .await?;
@@ -663,6 +723,9 @@ impl Peer for PeerService {
         req: Request<pb::GetRequest>,
     ) -> Result<Response<vac::Vacature>, Status> {
         let p = self.0.authorize(&req, "get-vacature").await?;
+        self.0
+            .refuse_bad_id(&p, "get-vacature", &req.get_ref().id)
+            .await?;
         Ok(Response::new(
             self.detail(Kind::Vacature, &req.get_ref().id, &p).await?,
         ))

@@ -47,7 +47,7 @@ async fn identity_problems_are_refused_and_logged() {
         .unwrap();
     let mut c = PeerClient::new(ch);
     let info = c
-        .node_info(req(NodeInfoRequest {}, GEMEENTE, GEMEENTE, UWV, true))
+        .node_info(req(NodeInfoRequest {}, GEMEENTE, GEMEENTE, UWV, false))
         .await
         .unwrap()
         .into_inner();
@@ -297,7 +297,7 @@ async fn feed_consumer_resumes_without_gaps_or_duplicates() {
                 GEMEENTE,
                 GEMEENTE,
                 UWV,
-                true,
+                false,
             ))
             .await
             .unwrap()
@@ -330,7 +330,7 @@ async fn feed_consumer_resumes_without_gaps_or_duplicates() {
             GEMEENTE,
             GEMEENTE,
             UWV,
-            true,
+            false,
         ))
         .await
         .unwrap_err();

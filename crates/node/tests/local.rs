@@ -364,6 +364,7 @@ async fn a_peer_over_its_rate_limit_is_refused_with_retry_info() {
             via: GEMEENTE.into(),
             on_behalf_of: vec![GEMEENTE.into()],
             services: vec!["*".into()],
+            suwi: false,
         }],
         false,
     );

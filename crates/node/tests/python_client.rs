@@ -47,6 +47,8 @@ async fn python_grpcio_client_calls_node_info_and_selection() {
             via: GEMEENTE.into(),
             on_behalf_of: vec![GEMEENTE.into()],
             services: vec!["*".into()],
+            // the Python client claims SUWI; this node's grant says the gemeente may
+            suwi: true,
         }],
         peer_deadline_ms: 2000,
         limits: Default::default(),

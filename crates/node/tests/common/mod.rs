@@ -125,6 +125,7 @@ pub async fn federation(slow_peer: Option<std::net::SocketAddr>) -> Federation {
         via: GEMEENTE.into(),
         on_behalf_of: vec![GEMEENTE.into()],
         services: vec!["*".into()],
+        suwi: false,
     }];
     let uwv = node::run::start(config(
         dir.path(),

@@ -1,0 +1,165 @@
+//! The node under attack (issue 10): claims checked against the configuration, every size a
+//! caller controls bounded before it reaches the store or the audit log.
+mod common;
+use common::*;
+use node::parties;
+use node::pb::{local_client::LocalClient, peer_client::PeerClient, FederatedGetRequest, GetRequest};
+use sqlx::Row;
+use tonic::transport::Channel;
+use tonic::Code;
+use tonic_types::StatusExt;
+
+async fn peer_client(f: &Federation, cert: &str) -> PeerClient<Channel> {
+    PeerClient::new(
+        channel(
+            f.dir.path(),
+            f.uwv.peer_addr,
+            Some((&format!("{cert}.pem"), &format!("{cert}.key"))),
+            "ca.pem",
+        )
+        .await
+        .unwrap(),
+    )
+}
+
+/// The ids UWV returned to the gemeente in one selection.
+async fn selected(c: &mut PeerClient<Channel>) -> Vec<String> {
+    c.select_werkzoekenden(req(query("3511AA", 300), GEMEENTE, GEMEENTE, UWV, false))
+        .await
+        .unwrap()
+        .into_inner()
+        .matches
+        .into_iter()
+        .map(|m| m.id_werkzoekende)
+        .collect()
+}
+
+fn field(e: &tonic::Status) -> String {
+    e.get_details_bad_request()
+        .and_then(|b| b.field_violations.first().map(|v| v.field.clone()))
+        .unwrap_or_default()
+}
+
+async fn audit_rows(store: &store::Store) -> Vec<(String, String, String, String)> {
+    sqlx::query("SELECT action, actor, on_behalf_of, subject FROM audit ORDER BY seq")
+        .fetch_all(store.pool())
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+        .collect()
+}
+
+/// Finding 1: the gemeente is no SUWI party in UWV's grants; its claim `x-vum-suwiparty: true`
+/// is refused (and audited) instead of releasing the LDR indication.
+#[tokio::test]
+async fn a_suwi_claim_the_configuration_does_not_make_is_refused_and_audited() {
+    let f = federation(None).await;
+    let mut c = peer_client(&f, "gemeente").await;
+    let ids = selected(&mut c).await;
+    assert!(ids.len() >= 10);
+    for id in &ids[..5] {
+        let e = c
+            .get_werkzoekende(req(GetRequest { id: id.clone() }, GEMEENTE, GEMEENTE, UWV, true))
+            .await
+            .expect_err("a SUWI claim no grant makes must be refused");
+        assert_eq!(e.code(), Code::PermissionDenied, "{e:?}");
+        assert!(e.message().contains("SUWI"), "{}", e.message());
+    }
+    // the same details without the claim: no LDR indication in any of them
+    for id in &ids[..5] {
+        let w = c
+            .get_werkzoekende(req(GetRequest { id: id.clone() }, GEMEENTE, GEMEENTE, UWV, false))
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(w.indicatie_ldr_registratie.is_none());
+    }
+    let rows = audit_rows(&f.uwv.state.store).await;
+    let refused: Vec<_> = rows
+        .iter()
+        .filter(|r| r.0 == "refused:get-werkzoekende" && r.3.contains("x-vum-suwiparty"))
+        .collect();
+    assert_eq!(refused.len(), 5, "{rows:?}");
+    assert!(refused.iter().all(|r| r.1 == GEMEENTE && r.2 == GEMEENTE));
+    f.gemeente.stop().await;
+}
+
+/// Finding 2: a 4 MiB id, a 7 KB metadata value, a transaction id in braces, a 1 MB vumID: each
+/// refused with a field violation naming the field; nothing long reaches the audit log.
+#[tokio::test]
+async fn oversized_and_malformed_values_are_refused_by_field_and_never_logged() {
+    let f = federation(None).await;
+    let mut c = peer_client(&f, "gemeente").await;
+    let huge = "a".repeat(4 * 1024 * 1024 - 1024);
+    let e = c
+        .get_werkzoekende(req(GetRequest { id: huge }, GEMEENTE, GEMEENTE, UWV, false))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument, "{}", e.message());
+    assert_eq!(field(&e), "id");
+    for bad in ["../../etc/passwd", "0123456789abcdef0123456789abcdef0"] {
+        let e = c
+            .get_vacature(req(GetRequest { id: bad.into() }, GEMEENTE, GEMEENTE, UWV, false))
+            .await
+            .unwrap_err();
+        assert_eq!((e.code(), field(&e)), (Code::InvalidArgument, "id".to_string()));
+    }
+    // a 7 KB value in each party header
+    for name in [parties::FROM, parties::VIA, parties::TO, parties::TRANSACTION, parties::SUWI] {
+        let mut r = req(GetRequest { id: "0".repeat(32) }, GEMEENTE, GEMEENTE, UWV, false);
+        r.metadata_mut()
+            .insert(name, "7".repeat(7 * 1024).parse().unwrap());
+        let e = c.get_werkzoekende(r).await.unwrap_err();
+        assert_eq!(e.code(), Code::InvalidArgument, "{name}: {}", e.message());
+        assert_eq!(field(&e), name);
+        assert!(e.message().len() < 300, "{name}: the value is echoed");
+    }
+    // a transaction id in braces, as a URN, or unhyphenated: not the canonical form
+    let u = uuid::Uuid::now_v7();
+    for t in [
+        format!("{{{u}}}"),
+        format!("urn:uuid:{u}"),
+        u.simple().to_string(),
+    ] {
+        let mut r = req(GetRequest { id: "0".repeat(32) }, GEMEENTE, GEMEENTE, UWV, false);
+        r.metadata_mut()
+            .insert(parties::TRANSACTION, t.parse().unwrap());
+        let e = c.get_werkzoekende(r).await.unwrap_err();
+        assert_eq!(e.code(), Code::InvalidArgument, "{t}");
+        assert_eq!(field(&e), parties::TRANSACTION, "{t}");
+    }
+    // the own side: a vumID that is not one
+    let mut local = LocalClient::new(
+        channel(
+            f.dir.path(),
+            f.gemeente.local_addr,
+            Some(("gemeente.pem", "gemeente.key")),
+            "ca.pem",
+        )
+        .await
+        .unwrap(),
+    );
+    let e = local
+        .federated_get_werkzoekende(FederatedGetRequest {
+            vum_id: "f".repeat(1 << 20),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!((e.code(), field(&e)), (Code::InvalidArgument, "vum_id".to_string()));
+    // every refusal is audited, and no audit field is longer than its bound
+    for store in [&f.uwv.state.store, &f.gemeente.state.store] {
+        let rows = audit_rows(store).await;
+        for r in &rows {
+            assert!(r.0.len() <= 64 && r.1.len() <= 64 && r.2.len() <= 64, "{r:?}");
+            assert!(r.3.len() <= 300, "{} bytes: {}", r.3.len(), &r.3[..100]);
+        }
+    }
+    let rows = audit_rows(&f.uwv.state.store).await;
+    assert_eq!(
+        rows.iter().filter(|r| r.0.starts_with("refused:")).count(),
+        1 + 2 + 5 + 3,
+        "{rows:?}"
+    );
+    f.gemeente.stop().await;
+}
