@@ -6,7 +6,7 @@
 //! again from the cursor it kept. Nothing leaves the machine; everything is removed at the end.
 use crate::node_cmd::DEFAULT_ORGS;
 use crate::store_cmd::{ingest_into, Db};
-use node::config::{Grant, LocalConfig, NodeConfig, PeerConfig, TlsConfig};
+use node::config::{Grant, LocalConfig, OwnSystem, NodeConfig, PeerConfig, TlsConfig};
 use node::pb::{
     local_client::LocalClient, push_request, FederatedGetRequest, PeerVacaturesRequest, PushDelete,
     PushRequest, SyncFeedRequest,
@@ -130,7 +130,7 @@ fn run_inner() -> Result<(), String> {
             secret_file: dir.join(format!("{name}.secret")),
             tls: TlsConfig { cert: certs.join(format!("{name}.pem")), key: certs.join(format!("{name}.key")), ca: certs.join("ca.pem") },
             listen: "127.0.0.1:0".into(),
-            local: LocalConfig { listen: "127.0.0.1:0".into(), ca: certs.join("ca.pem") },
+            local: LocalConfig { listen: "127.0.0.1:0".into(), ca: certs.join("local-ca.pem"), clients: vec![OwnSystem::new(oin, &node::pki::own_systems_cn(name))] },
             peers,
             grants,
             peer_deadline_ms: 2000,
@@ -166,7 +166,7 @@ fn run_inner() -> Result<(), String> {
         }
 
         step("the gemeente's mediator searches jobseekers within 200 km of 3511 (Utrecht), 16+ hours a week");
-        let local = channel(&certs, gemeente.local_addr, "gemeente").await?;
+        let local = channel(&certs, gemeente.local_addr, "gemeente-local").await?;
         let local_gem = local.clone();
         let q: vum_proto::werkzoekenden::WerkzoekendeProfielMatchesRequest = serde_json::from_value(serde_json::json!({"vraagObject": {
             "selectiegebied": {"postcode": "3511AA", "afstand": 200}, "werktijden.aantalWerkurenPerWeekMaximaal": {"$gte": 16}}})).map_err(|e| e.to_string())?;
@@ -198,7 +198,7 @@ fn run_inner() -> Result<(), String> {
         }
 
         step("UWV's node follows the gemeente's vacancy feed into its mirror; the cursor is kept in UWV's store");
-        let uwv_local = channel(&certs, uwv.local_addr, "uwv").await?;
+        let uwv_local = channel(&certs, uwv.local_addr, "uwv-local").await?;
         let sync = || SyncFeedRequest { peer_oin: gem_oin.into(), limit: 0 };
         let r = LocalClient::new(uwv_local.clone()).sync_feed(sync()).await.map_err(|s| format!("feed: {s}"))?.into_inner();
         println!("   {} changes from cursor {} to {}: {} vacancies mirrored", r.events, r.from_cursor, r.cursor, r.upserts);

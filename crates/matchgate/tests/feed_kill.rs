@@ -63,6 +63,7 @@ async fn a_killed_feed_follower_resumes_without_gaps_or_duplicates() {
         local: LocalConfig {
             listen: "127.0.0.1:0".into(),
             ca: d.join("ca.pem"),
+            clients: vec![],
         },
         peers: vec![],
         grants: vec![Grant {

@@ -55,9 +55,14 @@ fn cfg(d: &Path, name: &str, oin: &str, peers: Vec<PeerConfig>) -> NodeConfig {
             ca: d.join("ca.pem"),
         },
         listen: "127.0.0.1:0".into(),
+        // the load generator calls the local listeners with the gemeente's node certificate
         local: LocalConfig {
             listen: "127.0.0.1:0".into(),
             ca: d.join("ca.pem"),
+            clients: vec![node::config::OwnSystem {
+                oin: Some(GEMEENTE.into()),
+                cn: None,
+            }],
         },
         peers,
         grants: vec![Grant {

@@ -73,7 +73,40 @@ pub struct TlsConfig {
 #[serde(deny_unknown_fields)]
 pub struct LocalConfig {
     pub listen: String,
+    /// the CA of the own systems' client certificates (not the peers' CA)
     pub ca: PathBuf,
+    /// the own systems admitted: a certificate under `ca` that matches none is refused at the
+    /// TLS handshake (none configured: none admitted)
+    #[serde(default)]
+    pub clients: Vec<OwnSystem>,
+}
+
+/// One own system, by the OIN in its certificate's subject serialNumber and/or its subject CN;
+/// every key given must match.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OwnSystem {
+    #[serde(default)]
+    pub oin: Option<String>,
+    #[serde(default)]
+    pub cn: Option<String>,
+}
+
+impl OwnSystem {
+    /// An own system known by both its OIN and its subject CN.
+    pub fn new(oin: &str, cn: &str) -> OwnSystem {
+        OwnSystem {
+            oin: Some(oin.into()),
+            cn: Some(cn.into()),
+        }
+    }
+
+    /// Whether a certificate with this OIN and CN is this client.
+    pub fn admits(&self, oin: Option<&str>, cn: Option<&str>) -> bool {
+        (self.oin.is_some() || self.cn.is_some())
+            && self.oin.as_deref().is_none_or(|o| Some(o) == oin)
+            && self.cn.as_deref().is_none_or(|c| Some(c) == cn)
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -144,6 +177,22 @@ impl NodeConfig {
                 "{}: limits.requests_per_second must be above 0 and limits.burst at least 1",
                 path.display()
             ));
+        }
+        for (i, client) in c.local.clients.iter().enumerate() {
+            if client.oin.is_none() && client.cn.is_none() {
+                return Err(format!(
+                    "{}: local.clients[{i}] names neither an oin nor a cn",
+                    path.display()
+                ));
+            }
+            if let Some(o) = &client.oin {
+                if !crate::parties::is_oin(o) {
+                    return Err(format!(
+                        "{}: local.clients[{i}].oin '{o}' is not 20 digits",
+                        path.display()
+                    ));
+                }
+            }
         }
         if !(c.oin.len() == 20 && c.oin.bytes().all(|b| b.is_ascii_digit())) {
             return Err(format!(

@@ -4,7 +4,7 @@ use crate::feed::server::peer_server::PeerServer;
 use crate::local::LocalService;
 use crate::pb::local_server::LocalServer;
 use crate::server::{NodeState, PeerService};
-use crate::tls;
+use crate::{parties, pki, tls};
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use tonic::transport::Server;
@@ -63,13 +63,18 @@ pub async fn start_on(
         &config.tls.cert,
         &config.tls.key,
         &config.tls.ca,
+        tls::Admission::any(),
         refused_tx,
     )?;
+    if config.local.clients.is_empty() {
+        tracing::warn!("no [local] clients configured: the local listener admits no own system");
+    }
     let local_incoming = tls::accept(
         local_listener,
         &config.tls.cert,
         &config.tls.key,
         &config.local.ca,
+        own_systems(&config),
         local_refused_tx,
     )?;
     let state = NodeState::new(config).await?;
@@ -157,6 +162,27 @@ pub async fn start_on(
         tasks,
         background: vec![audit_task, local_log],
     })
+}
+
+/// The local listener admits the certificates of the configured own systems only (by OIN and/or
+/// subject CN), not every certificate its CA has issued.
+fn own_systems(config: &NodeConfig) -> tls::Admission {
+    let clients = config.local.clients.clone();
+    tls::Admission(Arc::new(move |der: &[u8]| {
+        let (oin, cn) = (pki::oin_of(der), pki::subject_cn(der));
+        if clients
+            .iter()
+            .any(|c| c.admits(oin.as_deref(), cn.as_deref()))
+        {
+            Ok(())
+        } else {
+            Err(format!(
+                "not an own system: the certificate (OIN {}, CN {}) is in no [local] clients entry",
+                oin.as_deref().unwrap_or("none"),
+                cn.as_deref().map(parties::shown).unwrap_or_else(|| "none".into())
+            ))
+        }
+    }))
 }
 
 /// Accepted connections with Nagle's algorithm off (for servers that do their TLS inside tonic,

@@ -26,10 +26,31 @@ pub struct Refusal {
     pub reason: String,
 }
 
-/// Wraps the webpki verifier and reports every certificate it rejects.
+/// Which certificates that chain to the listener's CA get in: the DER of the leaf in, a reason
+/// out when it is not admitted (the configured peers on the peer listener, the configured own
+/// systems on the local one).
+#[derive(Clone)]
+pub struct Admission(pub Arc<dyn Fn(&[u8]) -> Result<(), String> + Send + Sync>);
+
+impl std::fmt::Debug for Admission {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Admission")
+    }
+}
+
+impl Admission {
+    /// Every certificate the CA vouches for.
+    pub fn any() -> Admission {
+        Admission(Arc::new(|_| Ok(())))
+    }
+}
+
+/// Wraps the webpki verifier, admits only what `admit` accepts, and reports every certificate it
+/// rejects.
 #[derive(Debug)]
 struct WatchedVerifier {
     inner: Arc<dyn ClientCertVerifier>,
+    admit: Admission,
     refusals: mpsc::UnboundedSender<(Option<String>, String)>,
 }
 
@@ -56,6 +77,13 @@ impl ClientCertVerifier for WatchedVerifier {
             let _ = self
                 .refusals
                 .send((oin_of(end_entity.as_ref()), e.to_string()));
+            return r;
+        }
+        if let Err(why) = (self.admit.0)(end_entity.as_ref()) {
+            let _ = self.refusals.send((oin_of(end_entity.as_ref()), why));
+            return Err(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::ApplicationVerificationFailure,
+            ));
         }
         r
     }
@@ -89,6 +117,7 @@ fn server_config(
     cert: &Path,
     key: &Path,
     ca: &Path,
+    admit: Admission,
     refusals: mpsc::UnboundedSender<(Option<String>, String)>,
 ) -> Result<rustls::ServerConfig, String> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
@@ -108,7 +137,11 @@ fn server_config(
     let mut cfg = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| e.to_string())?
-        .with_client_cert_verifier(Arc::new(WatchedVerifier { inner, refusals }))
+        .with_client_cert_verifier(Arc::new(WatchedVerifier {
+            inner,
+            admit,
+            refusals,
+        }))
         .with_single_cert(chain, key_der)
         .map_err(|e| format!("{}: {e}", cert.display()))?;
     cfg.alpn_protocols = vec![b"h2".to_vec()];
@@ -122,13 +155,14 @@ pub fn accept(
     cert: &Path,
     key: &Path,
     ca: &Path,
+    admit: Admission,
     refused: mpsc::UnboundedSender<Refusal>,
 ) -> Result<
     impl tokio_stream::Stream<Item = std::io::Result<TlsStream<TcpStream>>> + Send + 'static,
     String,
 > {
     let (verdict_tx, mut verdict_rx) = mpsc::unbounded_channel::<(Option<String>, String)>();
-    let acceptor = TlsAcceptor::from(Arc::new(server_config(cert, key, ca, verdict_tx)?));
+    let acceptor = TlsAcceptor::from(Arc::new(server_config(cert, key, ca, admit, verdict_tx)?));
     let (tx, rx) = mpsc::channel::<std::io::Result<TlsStream<TcpStream>>>(64);
     let watch = refused.clone();
     tokio::spawn(async move {

@@ -134,7 +134,7 @@ async fn oversized_and_malformed_values_are_refused_by_field_and_never_logged() 
         channel(
             f.dir.path(),
             f.gemeente.local_addr,
-            Some(("gemeente.pem", "gemeente.key")),
+            Some(("gemeente-local.pem", "gemeente-local.key")),
             "ca.pem",
         )
         .await
@@ -162,4 +162,83 @@ async fn oversized_and_malformed_values_are_refused_by_field_and_never_logged() 
         "{rows:?}"
     );
     f.gemeente.stop().await;
+}
+
+/// Finding 3: the local listener admits the configured own systems only. With the example's old
+/// set-up (one CA for peers and own systems), UWV's node certificate is refused there; with the
+/// development PKI's separate CA it does not even chain.
+#[tokio::test]
+async fn a_peers_certificate_is_refused_on_the_local_listener() {
+    use node::pb::{push_request::Record, PushRequest};
+    let f = federation(None).await;
+    let d = f.dir.path();
+    // one CA for both: only the configured own system (the gemeente's OIN and CN) gets in
+    let mut cfg = config(d, "gemeente2", GEMEENTE, vec![], vec![], false);
+    cfg.tls.cert = d.join("gemeente.pem");
+    cfg.tls.key = d.join("gemeente.key");
+    cfg.local.ca = d.join("ca.pem");
+    cfg.local.clients = vec![node::config::OwnSystem::new(GEMEENTE, "gemeente")];
+    let same_ca = node::run::start(cfg).await.unwrap();
+    let push = || {
+        tokio_stream::iter(vec![PushRequest {
+            record: Some(Record::Vacature(
+                serde_json::from_value(shared("vum/testdata/vacatures-93.json")[0].clone())
+                    .unwrap(),
+            )),
+        }])
+    };
+    for (addr, cert) in [
+        (same_ca.local_addr, "uwv"),
+        (same_ca.local_addr, "stranger"),
+        (f.gemeente.local_addr, "uwv"),
+        (f.gemeente.local_addr, "gemeente"), // the node's own peer certificate, other CA
+        (f.gemeente.local_addr, "uwv-local"), // another organisation's own system
+    ] {
+        let r = match channel(d, addr, Some((&format!("{cert}.pem"), &format!("{cert}.key"))), "ca.pem").await {
+            Err(e) => Err(e.to_string()),
+            Ok(ch) => LocalClient::new(ch)
+                .push(push())
+                .await
+                .map(|_| ())
+                .map_err(|s| format!("{s:?}")),
+        };
+        assert!(r.is_err(), "{cert} pushed records into the gemeente's store");
+    }
+    for (addr, cert) in [
+        (same_ca.local_addr, "gemeente"),
+        (f.gemeente.local_addr, "gemeente-local"),
+    ] {
+        let ch = channel(d, addr, Some((&format!("{cert}.pem"), &format!("{cert}.key"))), "ca.pem")
+            .await
+            .unwrap();
+        let sum = LocalClient::new(ch).push(push()).await.unwrap().into_inner();
+        // inserted now: none of the refused pushes landed
+        assert_eq!(sum.inserted, 1, "{cert}: {sum:?}");
+    }
+    same_ca.stop().await;
+    f.gemeente.stop().await;
+}
+
+/// Finding 7: the development PKI's private keys are for their owner's eyes only.
+#[cfg(unix)]
+#[test]
+fn the_development_pki_writes_keys_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    node::pki::write_dev_pki(dir.path(), &[("gemeente", GEMEENTE), ("uwv", UWV)]).unwrap();
+    let mut keys = 0;
+    for e in std::fs::read_dir(dir.path()).unwrap() {
+        let p = e.unwrap().path();
+        let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
+        if p.extension().is_some_and(|x| x == "key") {
+            keys += 1;
+            assert_eq!(mode, 0o600, "{}", p.display());
+        }
+    }
+    assert_eq!(keys, 6, "two nodes, two own systems, expired, foreign");
+    // written again over a world-readable file: narrowed
+    let k = dir.path().join("uwv.key");
+    std::fs::set_permissions(&k, std::fs::Permissions::from_mode(0o644)).unwrap();
+    node::pki::write_dev_pki(dir.path(), &[("gemeente", GEMEENTE), ("uwv", UWV)]).unwrap();
+    assert_eq!(std::fs::metadata(&k).unwrap().permissions().mode() & 0o777, 0o600);
 }

@@ -178,7 +178,7 @@ async fn federated_selection_survives_a_down_and_a_slow_peer_and_routes_details(
     let ch = channel(
         d,
         f.gemeente.local_addr,
-        Some(("gemeente.pem", "gemeente.key")),
+        Some(("gemeente-local.pem", "gemeente-local.key")),
         "ca.pem",
     )
     .await

@@ -40,7 +40,8 @@ async fn python_grpcio_client_calls_node_info_and_selection() {
         listen: "127.0.0.1:0".into(),
         local: LocalConfig {
             listen: "127.0.0.1:0".into(),
-            ca: d.join("ca.pem"),
+            ca: d.join("local-ca.pem"),
+            clients: vec![],
         },
         peers: vec![],
         grants: vec![Grant {
