@@ -43,6 +43,11 @@ pub struct Limits {
     pub max_message_bytes: usize,
     /// calls in progress at once on one connection
     pub concurrent_calls_per_connection: usize,
+    /// details a peer may ask per selection this node answered it (as a source)
+    pub details_per_selection: i64,
+    /// how long after a selection a peer may ask details of what it returned, seconds (at most
+    /// 86400: the store keeps result sets for 24 hours)
+    pub detail_window_s: u64,
 }
 
 impl Default for Limits {
@@ -52,6 +57,8 @@ impl Default for Limits {
             burst: 400.0,
             max_message_bytes: 4 * 1024 * 1024,
             concurrent_calls_per_connection: 64,
+            details_per_selection: 10,
+            detail_window_s: 86_400,
         }
     }
 }
@@ -175,6 +182,13 @@ impl NodeConfig {
         if !(c.limits.requests_per_second > 0.0 && c.limits.burst >= 1.0) {
             return Err(format!(
                 "{}: limits.requests_per_second must be above 0 and limits.burst at least 1",
+                path.display()
+            ));
+        }
+        if !(1..=86_400).contains(&c.limits.detail_window_s) || c.limits.details_per_selection < 1
+        {
+            return Err(format!(
+                "{}: limits.detail_window_s must be 1 to 86400 and limits.details_per_selection at least 1",
                 path.display()
             ));
         }

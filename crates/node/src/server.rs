@@ -14,7 +14,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use store::engine::Engine;
-use store::exchange::FeedItem;
+use store::exchange::{DetailGrant, FeedItem};
 use store::service::{self, Caller, MatchesResponse};
 use store::{now_ms, AuditEntry, Store};
 use tokio::sync::{Mutex, RwLock};
@@ -460,6 +460,74 @@ impl NodeState {
         hex::encode(&self.keyed(&[kind.name(), local_id])[..16])
     }
 
+    /// The key under which a source remembers that it returned record `id` to `peer_oin`: not a
+    /// vumID (41 characters, `s` and 40 hex digits), so it never routes on the Local side.
+    fn served_key(&self, kind: Kind, peer_oin: &str, id: &str) -> String {
+        format!(
+            "s{}",
+            hex::encode(&self.keyed(&["served", kind.name(), peer_oin, id])[..20])
+        )
+    }
+
+    /// As a source: remember which records a selection returned to the calling peer, so that it
+    /// may ask their details (and at most `details_per_selection` of them) within the window.
+    async fn remember_served(&self, p: &Parties, kind: Kind, ids: Vec<String>) {
+        if ids.is_empty() {
+            return;
+        }
+        let ids = ids
+            .into_iter()
+            .map(|id| (self.served_key(kind, &p.cert_oin, &id), p.cert_oin.clone(), id))
+            .collect();
+        self.remember_result_set(&format!("served:{}", uuid::Uuid::now_v7()), kind, ids)
+            .await;
+    }
+
+    /// As a source: count a detail request against the selection that returned the record to
+    /// this peer. Refused (and audited) when no selection within the window did, or when that
+    /// selection's details are used up.
+    async fn use_served(&self, p: &Parties, kind: Kind, id: &str) -> Result<(), Status> {
+        let service = if kind == Kind::Vacature {
+            "get-vacature"
+        } else {
+            "get-werkzoekende"
+        };
+        let l = &self.config.limits;
+        self.result_sets_written().await;
+        let since = now_ms() - i64::try_from(l.detail_window_s.saturating_mul(1000)).unwrap_or(i64::MAX);
+        let grant = self
+            .store
+            .use_detail_since(
+                &self.served_key(kind, &p.cert_oin, id),
+                kind,
+                l.details_per_selection,
+                since,
+            )
+            .await
+            .map_err(|e| Status::internal(e.to_string()))?;
+        let (status, why) = match grant {
+            DetailGrant::Granted(_) => return Ok(()),
+            DetailGrant::Unknown => (
+                Status::not_found(format!(
+                    "no {} {id} was returned to {} in a selection in the last {} s",
+                    kind.name(),
+                    p.cert_oin,
+                    l.detail_window_s
+                )),
+                format!("{id}: not selected for this party"),
+            ),
+            DetailGrant::Exhausted(_) => (
+                Status::resource_exhausted(format!(
+                    "at most {} detail requests per selection",
+                    l.details_per_selection
+                )),
+                format!("{id}: details of its selection used up"),
+            ),
+        };
+        self.audit(p, &format!("refused:{service}"), &why, 0).await;
+        Err(status)
+    }
+
     /// Queue a federated result set for the store.
     pub(crate) async fn remember_result_set(
         &self,
@@ -646,6 +714,7 @@ impl PeerService {
         id: &str,
         p: &Parties,
     ) -> Result<T, Status> {
+        self.0.use_served(p, kind, id).await?;
         let bytes = service::detail_pb(&self.0.store, kind, id, &p.caller(), now_ms())
             .await
             .map_err(|e| Status::internal(e.to_string()))?
@@ -683,7 +752,11 @@ impl Peer for PeerService {
             .select(Kind::Werkzoekende, to_json(req.get_ref()), &p)
             .await?
         {
-            MatchesResponse::Werkzoekenden(r) => Ok(Response::new(r)),
+            MatchesResponse::Werkzoekenden(r) => {
+                let ids = r.matches.iter().map(|m| m.id_werkzoekende.clone()).collect();
+                self.0.remember_served(&p, Kind::Werkzoekende, ids).await;
+                Ok(Response::new(r))
+            }
             MatchesResponse::Vacatures(_) => Err(Status::internal("wrong response kind")),
         }
     }
@@ -698,7 +771,11 @@ impl Peer for PeerService {
             .select(Kind::Vacature, to_json(req.get_ref()), &p)
             .await?
         {
-            MatchesResponse::Vacatures(r) => Ok(Response::new(r)),
+            MatchesResponse::Vacatures(r) => {
+                let ids = r.matches.iter().map(|m| m.id_vacature.clone()).collect();
+                self.0.remember_served(&p, Kind::Vacature, ids).await;
+                Ok(Response::new(r))
+            }
             MatchesResponse::Werkzoekenden(_) => Err(Status::internal("wrong response kind")),
         }
     }

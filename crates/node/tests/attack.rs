@@ -242,3 +242,101 @@ fn the_development_pki_writes_keys_owner_only() {
     node::pki::write_dev_pki(dir.path(), &[("gemeente", GEMEENTE), ("uwv", UWV)]).unwrap();
     assert_eq!(std::fs::metadata(&k).unwrap().permissions().mode() & 0o777, 0o600);
 }
+
+/// Finding 4: a source releases a detail only of a record it returned to that peer in a
+/// selection, and counts details per selection itself (at most 10).
+#[tokio::test]
+async fn a_source_releases_details_only_of_what_it_selected_for_that_peer() {
+    let f = federation(None).await;
+    let mut c = peer_client(&f, "gemeente").await;
+    // a record UWV holds that no selection returned to the gemeente
+    let held: Vec<String> = shared("vum/testdata/werkzoekenden-1000.json")
+        .as_array()
+        .unwrap()[..500]
+        .iter()
+        .map(|d| d["idWerkzoekende"].as_str().unwrap().to_string())
+        .collect();
+    let get = |id: &str| req(GetRequest { id: id.into() }, GEMEENTE, GEMEENTE, UWV, false);
+    let e = c.get_werkzoekende(get(&held[0])).await.unwrap_err();
+    assert_eq!(e.code(), Code::NotFound, "a detail without a selection: {e:?}");
+    let ids = selected(&mut c).await;
+    assert!(ids.len() > 10, "{}", ids.len());
+    let never = held.iter().find(|h| !ids.contains(h)).unwrap();
+    let e = c.get_werkzoekende(get(never)).await.unwrap_err();
+    assert_eq!(e.code(), Code::NotFound, "an id this selection did not return");
+    // ten details of the selection, then the source says no itself
+    for (i, id) in ids.iter().enumerate().take(11) {
+        let r = c.get_werkzoekende(get(id)).await;
+        if i < 10 {
+            r.unwrap();
+        } else {
+            assert_eq!(r.unwrap_err().code(), Code::ResourceExhausted, "the 11th detail");
+        }
+    }
+    // a new selection opens a new set
+    let again = selected(&mut c).await;
+    c.get_werkzoekende(get(&again[0])).await.unwrap();
+    // each refusal is audited
+    let rows = audit_rows(&f.uwv.state.store).await;
+    let refused: Vec<_> = rows
+        .iter()
+        .filter(|r| r.0 == "refused:get-werkzoekende")
+        .map(|r| r.3.clone())
+        .collect();
+    assert_eq!(refused.len(), 3, "{refused:?}");
+    assert_eq!(
+        refused.iter().filter(|s| s.contains("not selected")).count(),
+        2,
+        "{refused:?}"
+    );
+    f.gemeente.stop().await;
+}
+
+/// Finding 4, per party: a record returned to one peer is not released to another.
+#[tokio::test]
+async fn a_detail_selected_for_one_peer_is_refused_to_another() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    node::pki::write_dev_pki(d, &[("uwv", UWV), ("gemeente", GEMEENTE), ("sw", SW)]).unwrap();
+    let mut cfg = config(d, "uwv", UWV, vec![], vec![], true);
+    cfg.grants = [GEMEENTE, SW]
+        .iter()
+        .map(|o| node::config::Grant {
+            via: (*o).into(),
+            on_behalf_of: vec![(*o).into()],
+            services: vec!["*".into()],
+            suwi: false,
+        })
+        .collect();
+    let uwv = node::run::start(cfg).await.unwrap();
+    let docs: Vec<(String, serde_json::Value)> = shared("vum/testdata/werkzoekenden-1000.json")
+        .as_array()
+        .unwrap()[..300]
+        .iter()
+        .map(|x| (x["idWerkzoekende"].as_str().unwrap().to_string(), x.clone()))
+        .collect();
+    uwv.state
+        .store
+        .upsert_batch(vum::Kind::Werkzoekende, &docs, store::now_ms())
+        .await
+        .unwrap();
+    let client = |who: &'static str| async move {
+        PeerClient::new(
+            channel(d, uwv.peer_addr, Some((&format!("{who}.pem"), &format!("{who}.key"))), "ca.pem")
+                .await
+                .unwrap(),
+        )
+    };
+    let mut gem = client("gemeente").await;
+    let ids = selected(&mut gem).await;
+    let mut sw = client("sw").await;
+    let e = sw
+        .get_werkzoekende(req(GetRequest { id: ids[0].clone() }, SW, SW, UWV, false))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::NotFound, "{e:?}");
+    gem.get_werkzoekende(req(GetRequest { id: ids[0].clone() }, GEMEENTE, GEMEENTE, UWV, false))
+        .await
+        .unwrap();
+    uwv.stop().await;
+}
