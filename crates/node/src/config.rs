@@ -48,6 +48,40 @@ pub struct Limits {
     /// how long after a selection a peer may ask details of what it returned, seconds (at most
     /// 86400: the store keeps result sets for 24 hours)
     pub detail_window_s: u64,
+    /// connections open at once on each listener (handshakes included); one more is closed at
+    /// once. The process needs a file limit of about 2 x this + 100 (both listeners, the store)
+    pub max_connections: usize,
+    /// connections open at once per client certificate OIN, on each listener
+    pub max_connections_per_peer: usize,
+    /// TLS handshakes in progress at once on each listener; one more connection is closed at once
+    pub max_handshakes: usize,
+    /// TLS handshakes in progress at once from one source address
+    pub max_handshakes_per_address: usize,
+    /// a TLS handshake not done within this is dropped, seconds
+    pub handshake_timeout_s: u64,
+    /// a connection nothing has been read from for this long is closed, seconds
+    pub idle_timeout_s: u64,
+    /// HTTP/2 keepalive: a ping after this long without frames, seconds
+    pub keepalive_interval_s: u64,
+    /// HTTP/2 keepalive: a ping unanswered this long closes the connection, seconds
+    pub keepalive_timeout_s: u64,
+    /// largest header list (all metadata of a call), bytes
+    pub max_header_bytes: u32,
+}
+
+impl Limits {
+    /// The connection limits of a listener.
+    pub fn connections(&self) -> crate::tls::ConnLimits {
+        use std::time::Duration;
+        crate::tls::ConnLimits {
+            max_connections: self.max_connections,
+            max_connections_per_oin: self.max_connections_per_peer,
+            max_handshakes: self.max_handshakes,
+            max_handshakes_per_address: self.max_handshakes_per_address,
+            handshake_timeout: Duration::from_secs(self.handshake_timeout_s),
+            idle_timeout: Duration::from_secs(self.idle_timeout_s),
+        }
+    }
 }
 
 impl Default for Limits {
@@ -59,6 +93,15 @@ impl Default for Limits {
             concurrent_calls_per_connection: 64,
             details_per_selection: 10,
             detail_window_s: 86_400,
+            max_connections: 400,
+            max_connections_per_peer: 32,
+            max_handshakes: 64,
+            max_handshakes_per_address: 8,
+            handshake_timeout_s: 10,
+            idle_timeout_s: 120,
+            keepalive_interval_s: 30,
+            keepalive_timeout_s: 10,
+            max_header_bytes: 16 * 1024,
         }
     }
 }
@@ -192,6 +235,22 @@ impl NodeConfig {
                 path.display()
             ));
         }
+        let l = &c.limits;
+        for (key, v) in [
+            ("max_connections", l.max_connections as u64),
+            ("max_connections_per_peer", l.max_connections_per_peer as u64),
+            ("max_handshakes", l.max_handshakes as u64),
+            ("max_handshakes_per_address", l.max_handshakes_per_address as u64),
+            ("handshake_timeout_s", l.handshake_timeout_s),
+            ("idle_timeout_s", l.idle_timeout_s),
+            ("keepalive_interval_s", l.keepalive_interval_s),
+            ("keepalive_timeout_s", l.keepalive_timeout_s),
+            ("max_header_bytes", u64::from(l.max_header_bytes)),
+        ] {
+            if v == 0 {
+                return Err(format!("{}: limits.{key} must be above 0", path.display()));
+            }
+        }
         for (i, client) in c.local.clients.iter().enumerate() {
             if client.oin.is_none() && client.cn.is_none() {
                 return Err(format!(
@@ -233,6 +292,12 @@ impl NodeConfig {
 
     pub fn allowed(&self, via: &str, on_behalf_of: &str, service: &str) -> bool {
         self.grants_for(via, on_behalf_of, service).next().is_some()
+    }
+
+    /// Whether a certificate with this OIN may connect to the peer listener: a configured peer
+    /// or the caller of a grant.
+    pub fn knows_peer(&self, oin: &str) -> bool {
+        self.peers.iter().any(|p| p.oin == oin) || self.grants.iter().any(|g| g.via == oin)
     }
 
     /// Whether a grant covering this call says its controller is a SUWI party.

@@ -105,7 +105,6 @@ pub struct NodeState {
     client_tls: ClientTlsConfig,
     channels: Mutex<HashMap<String, Channel>>,
     buckets: std::sync::Mutex<HashMap<String, Bucket>>,
-    handshake_refusals: std::sync::Mutex<HashMap<String, Throttle>>,
     /// one feed pull at a time per node (the cursor moves in order)
     feed_lock: Mutex<()>,
     /// result sets to persist, written in order by one background task (see [`ResultJob`])
@@ -198,7 +197,6 @@ impl NodeState {
             client_tls,
             channels: Mutex::new(HashMap::new()),
             buckets: std::sync::Mutex::new(HashMap::new()),
-            handshake_refusals: std::sync::Mutex::new(HashMap::new()),
             feed_lock: Mutex::new(()),
             oins: std::sync::Mutex::new(HashMap::new()),
         }))
@@ -220,30 +218,25 @@ impl NodeState {
         }
     }
 
-    /// A refused TLS handshake on the peer listener, in the audit log: per presented OIN (or
-    /// "unknown") and reason, the first of each second with the count since the last entry.
-    pub async fn audit_handshake_refusal(&self, r: &Refusal) {
-        let key = format!("{} {}", r.oin.as_deref().unwrap_or("unknown"), r.reason);
-        let count = self
-            .handshake_refusals
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .entry(key)
-            .or_default()
-            .refuse(Instant::now());
-        let Some(count) = count else { return };
+    /// A refused TLS handshake on the peer listener, in the audit log (`count` refusals of its
+    /// kind from its address, throttled by the listener). The actor is "unknown": a refused
+    /// certificate proves nothing; the OIN it claims is in the subject as `claimed_oin`.
+    pub async fn audit_handshake_refusal(&self, r: &Refusal, count: i64) {
         let p = Parties {
-            cert_oin: r.oin.clone().unwrap_or_else(|| "unknown".into()),
+            cert_oin: "unknown".into(),
             from: "unknown".into(),
             to: self.config.oin.clone(),
             suwi: false,
             transaction_id: "none".into(),
         };
-        let subject = if r.remote.is_empty() {
-            r.reason.clone()
-        } else {
-            format!("{} (from {})", r.reason, r.remote)
-        };
+        let mut subject = r.class.to_string();
+        if let Some(oin) = &r.claimed_oin {
+            subject.push_str(&format!(", claimed_oin {oin}"));
+        }
+        if let Some(a) = r.remote {
+            subject.push_str(&format!(", from {}", a.ip()));
+        }
+        subject.push_str(&format!(": {}", r.reason));
         self.audit(&p, "refused:tls-handshake", &subject, count)
             .await;
     }

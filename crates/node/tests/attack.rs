@@ -340,3 +340,186 @@ async fn a_detail_selected_for_one_peer_is_refused_to_another() {
         .unwrap();
     uwv.stop().await;
 }
+
+/// Finding 5: 200 self-made certificates (each its own CA, each claiming another OIN) from one
+/// address make a handful of audit rows, not 200; every refusal is counted; the claimed OIN is
+/// recorded as claimed, never as the actor.
+#[tokio::test]
+async fn refused_handshakes_are_throttled_per_kind_and_address() {
+    let f = federation(None).await;
+    let d = f.dir.path();
+    let t = std::time::Instant::now();
+    for i in 0..200u64 {
+        let ca = node::pki::DevCa::new(&format!("self-made {i}")).unwrap();
+        let p = ca.node("gemeente", &format!("{:020}", 1_000_000 + i), false).unwrap();
+        std::fs::write(d.join("self.pem"), &p.cert).unwrap();
+        std::fs::write(d.join("self.key"), &p.key).unwrap();
+        let r = match channel(d, f.uwv.peer_addr, Some(("self.pem", "self.key")), "ca.pem").await {
+            Err(_) => Err(()),
+            Ok(ch) => PeerClient::new(ch)
+                .node_info(req(node::pb::NodeInfoRequest {}, GEMEENTE, GEMEENTE, UWV, false))
+                .await
+                .map(|_| ())
+                .map_err(|_| ()),
+        };
+        assert!(r.is_err());
+    }
+    let took = t.elapsed();
+    let mut rows = Vec::new();
+    for _ in 0..40 {
+        rows = sqlx::query(
+            "SELECT actor, subject, result_count FROM audit WHERE action = 'refused:tls-handshake'",
+        )
+        .fetch_all(f.uwv.state.store.pool())
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get::<String, _>(0), r.get::<String, _>(1), r.get::<i64, _>(2)))
+        .collect::<Vec<_>>();
+        if rows.iter().map(|r| r.2).sum::<i64>() >= 200 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(rows.iter().map(|r| r.2).sum::<i64>(), 200, "{rows:?}");
+    assert!(
+        rows.len() as u64 <= 2 * (took.as_secs() + 2),
+        "{} rows in {took:?}",
+        rows.len()
+    );
+    assert!(rows.iter().all(|r| r.0 == "unknown"), "{rows:?}");
+    assert!(rows
+        .iter()
+        .all(|r| r.1.starts_with("unknown issuer, claimed_oin 0000000000000")), "{rows:?}");
+    f.gemeente.stop().await;
+}
+
+/// A raw mutual-TLS client (what an attacker holding connections open uses), bound to `from`.
+async fn tls_connect(
+    d: &std::path::Path,
+    addr: std::net::SocketAddr,
+    from: [u8; 4],
+    cert: &str,
+) -> std::io::Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    for c in CertificateDer::pem_file_iter(d.join("ca.pem")).unwrap() {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let chain: Vec<_> = CertificateDer::pem_file_iter(d.join(format!("{cert}.pem")))
+        .unwrap()
+        .map(|c| c.unwrap())
+        .collect();
+    let key = PrivateKeyDer::from_pem_file(d.join(format!("{cert}.key"))).unwrap();
+    let mut cfg = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_client_auth_cert(chain, key)
+        .unwrap();
+    cfg.alpn_protocols = vec![b"h2".to_vec()];
+    let tcp = raw_connect(addr, from).await?;
+    tokio_rustls::TlsConnector::from(std::sync::Arc::new(cfg))
+        .connect(ServerName::try_from("localhost").unwrap(), tcp)
+        .await
+}
+
+async fn raw_connect(addr: std::net::SocketAddr, from: [u8; 4]) -> std::io::Result<tokio::net::TcpStream> {
+    let s = tokio::net::TcpSocket::new_v4()?;
+    s.bind(std::net::SocketAddr::from((from, 0)))?;
+    s.connect(addr).await
+}
+
+/// Whether the node closes the connection within `within` (EOF or an error on read).
+async fn closed_within<S: tokio::io::AsyncRead + Unpin>(s: &mut S, within: std::time::Duration) -> bool {
+    use tokio::io::AsyncReadExt;
+    let mut buf = [0u8; 256];
+    let until = tokio::time::Instant::now() + within;
+    loop {
+        match tokio::time::timeout_at(until, s.read(&mut buf)).await {
+            Err(_) => return false,
+            Ok(Ok(0)) | Ok(Err(_)) => return true,
+            // the server's HTTP/2 settings: keep reading
+            Ok(Ok(_)) => {}
+        }
+    }
+}
+
+/// Finding 6: connections held open cannot take the node down. Idle TCP connections from one
+/// host get at most `max_handshakes_per_address` handshake places (the rest are closed at once),
+/// mutual-TLS connections that then send nothing get at most `max_connections_per_peer` places
+/// per OIN (the rest closed at once), a real call from another peer still succeeds while they
+/// are held, and the held ones are closed after the idle timeout.
+#[tokio::test]
+async fn held_connections_are_capped_and_idle_ones_closed() {
+    use std::time::Duration;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    node::pki::write_dev_pki(d, &[("uwv", UWV), ("gemeente", GEMEENTE), ("sw", SW)]).unwrap();
+    let mut cfg = config(d, "uwv", UWV, vec![], vec![], true);
+    cfg.grants = [GEMEENTE, SW]
+        .iter()
+        .map(|o| node::config::Grant {
+            via: (*o).into(),
+            on_behalf_of: vec![(*o).into()],
+            services: vec!["*".into()],
+            suwi: false,
+        })
+        .collect();
+    cfg.limits.max_connections = 30;
+    cfg.limits.max_connections_per_peer = 5;
+    cfg.limits.max_handshakes = 16;
+    cfg.limits.max_handshakes_per_address = 4;
+    cfg.limits.handshake_timeout_s = 3;
+    cfg.limits.idle_timeout_s = 2;
+    let uwv = node::run::start(cfg).await.unwrap();
+    let attacker = [127, 0, 0, 2];
+    // 100 TCP connections that never start a handshake
+    let mut raw = Vec::new();
+    for _ in 0..100 {
+        raw.push(raw_connect(uwv.peer_addr, attacker).await.unwrap());
+    }
+    let mut shed = 0;
+    for s in raw.iter_mut() {
+        if closed_within(s, Duration::from_millis(300)).await {
+            shed += 1;
+        }
+    }
+    assert!(shed >= 96, "{shed} of 100 idle TCP connections closed at once");
+    // 20 mutual-TLS connections with the gemeente's certificate that then send nothing
+    let mut held = Vec::new();
+    for _ in 0..20 {
+        if let Ok(s) = tls_connect(d, uwv.peer_addr, [127, 0, 0, 3], "gemeente").await {
+            held.push(s);
+        }
+    }
+    let mut open = Vec::new();
+    for mut s in held {
+        if !closed_within(&mut s, Duration::from_millis(300)).await {
+            open.push(s);
+        }
+    }
+    assert_eq!(open.len(), 5, "connections held per OIN");
+    // a real call, from another peer, while all that is held
+    let t = std::time::Instant::now();
+    let mut c = PeerClient::new(
+        channel(d, uwv.peer_addr, Some(("sw.pem", "sw.key")), "ca.pem")
+            .await
+            .unwrap(),
+    );
+    c.node_info(req(node::pb::NodeInfoRequest {}, SW, SW, UWV, false))
+        .await
+        .unwrap();
+    assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+    // the idle ones are closed after the idle timeout (2 s)
+    for s in open.iter_mut() {
+        assert!(closed_within(s, Duration::from_secs(4)).await, "an idle connection stayed open");
+    }
+    // and their places are free again
+    tls_connect(d, uwv.peer_addr, [127, 0, 0, 3], "gemeente")
+        .await
+        .unwrap();
+    uwv.stop().await;
+}
