@@ -327,5 +327,17 @@ mod tests {
         assert!(c.tls.cert.is_absolute() || c.tls.cert.starts_with(p.parent().unwrap()));
         assert_eq!(c.limits.requests_per_second, 200.0);
         assert!(c.peers[0].follow_feed);
+        assert!(c.suwi_granted("00000001003214345000", "00000001003214345000", "vacancy-feed"));
+        assert!(!c.suwi_granted("00000001003214345000", "00000009999999999000", "vacancy-feed"));
+        assert!(c.local.ca.ends_with("local-ca.pem"));
+        assert!(c.local.clients[0].admits(
+            Some("00000001001234567000"),
+            Some("gemeente own systems")
+        ));
+        assert!(!c.local.clients[0].admits(Some("00000001003214345000"), Some("UWV")));
+        assert_eq!(c.limits.max_connections, 400);
+        assert_eq!(c.limits.connections().idle_timeout.as_secs(), 120);
+        assert!(c.knows_peer("00000001003214345000"));
+        assert!(!c.knows_peer("00000009999999999000"));
     }
 }
