@@ -6,7 +6,7 @@
 //! again from the cursor it kept. Nothing leaves the machine; everything is removed at the end.
 use crate::node_cmd::DEFAULT_ORGS;
 use crate::store_cmd::{ingest_into, Db, IngestOptions};
-use node::config::{Grant, LocalConfig, NodeConfig, PeerConfig, TlsConfig};
+use node::config::{Grant, LocalConfig, NodeConfig, OwnSystem, PeerConfig, TlsConfig};
 use node::pb::{
     local_client::LocalClient, push_request, FederatedGetRequest, PeerVacaturesRequest, PushDelete,
     PushRequest, SyncFeedRequest,
@@ -133,13 +133,13 @@ fn run_inner() -> Result<(), String> {
             secret_file: dir.join(format!("{name}.secret")),
             tls: TlsConfig { cert: certs.join(format!("{name}.pem")), key: certs.join(format!("{name}.key")), ca: certs.join("ca.pem") },
             listen: "127.0.0.1:0".into(),
-            local: LocalConfig { listen: "127.0.0.1:0".into(), ca: certs.join("ca.pem") },
+            local: LocalConfig { listen: "127.0.0.1:0".into(), ca: certs.join("local-ca.pem"), clients: vec![OwnSystem::new(oin, &node::pki::own_systems_cn(name))] },
             peers,
             grants,
             peer_deadline_ms: 2000,
             limits: Default::default(),
         };
-        let gemeente_may = |services: &[&str]| vec![Grant { via: gem_oin.into(), on_behalf_of: vec![gem_oin.into()], services: services.iter().map(|s| s.to_string()).collect() }];
+        let gemeente_may = |services: &[&str]| vec![Grant { via: gem_oin.into(), on_behalf_of: vec![gem_oin.into()], services: services.iter().map(|s| s.to_string()).collect(), suwi: false }];
         step("three nodes on loopback, mutual TLS; UWV and the SW-bedrijf grant the gemeente selection and details, the gemeente grants UWV its vacancy feed");
         // bind every listener first, so each node's configuration can name the others
         let mut listeners = Vec::new();
@@ -162,14 +162,14 @@ fn run_inner() -> Result<(), String> {
             PeerConfig::new(uwv_oin, "UWV", uwv_url),
             PeerConfig::new(sw_oin, "SW-bedrijf", sw_url),
         ];
-        let uwv_may_feed = vec![Grant { via: uwv_oin.into(), on_behalf_of: vec![uwv_oin.into()], services: vec!["vacancy-feed".into()] }];
+        let uwv_may_feed = vec![Grant { via: uwv_oin.into(), on_behalf_of: vec![uwv_oin.into()], services: vec!["vacancy-feed".into()], suwi: true }];
         let gemeente = start(cfg("gemeente", gem_oin, peers, uwv_may_feed, false), g_peer, g_local).await?;
         for (n, r) in [("gemeente", &gemeente), ("uwv", &uwv), ("sw-bedrijf", &sw)] {
             println!("   {n:<11} peers on {}, own systems on {}", r.peer_addr, r.local_addr);
         }
 
         step("the gemeente's mediator searches jobseekers within 200 km of 3511 (Utrecht), 16+ hours a week");
-        let local = channel(&certs, gemeente.local_addr, "gemeente").await?;
+        let local = channel(&certs, gemeente.local_addr, "gemeente-local").await?;
         let local_gem = local.clone();
         let q: vum_proto::werkzoekenden::WerkzoekendeProfielMatchesRequest = serde_json::from_value(serde_json::json!({"vraagObject": {
             "selectiegebied": {"postcode": "3511AA", "afstand": 200}, "werktijden.aantalWerkurenPerWeekMaximaal": {"$gte": 16}}})).map_err(|e| e.to_string())?;
@@ -201,7 +201,7 @@ fn run_inner() -> Result<(), String> {
         }
 
         step("UWV's node follows the gemeente's vacancy feed into its mirror; the cursor is kept in UWV's store");
-        let uwv_local = channel(&certs, uwv.local_addr, "uwv").await?;
+        let uwv_local = channel(&certs, uwv.local_addr, "uwv-local").await?;
         let sync = || SyncFeedRequest { peer_oin: gem_oin.into(), limit: 0 };
         let r = LocalClient::new(uwv_local.clone()).sync_feed(sync()).await.map_err(|s| format!("feed: {s}"))?.into_inner();
         println!("   {} changes from cursor {} to {}: {} vacancies mirrored", r.events, r.from_cursor, r.cursor, r.upserts);

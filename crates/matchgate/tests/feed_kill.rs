@@ -63,12 +63,14 @@ async fn a_killed_feed_follower_resumes_without_gaps_or_duplicates() {
         local: LocalConfig {
             listen: "127.0.0.1:0".into(),
             ca: d.join("ca.pem"),
+            clients: vec![],
         },
         peers: vec![],
         grants: vec![Grant {
             via: FOLLOWER.into(),
             on_behalf_of: vec![FOLLOWER.into()],
             services: vec!["vacancy-feed".into()],
+            suwi: false,
         }],
         peer_deadline_ms: 5000,
         limits: Default::default(),

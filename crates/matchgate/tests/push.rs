@@ -47,7 +47,8 @@ key = "gemeente.key"
 ca = "ca.pem"
 [local]
 listen = "127.0.0.1:0"
-ca = "ca.pem"
+ca = "local-ca.pem"
+clients = [{{ oin = "{SYSTEEM}" }}]
 "#,
                 d.join("node.db").display()
             ),
@@ -83,9 +84,9 @@ ca = "ca.pem"
             "--node".into(),
             self.url(),
             "--cert".into(),
-            d.join("systeem.pem").display().to_string(),
+            d.join("systeem-local.pem").display().to_string(),
             "--key".into(),
-            d.join("systeem.key").display().to_string(),
+            d.join("systeem-local.key").display().to_string(),
             "--ca".into(),
             d.join("ca.pem").display().to_string(),
             "--timeout".into(),
@@ -340,9 +341,9 @@ async fn push_says_clearly_when_the_node_cannot_be_reached() {
             "--node".into(),
             url,
             "--cert".into(),
-            s(&d.join("systeem.pem")),
+            s(&d.join("systeem-local.pem")),
             "--key".into(),
-            s(&d.join("systeem.key")),
+            s(&d.join("systeem-local.key")),
             "--ca".into(),
             s(&d.join(ca)),
             "--timeout".into(),

@@ -55,21 +55,28 @@ fn cfg(d: &Path, name: &str, oin: &str, peers: Vec<PeerConfig>) -> NodeConfig {
             ca: d.join("ca.pem"),
         },
         listen: "127.0.0.1:0".into(),
+        // the load generator calls the local listeners with the gemeente's node certificate
         local: LocalConfig {
             listen: "127.0.0.1:0".into(),
             ca: d.join("ca.pem"),
+            clients: vec![node::config::OwnSystem {
+                oin: Some(GEMEENTE.into()),
+                cn: None,
+            }],
         },
         peers,
         grants: vec![Grant {
             via: GEMEENTE.into(),
             on_behalf_of: vec![GEMEENTE.into()],
             services: vec!["*".into()],
+            suwi: true,
         }],
         peer_deadline_ms: 5000,
         // the limiter runs on every call, with a ceiling the load generator cannot reach
         limits: node::config::Limits {
             requests_per_second: 1e9,
             burst: 1e9,
+            details_per_selection: i64::MAX,
             ..Default::default()
         },
     }
@@ -224,7 +231,22 @@ async fn main() {
             .unwrap();
         sources.push(n);
     }
-    let ids: Arc<Vec<String>> = Arc::new(docs[..100].iter().map(|(id, _)| id.clone()).collect());
+    // a source releases details only of records it returned to the caller in a selection: the
+    // ids asked are those a few selections returned (details per selection unbounded here)
+    let ids: Arc<Vec<String>> = {
+        let mut c = PeerClient::new(channel(d, sources[0].peer_addr).await);
+        let mut seen = std::collections::BTreeSet::new();
+        for pc in ["3511AA", "1012AB", "9711AA", "6211AA", "5611AA"] {
+            let q: wz::WerkzoekendeProfielMatchesRequest = serde_json::from_value(
+                serde_json::json!({"vraagObject": {"selectiegebied": {"postcode": pc, "afstand": 300}}}),
+            )
+            .unwrap();
+            let r = c.select_werkzoekenden(req(q, &oin(0))).await.unwrap();
+            seen.extend(r.into_inner().matches.into_iter().map(|m| m.id_werkzoekende));
+        }
+        assert!(!seen.is_empty());
+        Arc::new(seen.into_iter().collect())
+    };
     let echo_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let echo_addr = echo_listener.local_addr().unwrap();
     let w: wz::Werkzoekende = serde_json::from_value(docs[0].1.clone()).unwrap();

@@ -43,6 +43,45 @@ pub struct Limits {
     pub max_message_bytes: usize,
     /// calls in progress at once on one connection
     pub concurrent_calls_per_connection: usize,
+    /// details a peer may ask per selection this node answered it (as a source)
+    pub details_per_selection: i64,
+    /// how long after a selection a peer may ask details of what it returned, seconds (at most
+    /// 86400: the store keeps result sets for 24 hours)
+    pub detail_window_s: u64,
+    /// connections open at once on each listener (handshakes included); one more is closed at
+    /// once. The process needs a file limit of about 2 x this + 100 (both listeners, the store)
+    pub max_connections: usize,
+    /// connections open at once per client certificate OIN, on each listener
+    pub max_connections_per_peer: usize,
+    /// TLS handshakes in progress at once on each listener; one more connection is closed at once
+    pub max_handshakes: usize,
+    /// TLS handshakes in progress at once from one source address
+    pub max_handshakes_per_address: usize,
+    /// a TLS handshake not done within this is dropped, seconds
+    pub handshake_timeout_s: u64,
+    /// a connection nothing has been read from for this long is closed, seconds
+    pub idle_timeout_s: u64,
+    /// HTTP/2 keepalive: a ping after this long without frames, seconds
+    pub keepalive_interval_s: u64,
+    /// HTTP/2 keepalive: a ping unanswered this long closes the connection, seconds
+    pub keepalive_timeout_s: u64,
+    /// largest header list (all metadata of a call), bytes
+    pub max_header_bytes: u32,
+}
+
+impl Limits {
+    /// The connection limits of a listener.
+    pub fn connections(&self) -> crate::tls::ConnLimits {
+        use std::time::Duration;
+        crate::tls::ConnLimits {
+            max_connections: self.max_connections,
+            max_connections_per_oin: self.max_connections_per_peer,
+            max_handshakes: self.max_handshakes,
+            max_handshakes_per_address: self.max_handshakes_per_address,
+            handshake_timeout: Duration::from_secs(self.handshake_timeout_s),
+            idle_timeout: Duration::from_secs(self.idle_timeout_s),
+        }
+    }
 }
 
 impl Default for Limits {
@@ -52,6 +91,17 @@ impl Default for Limits {
             burst: 400.0,
             max_message_bytes: 4 * 1024 * 1024,
             concurrent_calls_per_connection: 64,
+            details_per_selection: 10,
+            detail_window_s: 86_400,
+            max_connections: 400,
+            max_connections_per_peer: 32,
+            max_handshakes: 64,
+            max_handshakes_per_address: 8,
+            handshake_timeout_s: 10,
+            idle_timeout_s: 120,
+            keepalive_interval_s: 30,
+            keepalive_timeout_s: 10,
+            max_header_bytes: 16 * 1024,
         }
     }
 }
@@ -73,7 +123,40 @@ pub struct TlsConfig {
 #[serde(deny_unknown_fields)]
 pub struct LocalConfig {
     pub listen: String,
+    /// the CA of the own systems' client certificates (not the peers' CA)
     pub ca: PathBuf,
+    /// the own systems admitted: a certificate under `ca` that matches none is refused at the
+    /// TLS handshake (none configured: none admitted)
+    #[serde(default)]
+    pub clients: Vec<OwnSystem>,
+}
+
+/// One own system, by the OIN in its certificate's subject serialNumber and/or its subject CN;
+/// every key given must match.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OwnSystem {
+    #[serde(default)]
+    pub oin: Option<String>,
+    #[serde(default)]
+    pub cn: Option<String>,
+}
+
+impl OwnSystem {
+    /// An own system known by both its OIN and its subject CN.
+    pub fn new(oin: &str, cn: &str) -> OwnSystem {
+        OwnSystem {
+            oin: Some(oin.into()),
+            cn: Some(cn.into()),
+        }
+    }
+
+    /// Whether a certificate with this OIN and CN is this client.
+    pub fn admits(&self, oin: Option<&str>, cn: Option<&str>) -> bool {
+        (self.oin.is_some() || self.cn.is_some())
+            && self.oin.as_deref().is_none_or(|o| Some(o) == oin)
+            && self.cn.as_deref().is_none_or(|c| Some(c) == cn)
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -115,6 +198,11 @@ pub struct Grant {
     pub on_behalf_of: Vec<String>,
     /// node-info, select-werkzoekenden, select-vacatures, get-werkzoekende, get-vacature, vacancy-feed
     pub services: Vec<String>,
+    /// whether the controllers of this grant are SUWI parties: only then does a call's
+    /// `x-vum-suwiparty: true` stand (and the LDR indication go out in details); a call claiming
+    /// SUWI that no grant with `suwi = true` covers is refused
+    #[serde(default)]
+    pub suwi: bool,
 }
 
 impl NodeConfig {
@@ -140,6 +228,45 @@ impl NodeConfig {
                 path.display()
             ));
         }
+        if !(1..=86_400).contains(&c.limits.detail_window_s) || c.limits.details_per_selection < 1
+        {
+            return Err(format!(
+                "{}: limits.detail_window_s must be 1 to 86400 and limits.details_per_selection at least 1",
+                path.display()
+            ));
+        }
+        let l = &c.limits;
+        for (key, v) in [
+            ("max_connections", l.max_connections as u64),
+            ("max_connections_per_peer", l.max_connections_per_peer as u64),
+            ("max_handshakes", l.max_handshakes as u64),
+            ("max_handshakes_per_address", l.max_handshakes_per_address as u64),
+            ("handshake_timeout_s", l.handshake_timeout_s),
+            ("idle_timeout_s", l.idle_timeout_s),
+            ("keepalive_interval_s", l.keepalive_interval_s),
+            ("keepalive_timeout_s", l.keepalive_timeout_s),
+            ("max_header_bytes", u64::from(l.max_header_bytes)),
+        ] {
+            if v == 0 {
+                return Err(format!("{}: limits.{key} must be above 0", path.display()));
+            }
+        }
+        for (i, client) in c.local.clients.iter().enumerate() {
+            if client.oin.is_none() && client.cn.is_none() {
+                return Err(format!(
+                    "{}: local.clients[{i}] names neither an oin nor a cn",
+                    path.display()
+                ));
+            }
+            if let Some(o) = &client.oin {
+                if !crate::parties::is_oin(o) {
+                    return Err(format!(
+                        "{}: local.clients[{i}].oin '{o}' is not 20 digits",
+                        path.display()
+                    ));
+                }
+            }
+        }
         if !(c.oin.len() == 20 && c.oin.bytes().all(|b| b.is_ascii_digit())) {
             return Err(format!(
                 "{}: oin '{}' is not 20 digits",
@@ -150,12 +277,32 @@ impl NodeConfig {
         Ok(c)
     }
 
-    pub fn allowed(&self, via: &str, on_behalf_of: &str, service: &str) -> bool {
-        self.grants.iter().any(|g| {
+    fn grants_for<'a>(
+        &'a self,
+        via: &'a str,
+        on_behalf_of: &'a str,
+        service: &'a str,
+    ) -> impl Iterator<Item = &'a Grant> + 'a {
+        self.grants.iter().filter(move |g| {
             g.via == via
                 && g.on_behalf_of.iter().any(|o| o == on_behalf_of || o == "*")
                 && g.services.iter().any(|s| s == service || s == "*")
         })
+    }
+
+    pub fn allowed(&self, via: &str, on_behalf_of: &str, service: &str) -> bool {
+        self.grants_for(via, on_behalf_of, service).next().is_some()
+    }
+
+    /// Whether a certificate with this OIN may connect to the peer listener: a configured peer
+    /// or the caller of a grant.
+    pub fn knows_peer(&self, oin: &str) -> bool {
+        self.peers.iter().any(|p| p.oin == oin) || self.grants.iter().any(|g| g.via == oin)
+    }
+
+    /// Whether a grant covering this call says its controller is a SUWI party.
+    pub fn suwi_granted(&self, via: &str, on_behalf_of: &str, service: &str) -> bool {
+        self.grants_for(via, on_behalf_of, service).any(|g| g.suwi)
     }
 }
 
@@ -180,5 +327,17 @@ mod tests {
         assert!(c.tls.cert.is_absolute() || c.tls.cert.starts_with(p.parent().unwrap()));
         assert_eq!(c.limits.requests_per_second, 200.0);
         assert!(c.peers[0].follow_feed);
+        assert!(c.suwi_granted("00000001003214345000", "00000001003214345000", "vacancy-feed"));
+        assert!(!c.suwi_granted("00000001003214345000", "00000009999999999000", "vacancy-feed"));
+        assert!(c.local.ca.ends_with("local-ca.pem"));
+        assert!(c.local.clients[0].admits(
+            Some("00000001001234567000"),
+            Some("gemeente own systems")
+        ));
+        assert!(!c.local.clients[0].admits(Some("00000001003214345000"), Some("UWV")));
+        assert_eq!(c.limits.max_connections, 400);
+        assert_eq!(c.limits.connections().idle_timeout.as_secs(), 120);
+        assert!(c.knows_peer("00000001003214345000"));
+        assert!(!c.knows_peer("00000009999999999000"));
     }
 }

@@ -200,6 +200,13 @@ impl LocalService {
         } else {
             "get-werkzoekende"
         };
+        if !(vum_id.len() == 40 && vum_id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))) {
+            let why = format!(
+                "vum_id: {} is not a vumID of this node (40 lowercase hex digits)",
+                parties::shown(vum_id)
+            );
+            return Err(parties::bad_request(why.clone(), vec![("vum_id".into(), why)]));
+        }
         st.result_sets_written().await;
         let grant = st
             .store
@@ -255,7 +262,12 @@ impl LocalService {
             .iter()
             .find(|p| p.oin == oin)
             .cloned()
-            .ok_or_else(|| Status::not_found(format!("{oin} is not a configured peer")))
+            .ok_or_else(|| {
+                Status::not_found(format!(
+                    "peer_oin: {} is not a configured peer",
+                    parties::shown(oin)
+                ))
+            })
     }
 }
 
@@ -280,6 +292,9 @@ fn with_vum_ids<M: Message + Default>(
 
 type PeerVacatureStream =
     Pin<Box<dyn tokio_stream::Stream<Item = Result<pb::PeerVacature, Status>> + Send>>;
+
+/// The longest local id a pushed record or delete may carry, bytes (it is hashed, never stored).
+pub const MAX_LOCAL_ID: usize = 128;
 
 /// Records buffered for one upsert batch.
 const PUSH_BATCH: usize = 500;
@@ -444,7 +459,10 @@ impl Local for LocalService {
                                         vec![(
                                             "/kind".into(),
                                             "push/soort".into(),
-                                            format!("'{other}' is not werkzoekende or vacature"),
+                                            format!(
+                                                "{} is not werkzoekende or vacature",
+                                                parties::shown(other)
+                                            ),
                                         )],
                                     );
                                     continue;
@@ -457,6 +475,17 @@ impl Local for LocalService {
                                         "/id".into(),
                                         "push/id-ontbreekt".into(),
                                         "the local id is empty".into(),
+                                    )],
+                                );
+                                continue;
+                            }
+                            if d.id.len() > MAX_LOCAL_ID {
+                                reject(
+                                    &mut sum,
+                                    vec![(
+                                        "/id".into(),
+                                        "push/id-te-lang".into(),
+                                        format!("the local id is {} bytes; at most {MAX_LOCAL_ID}", d.id.len()),
                                     )],
                                 );
                                 continue;
@@ -499,6 +528,17 @@ impl Local for LocalService {
                                 format!("/{id_field}"),
                                 "push/id-ontbreekt".into(),
                                 "the local id is empty".into(),
+                            )],
+                        );
+                        continue;
+                    }
+                    if local_id.len() > MAX_LOCAL_ID {
+                        reject(
+                            &mut sum,
+                            vec![(
+                                format!("/{id_field}"),
+                                "push/id-te-lang".into(),
+                                format!("the local id is {} bytes; at most {MAX_LOCAL_ID}", local_id.len()),
                             )],
                         );
                         continue;

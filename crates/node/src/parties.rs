@@ -37,9 +37,27 @@ fn bad_header(name: &str, message: String) -> Status {
     bad_request(message.clone(), vec![(name.to_string(), message)])
 }
 
+/// The longest metadata value read at all: an OIN is 20 digits, a transaction id 36 characters.
+/// A longer value is refused without being copied, echoed or logged.
+pub const MAX_HEADER_BYTES: usize = 64;
+
+/// A caller's value as it may appear in an error message: short printable ASCII as is, anything
+/// else by its size only (a refusal's message goes to the audit log).
+pub fn shown(v: &str) -> String {
+    if v.len() <= 40 && v.bytes().all(|b| b.is_ascii_graphic()) {
+        format!("'{v}'")
+    } else {
+        format!("a value of {} bytes", v.len())
+    }
+}
+
 fn header(md: &MetadataMap, name: &str) -> Result<String, Status> {
-    match md.get(name).map(|v| v.to_str()) {
-        Some(Ok(v)) if !v.is_empty() => Ok(v.to_string()),
+    match md.get(name).map(|v| (v.len(), v.to_str())) {
+        Some((len, _)) if len > MAX_HEADER_BYTES => Err(bad_header(
+            name,
+            format!("metadata {name} is {len} bytes; at most {MAX_HEADER_BYTES} are accepted"),
+        )),
+        Some((_, Ok(v))) if !v.is_empty() => Ok(v.to_string()),
         Some(_) => Err(bad_header(
             name,
             format!("metadata {name} is not readable text"),
@@ -48,14 +66,31 @@ fn header(md: &MetadataMap, name: &str) -> Result<String, Status> {
     }
 }
 
+/// 20 ASCII digits.
+pub fn is_oin(v: &str) -> bool {
+    v.len() == 20 && v.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// A UUID in its canonical hyphenated form only (8-4-4-4-12 hex digits): no braces, no URN
+/// prefix, no simple (unhyphenated) form.
+pub fn is_canonical_uuid(v: &str) -> bool {
+    let b = v.as_bytes();
+    b.len() == 36
+        && b.iter().enumerate().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => *c == b'-',
+            _ => c.is_ascii_hexdigit(),
+        })
+        && uuid::Uuid::parse_str(v).is_ok()
+}
+
 fn oin(md: &MetadataMap, name: &str) -> Result<String, Status> {
     let v = header(md, name)?;
-    if v.len() == 20 && v.bytes().all(|b| b.is_ascii_digit()) {
+    if is_oin(&v) {
         Ok(v)
     } else {
         Err(bad_header(
             name,
-            format!("metadata {name}: '{v}' is not an OIN (20 digits)"),
+            format!("metadata {name}: {} is not an OIN (20 digits)", shown(&v)),
         ))
     }
 }
@@ -102,7 +137,10 @@ pub fn check_metadata(
     if version != BERICHT_VERSIE {
         return Err(bad_header(
             VERSION,
-            format!("metadata {VERSION}: '{version}' is not supported; this node speaks {BERICHT_VERSIE}"),
+            format!(
+                "metadata {VERSION}: {} is not supported; this node speaks {BERICHT_VERSIE}",
+                shown(&version)
+            ),
         ));
     }
     let suwi = match header(md, SUWI)?.as_str() {
@@ -111,15 +149,19 @@ pub fn check_metadata(
         other => {
             return Err(bad_header(
                 SUWI,
-                format!("metadata {SUWI}: '{other}' is not true or false"),
+                format!("metadata {SUWI}: {} is not true or false", shown(other)),
             ))
         }
     };
     let transaction_id = header(md, TRANSACTION)?;
-    if uuid::Uuid::parse_str(&transaction_id).is_err() {
+    if !is_canonical_uuid(&transaction_id) {
         return Err(bad_header(
             TRANSACTION,
-            format!("metadata {TRANSACTION}: '{transaction_id}' is not a UUID"),
+            format!(
+                "metadata {TRANSACTION}: {} is not a UUID in canonical form \
+                 (8-4-4-4-12 hex digits, no braces)",
+                shown(&transaction_id)
+            ),
         ));
     }
     Ok(Parties {

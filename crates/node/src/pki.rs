@@ -75,28 +75,69 @@ impl DevCa {
     }
 }
 
-/// Write a development PKI into `dir`: `ca.pem`, and `<name>.pem`/`<name>.key` per organisation,
-/// plus `expired.pem/.key` (OIN of the first organisation) and `foreign-ca.pem` with `foreign.pem/.key`.
+/// The subject CN the development PKI gives an organisation's own systems' client certificate.
+pub fn own_systems_cn(name: &str) -> String {
+    format!("{name} own systems")
+}
+
+/// Write a private key readable by its owner only (mode 0600 on unix), also when the file exists.
+pub fn write_key(path: &Path, pem: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.mode(0o600);
+    }
+    let mut f = o.open(path)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        // an existing file keeps its mode on open: narrow it before the key goes in
+        f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    f.write_all(pem.as_bytes())
+}
+
+fn write_pair(dir: &Path, stem: &str, p: &Pem) -> std::io::Result<()> {
+    std::fs::write(dir.join(format!("{stem}.pem")), &p.cert)?;
+    write_key(&dir.join(format!("{stem}.key")), &p.key)
+}
+
+/// Write a development PKI into `dir`: `ca.pem` (the peers' CA), and `<name>.pem`/`<name>.key`
+/// per organisation; `local-ca.pem`, a separate CA for own systems, with `<name>-local.pem/.key`
+/// per organisation (subject CN [`own_systems_cn`], the organisation's OIN); plus
+/// `expired.pem/.key` (OIN of the first organisation) and `foreign-ca.pem` with
+/// `foreign.pem/.key`. Private keys are written with mode 0600.
 pub fn write_dev_pki(dir: &Path, orgs: &[(&str, &str)]) -> Result<(), Box<dyn std::error::Error>> {
     std::fs::create_dir_all(dir)?;
     let ca = DevCa::new("matchgate development CA")?;
     std::fs::write(dir.join("ca.pem"), &ca.pem.cert)?;
+    let local_ca = DevCa::new("matchgate development CA for own systems")?;
+    std::fs::write(dir.join("local-ca.pem"), &local_ca.pem.cert)?;
     for (name, oin) in orgs {
-        let p = ca.node(name, oin, false)?;
-        std::fs::write(dir.join(format!("{name}.pem")), &p.cert)?;
-        std::fs::write(dir.join(format!("{name}.key")), &p.key)?;
+        write_pair(dir, name, &ca.node(name, oin, false)?)?;
+        write_pair(
+            dir,
+            &format!("{name}-local"),
+            &local_ca.node(&own_systems_cn(name), oin, false)?,
+        )?;
     }
     if let Some((name, oin)) = orgs.first() {
-        let p = ca.node(&format!("{name} (expired)"), oin, true)?;
-        std::fs::write(dir.join("expired.pem"), &p.cert)?;
-        std::fs::write(dir.join("expired.key"), &p.key)?;
+        write_pair(dir, "expired", &ca.node(&format!("{name} (expired)"), oin, true)?)?;
         let foreign = DevCa::new("Some other CA")?;
-        let p = foreign.node(name, oin, false)?;
         std::fs::write(dir.join("foreign-ca.pem"), &foreign.pem.cert)?;
-        std::fs::write(dir.join("foreign.pem"), &p.cert)?;
-        std::fs::write(dir.join("foreign.key"), &p.key)?;
+        write_pair(dir, "foreign", &foreign.node(name, oin, false)?)?;
     }
     Ok(())
+}
+
+/// The subject CN of a certificate (DER input), if it has one as text.
+pub fn subject_cn(der: &[u8]) -> Option<String> {
+    let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
+    let cn = cert.subject().iter_common_name().next()?.as_str().ok()?;
+    Some(cn.to_string())
 }
 
 /// The OIN in a certificate's subject serialNumber (DER input), if it is 20 digits.

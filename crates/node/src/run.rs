@@ -4,8 +4,9 @@ use crate::feed::server::peer_server::PeerServer;
 use crate::local::LocalService;
 use crate::pb::local_server::LocalServer;
 use crate::server::{NodeState, PeerService};
-use crate::tls;
+use crate::{parties, pki, tls};
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::net::TcpListener;
 use tonic::transport::Server;
 
@@ -63,26 +64,56 @@ pub async fn start_on(
         &config.tls.cert,
         &config.tls.key,
         &config.tls.ca,
+        configured_peers(&config),
+        config.limits.connections(),
         refused_tx,
     )?;
+    if config.local.clients.is_empty() {
+        tracing::warn!("no [local] clients configured: the local listener admits no own system");
+    }
     let local_incoming = tls::accept(
         local_listener,
         &config.tls.cert,
         &config.tls.key,
         &config.local.ca,
+        own_systems(&config),
+        config.limits.connections(),
         local_refused_tx,
     )?;
     let state = NodeState::new(config).await?;
     let auditor = state.clone();
+    // per kind of refusal and source address, once a second with a count, in bounded memory
     let audit_task = tokio::spawn(async move {
-        while let Some(r) = refused_rx.recv().await {
-            tracing::warn!(oin = r.oin.as_deref().unwrap_or("none"), reason = %r.reason, "TLS handshake refused");
-            auditor.audit_handshake_refusal(&r).await;
+        let mut throttle = tls::RefusalThrottle::new(REFUSAL_KEYS);
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+        loop {
+            let due = tokio::select! {
+                r = refused_rx.recv() => match r {
+                    Some(r) => throttle.refuse(r, std::time::Instant::now()).into_iter().collect(),
+                    None => break,
+                },
+                _ = tick.tick() => throttle.tick(std::time::Instant::now()),
+            };
+            for (r, count) in due {
+                tracing::warn!(class = r.class, count, "TLS handshake refused");
+                auditor.audit_handshake_refusal(&r, count).await;
+            }
         }
     });
     let local_log = tokio::spawn(async move {
-        while let Some(r) = local_refused_rx.recv().await {
-            tracing::warn!(listener = "local", reason = %r.reason, "TLS handshake refused");
+        let mut throttle = tls::RefusalThrottle::new(REFUSAL_KEYS);
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+        loop {
+            let due = tokio::select! {
+                r = local_refused_rx.recv() => match r {
+                    Some(r) => throttle.refuse(r, std::time::Instant::now()).into_iter().collect(),
+                    None => break,
+                },
+                _ = tick.tick() => throttle.tick(std::time::Instant::now()),
+            };
+            for (r, count) in due {
+                tracing::warn!(listener = "local", class = r.class, count, reason = %r.reason, "TLS handshake refused");
+            }
         }
     });
     let (tx, stop) = tokio::sync::watch::channel(false);
@@ -98,7 +129,12 @@ pub async fn start_on(
             .map_err(|e| e.to_string())
     };
     let limits = state.config.limits.clone();
-    let peer = Server::builder()
+    let keepalive = |b: Server| {
+        b.http2_keepalive_interval(Some(Duration::from_secs(limits.keepalive_interval_s)))
+            .http2_keepalive_timeout(Some(Duration::from_secs(limits.keepalive_timeout_s)))
+            .http2_max_header_list_size(limits.max_header_bytes)
+    };
+    let peer = keepalive(Server::builder())
         .concurrency_limit_per_connection(limits.concurrent_calls_per_connection)
         .add_service(health_service.clone())
         .add_service(reflection()?)
@@ -109,7 +145,7 @@ pub async fn start_on(
         .serve_with_incoming_shutdown(peer_incoming, async move {
             let _ = stop_peer_rx.changed().await;
         });
-    let local = Server::builder()
+    let local = keepalive(Server::builder())
         .add_service(health_service)
         .add_service(reflection()?)
         .add_service(
@@ -157,6 +193,40 @@ pub async fn start_on(
         tasks,
         background: vec![audit_task, local_log],
     })
+}
+
+/// Source addresses (per kind of refusal) the refused-handshake throttle keeps apart.
+const REFUSAL_KEYS: usize = 1024;
+
+/// The peer listener admits the certificates of configured peers and grants' callers only.
+fn configured_peers(config: &NodeConfig) -> tls::Admission {
+    let config = config.clone();
+    tls::Admission(Arc::new(move |der: &[u8]| match pki::oin_of(der) {
+        Some(oin) if config.knows_peer(&oin) => Ok(()),
+        Some(oin) => Err(format!("OIN {oin} is not a configured peer")),
+        None => Err("the certificate has no OIN (20 digits) in its subject serialNumber".into()),
+    }))
+}
+
+/// The local listener admits the certificates of the configured own systems only (by OIN and/or
+/// subject CN), not every certificate its CA has issued.
+fn own_systems(config: &NodeConfig) -> tls::Admission {
+    let clients = config.local.clients.clone();
+    tls::Admission(Arc::new(move |der: &[u8]| {
+        let (oin, cn) = (pki::oin_of(der), pki::subject_cn(der));
+        if clients
+            .iter()
+            .any(|c| c.admits(oin.as_deref(), cn.as_deref()))
+        {
+            Ok(())
+        } else {
+            Err(format!(
+                "not an own system: the certificate (OIN {}, CN {}) is in no [local] clients entry",
+                oin.as_deref().unwrap_or("none"),
+                cn.as_deref().map(parties::shown).unwrap_or_else(|| "none".into())
+            ))
+        }
+    }))
 }
 
 /// Accepted connections with Nagle's algorithm off (for servers that do their TLS inside tonic,

@@ -14,7 +14,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use store::engine::Engine;
-use store::exchange::FeedItem;
+use store::exchange::{DetailGrant, FeedItem};
 use store::service::{self, Caller, MatchesResponse};
 use store::{now_ms, AuditEntry, Store};
 use tokio::sync::{Mutex, RwLock};
@@ -33,6 +33,37 @@ pub const CAPABILITIES: &[&str] = &[
 ];
 
 pub const MAX_DETAILS_PER_RESULT_SET: i64 = 10;
+
+/// The longest party, action or transaction field written to the audit log, bytes.
+pub const MAX_AUDIT_FIELD: usize = 64;
+/// The longest audit subject (a refusal's reason, an id), bytes.
+pub const MAX_AUDIT_SUBJECT: usize = 300;
+
+/// At most `max` bytes of `s`, cut at a character boundary (marked with `…`).
+pub(crate) fn bounded(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut end = max.saturating_sub(3);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
+}
+
+/// A record id as a peer names it in a detail request: the VUM ids this node holds are 32 hex
+/// digits (the keyed hash `matchgate ingest` and push give them). Anything else is refused with
+/// a field violation on `id` before it reaches the store or the audit log.
+pub fn check_record_id(id: &str) -> Result<(), Status> {
+    if id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Ok(());
+    }
+    let why = format!(
+        "id: {} is not a VUM id (32 hex digits)",
+        parties::shown(id)
+    );
+    Err(bad_request(why.clone(), vec![("id".into(), why)]))
+}
 
 /// A token bucket per calling peer.
 struct Bucket {
@@ -74,7 +105,6 @@ pub struct NodeState {
     client_tls: ClientTlsConfig,
     channels: Mutex<HashMap<String, Channel>>,
     buckets: std::sync::Mutex<HashMap<String, Bucket>>,
-    handshake_refusals: std::sync::Mutex<HashMap<String, Throttle>>,
     /// one feed pull at a time per node (the cursor moves in order)
     feed_lock: Mutex<()>,
     /// result sets to persist, written in order by one background task (see [`ResultJob`])
@@ -167,20 +197,20 @@ impl NodeState {
             client_tls,
             channels: Mutex::new(HashMap::new()),
             buckets: std::sync::Mutex::new(HashMap::new()),
-            handshake_refusals: std::sync::Mutex::new(HashMap::new()),
             feed_lock: Mutex::new(()),
             oins: std::sync::Mutex::new(HashMap::new()),
         }))
     }
 
     pub(crate) async fn audit(&self, p: &Parties, action: &str, subject: &str, count: i64) {
+        // every field is bounded where it is read; this is the last guard before the log
         let e = AuditEntry {
-            actor: p.cert_oin.clone(),
-            on_behalf_of: p.from.clone(),
-            action: action.into(),
+            actor: bounded(&p.cert_oin, MAX_AUDIT_FIELD),
+            on_behalf_of: bounded(&p.from, MAX_AUDIT_FIELD),
+            action: bounded(action, MAX_AUDIT_FIELD),
             purpose: "vum".into(),
-            transaction_id: p.transaction_id.clone(),
-            subject: subject.into(),
+            transaction_id: bounded(&p.transaction_id, MAX_AUDIT_FIELD),
+            subject: bounded(subject, MAX_AUDIT_SUBJECT),
             result_count: count,
         };
         if let Err(err) = self.store.audit(&e, now_ms()).await {
@@ -188,30 +218,25 @@ impl NodeState {
         }
     }
 
-    /// A refused TLS handshake on the peer listener, in the audit log: per presented OIN (or
-    /// "unknown") and reason, the first of each second with the count since the last entry.
-    pub async fn audit_handshake_refusal(&self, r: &Refusal) {
-        let key = format!("{} {}", r.oin.as_deref().unwrap_or("unknown"), r.reason);
-        let count = self
-            .handshake_refusals
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .entry(key)
-            .or_default()
-            .refuse(Instant::now());
-        let Some(count) = count else { return };
+    /// A refused TLS handshake on the peer listener, in the audit log (`count` refusals of its
+    /// kind from its address, throttled by the listener). The actor is "unknown": a refused
+    /// certificate proves nothing; the OIN it claims is in the subject as `claimed_oin`.
+    pub async fn audit_handshake_refusal(&self, r: &Refusal, count: i64) {
         let p = Parties {
-            cert_oin: r.oin.clone().unwrap_or_else(|| "unknown".into()),
+            cert_oin: "unknown".into(),
             from: "unknown".into(),
             to: self.config.oin.clone(),
             suwi: false,
             transaction_id: "none".into(),
         };
-        let subject = if r.remote.is_empty() {
-            r.reason.clone()
-        } else {
-            format!("{} (from {})", r.reason, r.remote)
-        };
+        let mut subject = r.class.to_string();
+        if let Some(oin) = &r.claimed_oin {
+            subject.push_str(&format!(", claimed_oin {oin}"));
+        }
+        if let Some(a) = r.remote {
+            subject.push_str(&format!(", from {}", a.ip()));
+        }
+        subject.push_str(&format!(": {}", r.reason));
         self.audit(&p, "refused:tls-handshake", &subject, count)
             .await;
     }
@@ -320,7 +345,32 @@ impl NodeState {
                 p.cert_oin, p.from
             )));
         }
+        // the SUWI claim stands only where this node's configuration says so
+        if p.suwi && !self.config.suwi_granted(&p.cert_oin, &p.from, service) {
+            self.audit(
+                &p,
+                &format!("refused:{service}"),
+                "x-vum-suwiparty claimed; not a SUWI party in this node's grants",
+                0,
+            )
+            .await;
+            tracing::warn!(service, peer = %p.cert_oin, "peer call refused: SUWI claim not configured");
+            return Err(Status::permission_denied(format!(
+                "{} is not configured here as a SUWI party (acting for {}): x-vum-suwiparty must be false",
+                p.cert_oin, p.from
+            )));
+        }
         Ok(p)
+    }
+
+    /// A detail request's id checked (see [`check_record_id`]); a refusal is audited.
+    async fn refuse_bad_id(&self, p: &Parties, service: &str, id: &str) -> Result<(), Status> {
+        if let Err(status) = check_record_id(id) {
+            self.audit(p, &format!("refused:{service}"), status.message(), 0)
+                .await;
+            return Err(status);
+        }
+        Ok(())
     }
 
     async fn select(
@@ -401,6 +451,74 @@ impl NodeState {
     /// ingest` gives it (HMAC-SHA256(secret, kind ‖ 0 ‖ local id), first 128 bits).
     pub fn record_id(&self, kind: Kind, local_id: &str) -> String {
         hex::encode(&self.keyed(&[kind.name(), local_id])[..16])
+    }
+
+    /// The key under which a source remembers that it returned record `id` to `peer_oin`: not a
+    /// vumID (41 characters, `s` and 40 hex digits), so it never routes on the Local side.
+    fn served_key(&self, kind: Kind, peer_oin: &str, id: &str) -> String {
+        format!(
+            "s{}",
+            hex::encode(&self.keyed(&["served", kind.name(), peer_oin, id])[..20])
+        )
+    }
+
+    /// As a source: remember which records a selection returned to the calling peer, so that it
+    /// may ask their details (and at most `details_per_selection` of them) within the window.
+    async fn remember_served(&self, p: &Parties, kind: Kind, ids: Vec<String>) {
+        if ids.is_empty() {
+            return;
+        }
+        let ids = ids
+            .into_iter()
+            .map(|id| (self.served_key(kind, &p.cert_oin, &id), p.cert_oin.clone(), id))
+            .collect();
+        self.remember_result_set(&format!("served:{}", uuid::Uuid::now_v7()), kind, ids)
+            .await;
+    }
+
+    /// As a source: count a detail request against the selection that returned the record to
+    /// this peer. Refused (and audited) when no selection within the window did, or when that
+    /// selection's details are used up.
+    async fn use_served(&self, p: &Parties, kind: Kind, id: &str) -> Result<(), Status> {
+        let service = if kind == Kind::Vacature {
+            "get-vacature"
+        } else {
+            "get-werkzoekende"
+        };
+        let l = &self.config.limits;
+        self.result_sets_written().await;
+        let since = now_ms() - i64::try_from(l.detail_window_s.saturating_mul(1000)).unwrap_or(i64::MAX);
+        let grant = self
+            .store
+            .use_detail_since(
+                &self.served_key(kind, &p.cert_oin, id),
+                kind,
+                l.details_per_selection,
+                since,
+            )
+            .await
+            .map_err(|e| Status::internal(e.to_string()))?;
+        let (status, why) = match grant {
+            DetailGrant::Granted(_) => return Ok(()),
+            DetailGrant::Unknown => (
+                Status::not_found(format!(
+                    "no {} {id} was returned to {} in a selection in the last {} s",
+                    kind.name(),
+                    p.cert_oin,
+                    l.detail_window_s
+                )),
+                format!("{id}: not selected for this party"),
+            ),
+            DetailGrant::Exhausted(_) => (
+                Status::resource_exhausted(format!(
+                    "at most {} detail requests per selection",
+                    l.details_per_selection
+                )),
+                format!("{id}: details of its selection used up"),
+            ),
+        };
+        self.audit(p, &format!("refused:{service}"), &why, 0).await;
+        Err(status)
     }
 
     /// Queue a federated result set for the store.
@@ -589,6 +707,7 @@ impl PeerService {
         id: &str,
         p: &Parties,
     ) -> Result<T, Status> {
+        self.0.use_served(p, kind, id).await?;
         let bytes = service::detail_pb(&self.0.store, kind, id, &p.caller(), now_ms())
             .await
             .map_err(|e| Status::internal(e.to_string()))?
@@ -626,7 +745,11 @@ impl Peer for PeerService {
             .select(Kind::Werkzoekende, to_json(req.get_ref()), &p)
             .await?
         {
-            MatchesResponse::Werkzoekenden(r) => Ok(Response::new(r)),
+            MatchesResponse::Werkzoekenden(r) => {
+                let ids = r.matches.iter().map(|m| m.id_werkzoekende.clone()).collect();
+                self.0.remember_served(&p, Kind::Werkzoekende, ids).await;
+                Ok(Response::new(r))
+            }
             MatchesResponse::Vacatures(_) => Err(Status::internal("wrong response kind")),
         }
     }
@@ -641,7 +764,11 @@ impl Peer for PeerService {
             .select(Kind::Vacature, to_json(req.get_ref()), &p)
             .await?
         {
-            MatchesResponse::Vacatures(r) => Ok(Response::new(r)),
+            MatchesResponse::Vacatures(r) => {
+                let ids = r.matches.iter().map(|m| m.id_vacature.clone()).collect();
+                self.0.remember_served(&p, Kind::Vacature, ids).await;
+                Ok(Response::new(r))
+            }
             MatchesResponse::Werkzoekenden(_) => Err(Status::internal("wrong response kind")),
         }
     }
@@ -651,6 +778,9 @@ impl Peer for PeerService {
         req: Request<pb::GetRequest>,
     ) -> Result<Response<wz::Werkzoekende>, Status> {
         let p = self.0.authorize(&req, "get-werkzoekende").await?;
+        self.0
+            .refuse_bad_id(&p, "get-werkzoekende", &req.get_ref().id)
+            .await?;
         let mut w: wz::Werkzoekende = self
             .detail(Kind::Werkzoekende, &req.get_ref().id, &p)
             .await?;
@@ -663,6 +793,9 @@ impl Peer for PeerService {
         req: Request<pb::GetRequest>,
     ) -> Result<Response<vac::Vacature>, Status> {
         let p = self.0.authorize(&req, "get-vacature").await?;
+        self.0
+            .refuse_bad_id(&p, "get-vacature", &req.get_ref().id)
+            .await?;
         Ok(Response::new(
             self.detail(Kind::Vacature, &req.get_ref().id, &p).await?,
         ))

@@ -9,6 +9,8 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::server::WebPkiClientVerifier;
 use rustls::{DigitallySignedStruct, DistinguishedName, SignatureScheme};
+use std::collections::HashMap;
+use std::future::Future;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,17 +22,75 @@ use tokio_rustls::TlsAcceptor;
 /// A handshake the node refused.
 #[derive(Debug, Clone)]
 pub struct Refusal {
-    /// the OIN in the presented certificate, when there was one with an OIN
-    pub oin: Option<String>,
-    pub remote: String,
+    /// the OIN the presented certificate claims, when it had one: a claim, not an identity
+    pub claimed_oin: Option<String>,
+    pub remote: Option<std::net::SocketAddr>,
+    /// a fixed name per kind of refusal (the throttle's key, with the source address)
+    pub class: &'static str,
+    /// what rustls or the admission said, bounded
     pub reason: String,
 }
 
-/// Wraps the webpki verifier and reports every certificate it rejects.
+/// The longest refusal reason kept, bytes.
+const MAX_REASON: usize = 200;
+
+/// The kind of a refused certificate, from rustls' verdict.
+fn class_of(e: &rustls::Error) -> &'static str {
+    use rustls::CertificateError as C;
+    match e {
+        rustls::Error::NoCertificatesPresented => "no client certificate",
+        rustls::Error::InvalidCertificate(C::UnknownIssuer) => "unknown issuer",
+        rustls::Error::InvalidCertificate(C::Expired | C::ExpiredContext { .. }) => "expired",
+        rustls::Error::InvalidCertificate(C::NotValidYet | C::NotValidYetContext { .. }) => {
+            "not valid yet"
+        }
+        rustls::Error::InvalidCertificate(C::Revoked) => "revoked",
+        rustls::Error::InvalidCertificate(C::ApplicationVerificationFailure) => "not admitted",
+        _ => "invalid certificate",
+    }
+}
+
+/// A verifier's verdict: the claimed OIN, the kind, the reason.
+type Verdict = (Option<String>, &'static str, String);
+
+tokio::task_local! {
+    /// The verifier's verdict on the certificate of the handshake this task is doing: rustls
+    /// calls the verifier inside the handshake's poll, on the connection's own task, so the
+    /// verdict meets the connection's address here.
+    static VERDICT: std::cell::RefCell<Option<Verdict>>;
+}
+
+fn report(der: &[u8], class: &'static str, reason: String) {
+    let _ = VERDICT.try_with(|v| {
+        *v.borrow_mut() = Some((oin_of(der), class, crate::server::bounded(&reason, MAX_REASON)));
+    });
+}
+
+/// Which certificates that chain to the listener's CA get in: the DER of the leaf in, a reason
+/// out when it is not admitted (the configured peers on the peer listener, the configured own
+/// systems on the local one).
+#[derive(Clone)]
+pub struct Admission(pub Arc<dyn Fn(&[u8]) -> Result<(), String> + Send + Sync>);
+
+impl std::fmt::Debug for Admission {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Admission")
+    }
+}
+
+impl Admission {
+    /// Every certificate the CA vouches for.
+    pub fn any() -> Admission {
+        Admission(Arc::new(|_| Ok(())))
+    }
+}
+
+/// Wraps the webpki verifier, admits only what `admit` accepts, and reports every certificate it
+/// rejects.
 #[derive(Debug)]
 struct WatchedVerifier {
     inner: Arc<dyn ClientCertVerifier>,
-    refusals: mpsc::UnboundedSender<(Option<String>, String)>,
+    admit: Admission,
 }
 
 impl ClientCertVerifier for WatchedVerifier {
@@ -53,9 +113,14 @@ impl ClientCertVerifier for WatchedVerifier {
             .inner
             .verify_client_cert(end_entity, intermediates, now);
         if let Err(e) = &r {
-            let _ = self
-                .refusals
-                .send((oin_of(end_entity.as_ref()), e.to_string()));
+            report(end_entity.as_ref(), class_of(e), e.to_string());
+            return r;
+        }
+        if let Err(why) = (self.admit.0)(end_entity.as_ref()) {
+            report(end_entity.as_ref(), "not admitted", why);
+            return Err(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::ApplicationVerificationFailure,
+            ));
         }
         r
     }
@@ -89,7 +154,7 @@ fn server_config(
     cert: &Path,
     key: &Path,
     ca: &Path,
-    refusals: mpsc::UnboundedSender<(Option<String>, String)>,
+    admit: Admission,
 ) -> Result<rustls::ServerConfig, String> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut roots = rustls::RootCertStore::empty();
@@ -108,35 +173,234 @@ fn server_config(
     let mut cfg = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| e.to_string())?
-        .with_client_cert_verifier(Arc::new(WatchedVerifier { inner, refusals }))
+        .with_client_cert_verifier(Arc::new(WatchedVerifier { inner, admit }))
         .with_single_cert(chain, key_der)
         .map_err(|e| format!("{}: {e}", cert.display()))?;
     cfg.alpn_protocols = vec![b"h2".to_vec()];
     Ok(cfg)
 }
 
+/// What a listener lets connections hold.
+#[derive(Debug, Clone)]
+pub struct ConnLimits {
+    /// connections open at once; one more is closed at once
+    pub max_connections: usize,
+    /// connections open at once per client certificate OIN
+    pub max_connections_per_oin: usize,
+    /// TLS handshakes in progress at once; one more connection is closed at once
+    pub max_handshakes: usize,
+    /// TLS handshakes in progress at once from one source address (so that one host holding
+    /// connections open without a handshake cannot take every handshake place)
+    pub max_handshakes_per_address: usize,
+    /// a handshake not done within this is dropped
+    pub handshake_timeout: Duration,
+    /// a connection nothing has been read from for this long is closed
+    pub idle_timeout: Duration,
+}
+
+/// An established connection: the TLS stream, closed when nothing has been read from it for the
+/// idle timeout, holding its places under the listener's caps until it is dropped.
+pub struct Conn {
+    io: TlsStream<TcpStream>,
+    idle: Duration,
+    deadline: std::pin::Pin<Box<tokio::time::Sleep>>,
+    _total: tokio::sync::OwnedSemaphorePermit,
+    _per_oin: Option<Slot<String>>,
+}
+
+/// One place counted against a key (an OIN, an address); given back on drop, and the key
+/// forgotten when its count is 0 (so the map holds only keys in use).
+struct Slot<K: std::hash::Hash + Eq> {
+    key: K,
+    open: Arc<std::sync::Mutex<HashMap<K, usize>>>,
+}
+
+impl<K: std::hash::Hash + Eq> Drop for Slot<K> {
+    fn drop(&mut self) {
+        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = open.get_mut(&self.key) {
+            *n -= 1;
+            if *n == 0 {
+                open.remove(&self.key);
+            }
+        }
+    }
+}
+
+impl tokio::io::AsyncRead for Conn {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        use std::task::Poll;
+        let before = buf.filled().len();
+        match std::pin::Pin::new(&mut self.io).poll_read(cx, buf) {
+            Poll::Ready(Ok(())) => {
+                if buf.filled().len() > before {
+                    let next = tokio::time::Instant::now() + self.idle;
+                    self.deadline.as_mut().reset(next);
+                }
+                Poll::Ready(Ok(()))
+            }
+            Poll::Pending => match self.deadline.as_mut().poll(cx) {
+                Poll::Ready(()) => Poll::Ready(Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "connection idle",
+                ))),
+                Poll::Pending => Poll::Pending,
+            },
+            other => other,
+        }
+    }
+}
+
+impl tokio::io::AsyncWrite for Conn {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.io).poll_write(cx, buf)
+    }
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.io).poll_flush(cx)
+    }
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+    fn poll_write_vectored(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
+    }
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+}
+
+impl tonic::transport::server::Connected for Conn {
+    type ConnectInfo = <TlsStream<TcpStream> as tonic::transport::server::Connected>::ConnectInfo;
+    fn connect_info(&self) -> Self::ConnectInfo {
+        self.io.connect_info()
+    }
+}
+
+/// Refused handshakes between audit entries, per kind of refusal and source address: the first
+/// of each second is written at once, the rest counted and written by [`RefusalThrottle::tick`]
+/// (each second). At most `cap` keys are kept; past that, refusals count under their kind alone.
+pub struct RefusalThrottle {
+    cap: usize,
+    keys: HashMap<(Option<std::net::IpAddr>, &'static str), Pending>,
+}
+
+struct Pending {
+    count: i64,
+    reported: std::time::Instant,
+    /// the latest refusal counted since the last entry
+    sample: Option<Refusal>,
+}
+
+impl RefusalThrottle {
+    pub fn new(cap: usize) -> RefusalThrottle {
+        RefusalThrottle {
+            cap,
+            keys: HashMap::new(),
+        }
+    }
+
+    /// Keys held now (bounded by `cap` plus the number of kinds).
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// Count a refusal; `Some((refusal, count))` when an entry is to be written now.
+    pub fn refuse(&mut self, r: Refusal, now: std::time::Instant) -> Option<(Refusal, i64)> {
+        let mut key = (r.remote.map(|a| a.ip()), r.class);
+        if !self.keys.contains_key(&key) && self.keys.len() >= self.cap {
+            key = (None, r.class);
+        }
+        match self.keys.get_mut(&key) {
+            None => {
+                self.keys.insert(
+                    key,
+                    Pending {
+                        count: 0,
+                        reported: now,
+                        sample: None,
+                    },
+                );
+                Some((r, 1))
+            }
+            Some(p) if now.duration_since(p.reported) >= Duration::from_secs(1) => {
+                p.reported = now;
+                p.sample = None;
+                Some((r, std::mem::take(&mut p.count) + 1))
+            }
+            Some(p) => {
+                p.count += 1;
+                p.sample = Some(r);
+                None
+            }
+        }
+    }
+
+    /// Each second: the counts pending (to be written), and keys quiet for a second forgotten.
+    pub fn tick(&mut self, now: std::time::Instant) -> Vec<(Refusal, i64)> {
+        let mut out = Vec::new();
+        self.keys.retain(|_, p| {
+            if let (n @ 1.., Some(r)) = (p.count, p.sample.take()) {
+                out.push((r, n));
+                p.count = 0;
+                p.reported = now;
+                true
+            } else {
+                now.duration_since(p.reported) < Duration::from_secs(1)
+            }
+        });
+        out
+    }
+}
+
 /// Accept TCP connections, do the mutual-TLS handshake (each on its own task, with a timeout) and
-/// hand established streams to the gRPC server. Every refused handshake goes to `refused`.
+/// hand established streams to the gRPC server. Every refused handshake goes to `refused`. A
+/// connection past a cap (in total, handshakes at once, per OIN) is closed at once, not queued.
 pub fn accept(
     listener: TcpListener,
     cert: &Path,
     key: &Path,
     ca: &Path,
+    admit: Admission,
+    limits: ConnLimits,
     refused: mpsc::UnboundedSender<Refusal>,
-) -> Result<
-    impl tokio_stream::Stream<Item = std::io::Result<TlsStream<TcpStream>>> + Send + 'static,
-    String,
-> {
-    let (verdict_tx, mut verdict_rx) = mpsc::unbounded_channel::<(Option<String>, String)>();
-    let acceptor = TlsAcceptor::from(Arc::new(server_config(cert, key, ca, verdict_tx)?));
-    let (tx, rx) = mpsc::channel::<std::io::Result<TlsStream<TcpStream>>>(64);
-    let watch = refused.clone();
+) -> Result<impl tokio_stream::Stream<Item = std::io::Result<Conn>> + Send + 'static, String> {
+    let acceptor = TlsAcceptor::from(Arc::new(server_config(cert, key, ca, admit)?));
+    let (tx, rx) = mpsc::channel::<std::io::Result<Conn>>(64);
+    let total = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
+    let handshakes = Arc::new(tokio::sync::Semaphore::new(limits.max_handshakes));
+    let per_oin = Arc::new(std::sync::Mutex::new(HashMap::<String, usize>::new()));
+    // at most max_handshakes entries: each holds a handshake in progress
+    let per_address = Arc::new(std::sync::Mutex::new(HashMap::<std::net::IpAddr, usize>::new()));
+    let shed = Arc::new(Shed::default());
     tokio::spawn(async move {
         loop {
             let (tcp, remote) = tokio::select! {
                 r = listener.accept() => match r {
                     Ok(c) => c,
                     Err(e) => {
+                        // out of file descriptors, typically: back off, keep serving
                         tracing::warn!(error = %e, "accept failed");
                         tokio::time::sleep(Duration::from_millis(50)).await;
                         continue;
@@ -144,47 +408,191 @@ pub fn accept(
                 },
                 _ = tx.closed() => break,
             };
+            let Ok(place) = total.clone().try_acquire_owned() else {
+                shed.note("connections");
+                drop(tcp);
+                continue;
+            };
+            let Ok(hs_place) = handshakes.clone().try_acquire_owned() else {
+                shed.note("handshakes");
+                drop(tcp);
+                continue;
+            };
+            let hs_address = {
+                let mut open = per_address.lock().unwrap_or_else(|e| e.into_inner());
+                let n = open.entry(remote.ip()).or_insert(0);
+                if *n >= limits.max_handshakes_per_address {
+                    drop(open);
+                    shed.note("handshakes per address");
+                    drop(tcp);
+                    continue;
+                }
+                *n += 1;
+                Slot {
+                    key: remote.ip(),
+                    open: per_address.clone(),
+                }
+            };
             // without it a response written in two segments waits for the client's delayed ACK
             let _ = tcp.set_nodelay(true);
-            let (acceptor, tx, refused) = (acceptor.clone(), tx.clone(), watch.clone());
+            let (acceptor, tx, refused, per_oin, shed, limits) = (
+                acceptor.clone(),
+                tx.clone(),
+                refused.clone(),
+                per_oin.clone(),
+                shed.clone(),
+                limits.clone(),
+            );
             tokio::spawn(async move {
-                let hs = tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await;
-                match hs {
-                    Ok(Ok(stream)) => {
-                        let _ = tx.send(Ok(stream)).await;
-                    }
-                    Ok(Err(e)) => {
+                let hs = VERDICT
+                    .scope(
+                        std::cell::RefCell::new(None),
+                        async {
+                            let r =
+                                tokio::time::timeout(limits.handshake_timeout, acceptor.accept(tcp))
+                                    .await;
+                            (r, VERDICT.with(|v| v.borrow_mut().take()))
+                        },
+                    )
+                    .await;
+                drop((hs_place, hs_address));
+                let stream = match hs {
+                    (Ok(Ok(stream)), _) => stream,
+                    (Ok(Err(e)), verdict) => {
                         let tls = e
                             .get_ref()
                             .and_then(|i| i.downcast_ref::<rustls::Error>())
                             .cloned();
-                        match tls {
-                            // the verifier has reported these, with the certificate's OIN
-                            Some(rustls::Error::InvalidCertificate(_)) => {}
-                            Some(rustls::Error::NoCertificatesPresented) => {
-                                let _ = refused.send(Refusal {
-                                    oin: None,
-                                    remote: remote.to_string(),
-                                    reason: "no client certificate".into(),
-                                });
+                        let refusal = match (verdict, tls) {
+                            (Some((claimed_oin, class, reason)), _) => Some(Refusal {
+                                claimed_oin,
+                                remote: Some(remote),
+                                class,
+                                reason,
+                            }),
+                            (None, Some(rustls::Error::NoCertificatesPresented)) => Some(Refusal {
+                                claimed_oin: None,
+                                remote: Some(remote),
+                                class: "no client certificate",
+                                reason: "no client certificate".into(),
+                            }),
+                            _ => None,
+                        };
+                        match refusal {
+                            Some(r) => {
+                                let _ = refused.send(r);
                             }
-                            _ => tracing::debug!(%remote, error = %e, "TLS handshake failed"),
+                            None => tracing::debug!(%remote, error = %e, "TLS handshake failed"),
                         }
+                        return;
                     }
-                    Err(_) => tracing::debug!(%remote, "TLS handshake timed out"),
-                }
-            });
-        }
-    });
-    // certificate verdicts carry no address (rustls does not give one to the verifier)
-    tokio::spawn(async move {
-        while let Some((oin, reason)) = verdict_rx.recv().await {
-            let _ = refused.send(Refusal {
-                oin,
-                remote: String::new(),
-                reason,
+                    (Err(_), _) => {
+                        tracing::debug!(%remote, "TLS handshake timed out");
+                        return;
+                    }
+                };
+                let oin = stream
+                    .get_ref()
+                    .1
+                    .peer_certificates()
+                    .and_then(|c| c.first())
+                    .and_then(|c| oin_of(c.as_ref()));
+                let slot = match oin {
+                    Some(oin) => {
+                        let mut open = per_oin.lock().unwrap_or_else(|e| e.into_inner());
+                        let n = open.entry(oin.clone()).or_insert(0);
+                        if *n >= limits.max_connections_per_oin {
+                            drop(open);
+                            shed.note("connections per OIN");
+                            return;
+                        }
+                        *n += 1;
+                        Some(Slot {
+                            key: oin,
+                            open: per_oin.clone(),
+                        })
+                    }
+                    None => None,
+                };
+                let conn = Conn {
+                    io: stream,
+                    idle: limits.idle_timeout,
+                    deadline: Box::pin(tokio::time::sleep(limits.idle_timeout)),
+                    _total: place,
+                    _per_oin: slot,
+                };
+                let _ = tx.send(Ok(conn)).await;
             });
         }
     });
     Ok(tokio_stream::wrappers::ReceiverStream::new(rx))
+}
+
+/// Connections closed at a cap, logged at most once a second per listener with the count.
+#[derive(Default)]
+struct Shed {
+    count: std::sync::atomic::AtomicU64,
+    last: std::sync::Mutex<Option<std::time::Instant>>,
+}
+
+impl Shed {
+    fn note(&self, cap: &'static str) {
+        use std::sync::atomic::Ordering;
+        let n = self.count.fetch_add(1, Ordering::Relaxed) + 1;
+        let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
+        let now = std::time::Instant::now();
+        if last.is_none_or(|t| now.duration_since(t) >= Duration::from_secs(1)) {
+            *last = Some(now);
+            self.count.store(0, Ordering::Relaxed);
+            tracing::warn!(cap, closed = n, "connections closed at a cap");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refusal(ip: u32, class: &'static str) -> Refusal {
+        Refusal {
+            claimed_oin: Some("00000001001234567000".into()),
+            remote: Some(std::net::SocketAddr::from((ip.to_be_bytes(), 4000))),
+            class,
+            reason: class.into(),
+        }
+    }
+
+    /// Memory stays bounded under refusals from many addresses, and no refusal goes uncounted.
+    #[test]
+    fn the_refusal_throttle_is_bounded_and_counts_everything() {
+        let mut t = RefusalThrottle::new(64);
+        let start = std::time::Instant::now();
+        let mut written = 0;
+        for i in 0..10_000u32 {
+            let now = start + Duration::from_millis(u64::from(i) / 10);
+            if let Some((_, n)) = t.refuse(refusal(i, "unknown issuer"), now) {
+                written += n;
+            }
+            assert!(t.len() <= 65, "{}", t.len());
+            if i % 10 == 9 {
+                for (_, n) in t.tick(now) {
+                    written += n;
+                }
+            }
+        }
+        for (_, n) in t.tick(start + Duration::from_secs(60)) {
+            written += n;
+        }
+        assert_eq!(written, 10_000);
+        t.tick(start + Duration::from_secs(120));
+        assert!(t.is_empty());
+        // one address, one kind: one entry a second
+        let mut t = RefusalThrottle::new(64);
+        let now = std::time::Instant::now();
+        let entries = (0..200)
+            .filter(|_| t.refuse(refusal(1, "unknown issuer"), now).is_some())
+            .count();
+        assert_eq!(entries, 1);
+        assert_eq!(t.tick(now)[0].1, 199);
+    }
 }

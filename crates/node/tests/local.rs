@@ -22,7 +22,7 @@ async fn local(f: &Federation, running: &node::run::Running) -> LocalClient<Chan
         channel(
             f.dir.path(),
             running.local_addr,
-            Some(("gemeente.pem", "gemeente.key")),
+            Some(("gemeente-local.pem", "gemeente-local.key")),
             "ca.pem",
         )
         .await
@@ -364,6 +364,7 @@ async fn a_peer_over_its_rate_limit_is_refused_with_retry_info() {
             via: GEMEENTE.into(),
             on_behalf_of: vec![GEMEENTE.into()],
             services: vec!["*".into()],
+            suwi: false,
         }],
         false,
     );
@@ -421,11 +422,15 @@ async fn reflection_lists_the_services_on_both_listeners() {
     };
     let f = federation(None).await;
     let d = f.dir.path();
-    for (addr, wanted) in [
-        (f.uwv.peer_addr, "matchgate.v1.Peer"),
-        (f.gemeente.local_addr, "matchgate.v1.Local"),
+    for (addr, wanted, cert) in [
+        (f.uwv.peer_addr, "matchgate.v1.Peer", ("gemeente.pem", "gemeente.key")),
+        (
+            f.gemeente.local_addr,
+            "matchgate.v1.Local",
+            ("gemeente-local.pem", "gemeente-local.key"),
+        ),
     ] {
-        let ch = channel(d, addr, Some(("gemeente.pem", "gemeente.key")), "ca.pem")
+        let ch = channel(d, addr, Some(cert), "ca.pem")
             .await
             .unwrap();
         let ask = ServerReflectionRequest {

@@ -40,13 +40,16 @@ async fn python_grpcio_client_calls_node_info_and_selection() {
         listen: "127.0.0.1:0".into(),
         local: LocalConfig {
             listen: "127.0.0.1:0".into(),
-            ca: d.join("ca.pem"),
+            ca: d.join("local-ca.pem"),
+            clients: vec![],
         },
         peers: vec![],
         grants: vec![Grant {
             via: GEMEENTE.into(),
             on_behalf_of: vec![GEMEENTE.into()],
             services: vec!["*".into()],
+            // the Python client claims SUWI; this node's grant says the gemeente may
+            suwi: true,
         }],
         peer_deadline_ms: 2000,
         limits: Default::default(),

@@ -261,7 +261,23 @@ impl Store {
             Backend::Postgres => opts.max_connections(8).connect(url).await?,
         };
         match backend {
-            Backend::Sqlite => sqlx::migrate!("./migrations/sqlite").run(&pool).await?,
+            // Two processes opening one new file at once (a node and an operator's command) can
+            // both see a migration as not yet applied; the one that loses finds the other's tables.
+            // Running the migrator again then sees it applied.
+            Backend::Sqlite => {
+                let mut tries = 0;
+                loop {
+                    match sqlx::migrate!("./migrations/sqlite").run(&pool).await {
+                        Ok(()) => break,
+                        Err(e) if tries < 5 => {
+                            tries += 1;
+                            tracing::debug!(error = %e, tries, "migration raced another process; again");
+                            tokio::time::sleep(std::time::Duration::from_millis(100 * tries)).await;
+                        }
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+            }
             Backend::Postgres => sqlx::migrate!("./migrations/postgres").run(&pool).await?,
         }
         Ok(Store {

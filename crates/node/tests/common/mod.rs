@@ -1,7 +1,7 @@
 //! Shared set-up of the node's end-to-end tests: a development PKI, node configurations, mTLS
 //! channels, party metadata, and a federation of three nodes stocked with the official test data.
 #![allow(dead_code)]
-use node::config::{Grant, LocalConfig, NodeConfig, PeerConfig, TlsConfig};
+use node::config::{Grant, LocalConfig, OwnSystem, NodeConfig, PeerConfig, TlsConfig};
 use node::parties;
 use serde_json::Value;
 use std::path::Path;
@@ -46,9 +46,12 @@ pub fn config(
             ca: dir.join("ca.pem"),
         },
         listen: "127.0.0.1:0".into(),
+        // own systems have their own CA, and only the organisation's own-systems certificate
+        // is configured
         local: LocalConfig {
             listen: "127.0.0.1:0".into(),
-            ca: dir.join("ca.pem"),
+            ca: dir.join("local-ca.pem"),
+            clients: vec![OwnSystem::new(oin, &node::pki::own_systems_cn(name))],
         },
         peers,
         grants,
@@ -125,6 +128,7 @@ pub async fn federation(slow_peer: Option<std::net::SocketAddr>) -> Federation {
         via: GEMEENTE.into(),
         on_behalf_of: vec![GEMEENTE.into()],
         services: vec!["*".into()],
+        suwi: false,
     }];
     let uwv = node::run::start(config(
         dir.path(),
