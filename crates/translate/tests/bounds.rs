@@ -405,3 +405,26 @@ fn xlsx_header_row_out_of_range_is_named() {
     let err = run_file(&m, &p).err().unwrap();
     assert!(err.contains("header_row 5000000000"), "{err}");
 }
+
+/// Inputs the fuzzers found (fuzz/, FUZZING.md), each through the mapping its target uses.
+#[test]
+fn fuzz_regressions_xlsx() {
+    let ex = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/translate");
+    let data = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/fuzz");
+    let mapping_path = ex.join("sonar/mapping.toml");
+    let text = std::fs::read_to_string(&mapping_path).unwrap();
+    for name in ["xlsx-calamine-ref-overflow.xlsx"] {
+        let m = translate::mapping::Mapping::parse(&text, &mapping_path).unwrap();
+        let mut t = translate::Translator::new(m, SECRET, vum::Validator::with_today("2026-11-22"));
+        let mut sink = Collect::default();
+        let outcome = match t.run(&data.join(name), &mut sink) {
+            Ok(s) => format!("{s:?} {:?}", sink.rejects),
+            Err(e) => e.to_string(),
+        };
+        // the reader thread did not panic (it would say so) and did not stop without a word
+        assert!(
+            !outcome.contains("internal error") && !outcome.contains("reader stopped"),
+            "{name}: {outcome}"
+        );
+    }
+}
