@@ -32,6 +32,18 @@ for f in sorted(ex.glob("*/*.csv")):
     seed("translate_csv", f.read_bytes())
 for f in sorted(ex.glob("*/*.xlsx")) + sorted((root / "crates/translate/tests/data").glob("*.xlsx")):
     seed("translate_xlsx", f.read_bytes())
+# the sheet (and shared strings) XML of the example workbooks, for translate_xlsx_sheet
+import zipfile
+for f in sorted(ex.glob("*/*.xlsx")) + sorted((root / "crates/translate/tests/data").glob("*.xlsx")):
+    with zipfile.ZipFile(f) as z:
+        names = z.namelist()
+        sheet = z.read("xl/worksheets/sheet1.xml")
+        shared = z.read("xl/sharedStrings.xml") if "xl/sharedStrings.xml" in names else None
+    seed("translate_xlsx_sheet", sheet if shared is None else sheet + b"\0" + shared)
+seed("translate_xlsx_sheet", b'<worksheet><sheetData><row r="1"><c r="A1" t="s"><v>0</v></c><c r="B1" t="s"><v>1</v></c>'
+     b'<c r="C1" t="inlineStr"><is><t>vanaf</t></is></c></row><row r="2"><c r="A2" t="inlineStr"><is><t>v1</t></is></c>'
+     b'<c r="B2" t="s"><v>2</v></c><c r="C2" s="1"><v>45658</v></c></row></sheetData></worksheet>\0'
+     b'<sst><si><t>nr</t></si><si><r><t>post</t></r><r><t>code</t></r></si><si><t>3011AB</t></si></sst>')
 for f in sorted(ex.glob("*/*.xml")):
     seed("translate_xml", f.read_bytes())
 rec = {"id": "1", "postcode": "3011AB", "uren": 32, "rijbewijzen": ["B", "C"],
