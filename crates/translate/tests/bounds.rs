@@ -209,7 +209,7 @@ fn patch_size(path: &std::path::Path, entry: &str, size: u32) {
     std::fs::write(path, b).unwrap();
 }
 
-fn shared_strings(n: usize) -> Box<dyn FnOnce(&mut dyn Write)> {
+fn shared_strings(n: usize) -> Writes {
     Box::new(move |w: &mut dyn Write| {
         w.write_all(br#"<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">"#)
             .unwrap();
@@ -413,7 +413,8 @@ fn fuzz_regressions_xlsx() {
     let data = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/fuzz");
     let mapping_path = ex.join("sonar/mapping.toml");
     let text = std::fs::read_to_string(&mapping_path).unwrap();
-    for name in ["xlsx-calamine-ref-overflow.xlsx"] {
+    const FOUND: &[&str] = &["xlsx-calamine-ref-overflow.xlsx"];
+    for name in FOUND {
         let m = translate::mapping::Mapping::parse(&text, &mapping_path).unwrap();
         let mut t = translate::Translator::new(m, SECRET, vum::Validator::with_today("2026-11-22"));
         let mut sink = Collect::default();

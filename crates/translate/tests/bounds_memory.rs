@@ -3,7 +3,6 @@
 //! Alone in its test binary, so the peak resident memory it measures is its own.
 mod common;
 use common::*;
-use std::io::Write;
 
 #[test]
 fn xlsx_long_row_is_rejected_in_bounded_memory() {

@@ -5,6 +5,9 @@ use std::io::Write;
 use std::path::Path;
 use translate::{mapping::Mapping, Reject, Sink, Summary, Translator};
 
+/// Writes the text of a part.
+pub type Writes = Box<dyn FnOnce(&mut dyn Write)>;
+
 pub const SECRET: &[u8] = b"test-node-secret-0123456789abcdef";
 
 #[derive(Default)]
@@ -88,7 +91,7 @@ pub fn workbook(
     path: &Path,
     stored: bool,
     rows: impl FnOnce(&mut dyn Write),
-    shared: Option<Box<dyn FnOnce(&mut dyn Write)>>,
+    shared: Option<Writes>,
 ) {
     let (method, level) = if stored {
         (zip::CompressionMethod::Stored, None)
@@ -113,7 +116,7 @@ fn workbook_full(
     method: zip::CompressionMethod,
     level: Option<i64>,
     rows: impl FnOnce(&mut dyn Write),
-    shared: Option<Box<dyn FnOnce(&mut dyn Write)>>,
+    shared: Option<Writes>,
 ) {
     use zip::write::SimpleFileOptions;
     let f = std::fs::File::create(path).unwrap();
