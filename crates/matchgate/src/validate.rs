@@ -46,11 +46,7 @@ impl Sink<'_> {
                 }
             }
             let _ = match self.opts.format {
-                Format::Text => writeln!(
-                    self.out,
-                    "{file}:{record}:{} {} {}: {}",
-                    f.pointer, f.rule, f.severity, f.message
-                ),
+                Format::Text => writeln!(self.out, "{}", text_line(file, record, f)),
                 Format::Json => writeln!(
                     self.out,
                     "{}",
@@ -58,6 +54,89 @@ impl Sink<'_> {
                         "rule": f.rule, "severity": f.severity, "pointer": f.pointer, "message": f.message})
                 ),
             };
+        }
+    }
+}
+
+/// One finding as a text line. A pointer or message can hold the caller's text (a property name,
+/// a value), so control characters are escaped (`\u{1b}`): a terminal never sees a raw escape
+/// sequence or line break from the input. Backslashes are left as they are (regular expressions
+/// in messages stay readable), so a literal `\u{1b}` in the input reads the same; `--format json`
+/// is exact.
+fn text_line(file: &str, record: usize, f: &Finding) -> String {
+    format!(
+        "{}:{record}:{} {} {}: {}",
+        escape(file),
+        escape(&f.pointer),
+        escape(&f.rule),
+        f.severity,
+        escape(&f.message)
+    )
+}
+
+/// Control characters (C0, DEL, C1, and the Unicode line and paragraph separators) as `\u{..}`;
+/// everything else as is.
+fn escape(s: &str) -> std::borrow::Cow<'_, str> {
+    let needs = |c: char| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}');
+    if !s.chars().any(needs) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if needs(c) {
+            out.push_str(&format!("\\u{{{:x}}}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validate_text_output_escapes_control_characters() {
+        let f = Finding {
+            rule: "werkzoekenden#MPWerkzoekende/additionalProperties".into(),
+            severity: Severity::Error,
+            pointer: "/x\u{1b}[2J".into(),
+            message: "property 'x\u{1b}[2J\r\nfake:1:/ ok' is not in the standard \u{9b}".into(),
+        };
+        let line = text_line("a\u{7}.json", 3, &f);
+        assert_eq!(
+            line,
+            "a\\u{7}.json:3:/x\\u{1b}[2J werkzoekenden#MPWerkzoekende/additionalProperties error: \
+             property 'x\\u{1b}[2J\\u{d}\\u{a}fake:1:/ ok' is not in the standard \\u{9b}"
+        );
+        assert!(!line.chars().any(char::is_control), "{line:?}");
+        // ordinary text, accents included, is left alone
+        let plain = Finding {
+            message: "'Zoë' is not one of [\"a\"]".into(),
+            pointer: "/naam".into(),
+            ..f
+        };
+        assert!(text_line("b.json", 1, &plain).ends_with("error: 'Zoë' is not one of [\"a\"]"));
+    }
+
+    #[test]
+    fn validate_text_output_of_a_hostile_property_name_is_one_line() {
+        let v = Validator::with_today("2026-11-22");
+        let r = v.validate_slice(
+            Kind::Werkzoekende,
+            b"{\"idWerkzoekende\":\"a1\",\"x\\u001b]0;owned\\u0007\\n\":1}",
+        );
+        let hostile: Vec<String> = r
+            .findings
+            .iter()
+            .filter(|f| f.message.contains("owned"))
+            .map(|f| text_line("f.json", 1, f))
+            .collect();
+        assert!(!hostile.is_empty(), "{:?}", r.findings);
+        for line in hostile {
+            assert!(!line.chars().any(char::is_control), "{line:?}");
+            assert!(line.contains("\\u{1b}]0;owned\\u{7}\\u{a}"), "{line}");
         }
     }
 }
@@ -77,7 +156,7 @@ pub fn run(validator: &Validator, files: &[PathBuf], opts: &Options) -> ExitCode
         if let Err(e) = validate_file(validator, path, &name, &mut sink) {
             sink.totals.unreadable_files += 1;
             let _ = sink.out.flush();
-            eprintln!("matchgate: {name}: {e}");
+            eprintln!("matchgate: {}: {}", escape(&name), escape(&e));
         }
     }
     let t = &sink.totals;

@@ -53,14 +53,41 @@ fn unescape(s: &str) -> String {
 /// All schema findings for a document, from the `jsonschema` crate. Empty values are removed
 /// first, as VUM defines them as absent.
 pub fn check(kind: Kind, doc: &Value) -> Vec<Finding> {
+    let original = doc;
     let doc = drop_empty(doc.clone()).unwrap_or(Value::Object(Default::default()));
     let v = &validators()[&kind];
     v.iter_errors(&doc)
-        .map(|e| Finding {
-            rule: rule_id(kind, &e),
-            severity: Severity::Error,
-            pointer: e.instance_path().as_str().to_string(),
-            message: e.to_string(),
+        .map(|e| {
+            let pointer = e.instance_path().as_str().to_string();
+            let mut message = e.to_string();
+            // a required property that is there but empty: say so, rather than "required"
+            if let jsonschema::error::ValidationErrorKind::Required {
+                property: Value::String(name),
+            } = e.kind()
+            {
+                let at = original.pointer(&pointer).and_then(|o| o.get(name));
+                if let Some(empty) = at {
+                    let what = match empty {
+                        Value::Object(_) => "an empty object (or one holding only empty values)",
+                        Value::Array(_) => "an empty array (or one holding only empty values)",
+                        _ => "empty",
+                    };
+                    message = format!(
+                        "'{name}' is {what}; VUM counts an empty value as absent, and '{name}' is required"
+                    );
+                    if name == "vraagObject" {
+                        message.push_str(
+                            ": a selection needs at least selectiegebied with postcode and afstand",
+                        );
+                    }
+                }
+            }
+            Finding {
+                rule: rule_id(kind, &e),
+                severity: Severity::Error,
+                pointer,
+                message,
+            }
         })
         .collect()
 }

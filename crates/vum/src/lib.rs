@@ -66,7 +66,12 @@ impl Validator {
     pub fn validate_slice(&self, kind: Kind, json: &[u8]) -> Report {
         if kind.is_query() {
             return match serde_json::from_slice::<serde_json::Value>(json) {
-                Ok(v) => self.validate_value(kind, &v),
+                Ok(v) => {
+                    // a Value keeps only the last of duplicate keys: look for them in the text
+                    let mut findings = walk::duplicate_keys(json);
+                    findings.extend(self.validate_value(kind, &v).findings);
+                    Report { findings }
+                }
                 Err(e) => syntax(e),
             };
         }

@@ -224,7 +224,13 @@ impl Selectie {
         let q = request
             .get("vraagObject")
             .ok_or_else(|| shape("", "missing vraagObject"))?;
-        let q = drop_empty(q.clone()).unwrap_or(Value::Object(Map::new()));
+        let Some(q) = drop_empty(q.clone()) else {
+            return Err(shape(
+                "/vraagObject",
+                "vraagObject is empty (VUM counts empty values as absent): a selection needs at \
+                 least selectiegebied with postcode and afstand",
+            ));
+        };
         Self::from_vraag_object(family, &q, "/vraagObject")
     }
 

@@ -27,9 +27,11 @@ pub const SLUITINGSDATUM_VERSTREKEN: &str = "plausibility/sluitingsdatum-verstre
 pub const CONTACT_INDICATIE: &str = "plausibility/contactgegevens-indicatie";
 pub const URI_NIET_ABSOLUUT: &str = "plausibility/uri-niet-absoluut";
 pub const JSON_SYNTAX: &str = "json/syntax";
+pub const JSON_DUPLICATE_KEY: &str = "json/duplicate-key";
 
 pub const CATALOGUE: &[RuleInfo] = &[
     RuleInfo { id: JSON_SYNTAX, severity: Severity::Error, description: "the record is not well-formed JSON", source: "RFC 8259" },
+    RuleInfo { id: JSON_DUPLICATE_KEY, severity: Severity::Error, description: "a property name occurs twice in one object, so receivers may read different values (the validator judges each)", source: "RFC 8259 section 4: names within an object SHOULD be unique" },
     RuleInfo { id: POSTCODE_NEN5825, severity: Severity::Error, description: "a postcode's numeric part is 1000-9999 and its letters are not SA, SD or SS", source: "waardelijsten Postcode: 'Norminstantie: NEN 5825:2002 - Postcode', format 9999AA" },
     RuleInfo { id: TAALCODE_ISO639_3, severity: Severity::Error, description: "codeTaal is a code of the ISO 639-3 list", source: "waardelijsten Taalbeheersing.Code taal: 'Drie letterige code uit de lijst van ISO 639-3 codes'" },
     RuleInfo { id: GEBARENTAAL, severity: Severity::Error, description: "for a sign language only the oral (mondeling) level applies: lezen, luisteren and schriftelijk are absent or 8 (niet van toepassing)", source: "waardelijsten entiteit Taalbeheersing: 'Voor gebarentaal is alleen mondelinge taalbeheersing van toepassing.'" },

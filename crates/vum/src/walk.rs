@@ -64,6 +64,22 @@ impl<'s> Ctx<'s> {
         });
     }
 
+    /// A key that occurs twice in one object: JSON leaves its meaning open (RFC 8259 4: names
+    /// "SHOULD be unique"; parsers keep the first, the last or both), so a receiver may read a
+    /// different value than was validated.
+    fn duplicate(&mut self, key: &str) {
+        let pointer = self.pointer(Some(key));
+        self.findings.push(Finding {
+            rule: crate::rules::JSON_DUPLICATE_KEY.to_string(),
+            severity: Severity::Error,
+            pointer,
+            message: format!(
+                "property '{}' occurs more than once in this object; receivers may read either value",
+                clip(key)
+            ),
+        });
+    }
+
     fn flush_hooks(&mut self) {
         let out = std::mem::take(&mut self.hook_out);
         for (rule, severity, prop, message) in &out {
@@ -386,12 +402,18 @@ impl<'de> Visitor<'de> for NodeSeed<'_, '_> {
             });
         };
         let mut present = 0u64;
+        let mut seen = 0u64;
         let mut unknown = false;
+        let mut unknown_seen: Vec<String> = Vec::new();
         let mut captured: Vec<(usize, Scalar)> = Vec::new();
         while let Some(key) = map.next_key_seed(KeySeed { props: &obj.props })? {
             match key {
                 Key::Known(i) => {
                     let (name, child) = (&obj.props[i].0, obj.props[i].1);
+                    if seen & (1 << i) != 0 {
+                        self.ctx.duplicate(name);
+                    }
+                    seen |= 1 << i;
                     let capture = obj.captures & (1 << i) != 0;
                     self.ctx.path.push(Seg::Key(name));
                     let r = map.next_value_seed(NodeSeed {
@@ -409,6 +431,11 @@ impl<'de> Visitor<'de> for NodeSeed<'_, '_> {
                     }
                 }
                 Key::Unknown(k) => {
+                    if unknown_seen.contains(&k) {
+                        self.ctx.duplicate(&k);
+                    } else {
+                        unknown_seen.push(k.clone());
+                    }
                     // an unknown property with an empty value is absent, like any other
                     if map.next_value_seed(IsEmpty)? {
                         continue;
@@ -530,4 +557,99 @@ impl<'de> Visitor<'de> for IsEmpty {
         }
         Ok(empty)
     }
+}
+
+/// Duplicate keys anywhere in a JSON text, with their pointers (for documents that are parsed into
+/// a `serde_json::Value` first, which keeps only the last of them). Syntax errors are left to the
+/// parse that follows.
+pub(crate) fn duplicate_keys(json: &[u8]) -> Vec<Finding> {
+    struct Dup<'a> {
+        path: &'a mut Vec<String>,
+        out: &'a mut Vec<Finding>,
+    }
+    impl<'de> DeserializeSeed<'de> for Dup<'_> {
+        type Value = ();
+        fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+    impl<'de> Visitor<'de> for Dup<'_> {
+        type Value = ();
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("any JSON value")
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_unit<E>(self) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_str<E>(self, _: &str) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+            let mut i = 0usize;
+            loop {
+                self.path.push(i.to_string());
+                let r = seq.next_element_seed(Dup {
+                    path: &mut *self.path,
+                    out: &mut *self.out,
+                });
+                self.path.pop();
+                if r?.is_none() {
+                    return Ok(());
+                }
+                i += 1;
+            }
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+            let mut keys: Vec<String> = Vec::new();
+            while let Some(k) = map.next_key::<String>()? {
+                let mut pointer = String::new();
+                for seg in self.path.iter() {
+                    push_token(&mut pointer, seg);
+                }
+                push_token(&mut pointer, &k);
+                if keys.contains(&k) {
+                    self.out.push(Finding {
+                        rule: crate::rules::JSON_DUPLICATE_KEY.to_string(),
+                        severity: Severity::Error,
+                        pointer,
+                        message: format!(
+                            "property '{}' occurs more than once in this object; receivers may read either value",
+                            clip(&k)
+                        ),
+                    });
+                } else {
+                    keys.push(k.clone());
+                }
+                self.path.push(k);
+                let r = map.next_value_seed(Dup {
+                    path: &mut *self.path,
+                    out: &mut *self.out,
+                });
+                self.path.pop();
+                r?;
+            }
+            Ok(())
+        }
+    }
+    let mut path = Vec::new();
+    let mut out = Vec::new();
+    let mut de = serde_json::Deserializer::from_slice(json);
+    let _ = Dup {
+        path: &mut path,
+        out: &mut out,
+    }
+    .deserialize(&mut de);
+    out
 }

@@ -110,3 +110,44 @@ fn malformed_queries_are_rejected_with_the_reason() {
     let r = v.validate_slice(Kind::VacatureVraag, b"{\"vraagObject\": ");
     assert_eq!(r.findings[0].rule, "json/syntax");
 }
+
+#[test]
+fn an_empty_vraag_object_says_it_is_empty() {
+    let v = Validator::with_today("2026-11-22");
+    for body in [
+        json!({"vraagObject": {}}),
+        json!({"vraagObject": {"selectiegebied": {}, "x": ""}}),
+    ] {
+        for kind in [Kind::WerkzoekendeVraag, Kind::VacatureVraag] {
+            let r = v.validate_value(kind, &body);
+            assert_eq!(r.findings.len(), 1, "{:?}", r.findings);
+            let m = &r.findings[0].message;
+            assert!(
+                m.contains("'vraagObject' is an empty object") && m.contains("selectiegebied"),
+                "{m}"
+            );
+        }
+        let e = Selectie::from_request(Family::Werkzoekenden, &body).unwrap_err();
+        assert_eq!(e.pointer, "/vraagObject");
+        assert!(e.message.contains("vraagObject is empty"), "{}", e.message);
+    }
+    // an empty selectiegebied beside a criterion is named too
+    let r = v.validate_value(
+        Kind::WerkzoekendeVraag,
+        &json!({"vraagObject": {"selectiegebied": {}, "werktijden.aantalWerkurenPerWeekMaximaal": {"$gte": 24}}}),
+    );
+    assert!(
+        r.findings
+            .iter()
+            .any(|f| f.message.contains("'selectiegebied' is an empty object")),
+        "{:?}",
+        r.findings
+    );
+    // a missing one keeps the plain message
+    let r = v.validate_value(Kind::WerkzoekendeVraag, &json!({}));
+    assert!(
+        r.findings[0].message.contains("required property"),
+        "{:?}",
+        r.findings
+    );
+}

@@ -26,13 +26,39 @@ pub(super) fn open(
     header_row: u64,
 ) -> Result<Records, String> {
     let mut file = BufReader::with_capacity(1 << 16, File::open(path).map_err(|e| e.to_string())?);
-    // a UTF-8 byte order mark is skipped whatever the configured encoding
-    let mut bom = [0u8; 3];
-    let n = file.read(&mut bom).map_err(|e| e.to_string())?;
-    let prefix: Vec<u8> = if n == 3 && bom == [0xEF, 0xBB, 0xBF] {
-        Vec::new()
+    // the first bytes: a workbook is named as one; a UTF-8 byte order mark is skipped whatever
+    // the configured encoding
+    let mut first = [0u8; 8];
+    let mut n = 0;
+    while n < first.len() {
+        match file.read(&mut first[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+    match super::xlsx_source::sniff(&first[..n]) {
+        Some("zip") => {
+            return Err(
+                "this file is an Excel workbook (XLSX, a zip archive), not CSV; \
+                        use format = \"xlsx\" in [source]"
+                    .into(),
+            )
+        }
+        Some(_) => {
+            return Err(
+                "this file is an Excel 97-2003 workbook (.xls) or another OLE file, not \
+                        CSV; save it as .xlsx and use format = \"xlsx\", or export it as CSV"
+                    .into(),
+            )
+        }
+        None => {}
+    }
+    let prefix: Vec<u8> = if first[..n].starts_with(&[0xEF, 0xBB, 0xBF]) {
+        first[3..n].to_vec()
     } else {
-        bom[..n].to_vec()
+        first[..n].to_vec()
     };
     let reader = std::io::Cursor::new(prefix).chain(file);
     let mut rdr = csv::ReaderBuilder::new()
