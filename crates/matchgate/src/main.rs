@@ -3,6 +3,11 @@ use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+// Translation reads, translates and writes records on different threads; mimalloc keeps frees
+// from another thread cheap (BENCHMARKS.md, "Translation on two threads").
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod demo;
 mod mapping_init;
 mod node_cmd;
