@@ -111,6 +111,74 @@ pub struct NodeState {
     results: tokio::sync::mpsc::Sender<ResultJob>,
     /// OIN per client certificate seen (DER → OIN): parsed once, not on every call
     oins: std::sync::Mutex<HashMap<Vec<u8>, String>>,
+    /// as a source: which records recent selections returned to which peer, and the details
+    /// counted against each selection (the store keeps the same sets for after a restart)
+    served: std::sync::Mutex<Served>,
+}
+
+/// The most (peer, record) pairs the source keeps in memory for the detail check; the oldest
+/// selections go first. About 60 bytes a pair.
+pub const MAX_SERVED: usize = 1_000_000;
+
+/// What recent selections returned to whom, in memory: a detail request is checked here without a
+/// store round trip. A pair not found here (after a restart, or pushed out by newer selections) is
+/// looked up in the store.
+#[derive(Default)]
+pub(crate) struct Served {
+    /// served key → (selection, created ms)
+    keys: HashMap<[u8; 20], (u64, i64)>,
+    /// selections oldest first: (selection, created ms, its keys)
+    sets: std::collections::VecDeque<(u64, i64, Vec<[u8; 20]>)>,
+    /// details used per selection
+    used: HashMap<u64, i64>,
+    next: u64,
+    len: usize,
+}
+
+/// What the in-memory index says of a detail request.
+pub(crate) enum ServedCheck {
+    Granted,
+    Exhausted,
+    /// not in memory: ask the store
+    Unknown,
+}
+
+impl Served {
+    fn remember(&mut self, keys: Vec<[u8; 20]>, now: i64, since: i64) {
+        let set = self.next;
+        self.next += 1;
+        for k in &keys {
+            self.keys.insert(*k, (set, now));
+        }
+        self.len += keys.len();
+        self.used.insert(set, 0);
+        self.sets.push_back((set, now, keys));
+        while self.len > MAX_SERVED || self.sets.front().is_some_and(|(_, at, _)| *at < since) {
+            let Some((old, _, keys)) = self.sets.pop_front() else { break };
+            for k in &keys {
+                if self.keys.get(k).is_some_and(|(s, _)| *s == old) {
+                    self.keys.remove(k);
+                }
+            }
+            self.len -= keys.len();
+            self.used.remove(&old);
+        }
+    }
+
+    fn check(&mut self, key: &[u8; 20], since: i64, max: i64) -> ServedCheck {
+        let Some(&(set, at)) = self.keys.get(key) else {
+            return ServedCheck::Unknown;
+        };
+        if at < since {
+            return ServedCheck::Unknown;
+        }
+        let used = self.used.entry(set).or_insert(0);
+        if *used >= max {
+            return ServedCheck::Exhausted;
+        }
+        *used += 1;
+        ServedCheck::Granted
+    }
 }
 
 /// Work for the result-set writer. A federated selection answers without waiting for its result
@@ -199,6 +267,7 @@ impl NodeState {
             buckets: std::sync::Mutex::new(HashMap::new()),
             feed_lock: Mutex::new(()),
             oins: std::sync::Mutex::new(HashMap::new()),
+            served: std::sync::Mutex::new(Served::default()),
         }))
     }
 
@@ -455,22 +524,37 @@ impl NodeState {
 
     /// The key under which a source remembers that it returned record `id` to `peer_oin`: not a
     /// vumID (41 characters, `s` and 40 hex digits), so it never routes on the Local side.
-    fn served_key(&self, kind: Kind, peer_oin: &str, id: &str) -> String {
-        format!(
-            "s{}",
-            hex::encode(&self.keyed(&["served", kind.name(), peer_oin, id])[..20])
-        )
+    fn served_key(&self, kind: Kind, peer_oin: &str, id: &str) -> [u8; 20] {
+        let h = self.keyed(&["served", kind.name(), peer_oin, id]);
+        let mut k = [0u8; 20];
+        k.copy_from_slice(&h[..20]);
+        k
+    }
+
+    fn detail_since(&self) -> i64 {
+        let l = &self.config.limits;
+        now_ms() - i64::try_from(l.detail_window_s.saturating_mul(1000)).unwrap_or(i64::MAX)
     }
 
     /// As a source: remember which records a selection returned to the calling peer, so that it
-    /// may ask their details (and at most `details_per_selection` of them) within the window.
+    /// may ask their details (and at most `details_per_selection` of them) within the window: in
+    /// memory at once, in the store in the background.
     async fn remember_served(&self, p: &Parties, kind: Kind, ids: Vec<String>) {
         if ids.is_empty() {
             return;
         }
-        let ids = ids
-            .into_iter()
-            .map(|id| (self.served_key(kind, &p.cert_oin, &id), p.cert_oin.clone(), id))
+        let keys: Vec<[u8; 20]> = ids
+            .iter()
+            .map(|id| self.served_key(kind, &p.cert_oin, id))
+            .collect();
+        let since = self.detail_since();
+        if let Ok(mut served) = self.served.lock() {
+            served.remember(keys.clone(), now_ms(), since);
+        }
+        let ids = keys
+            .iter()
+            .zip(ids)
+            .map(|(k, id)| (format!("s{}", hex::encode(k)), p.cert_oin.clone(), id))
             .collect();
         self.remember_result_set(&format!("served:{}", uuid::Uuid::now_v7()), kind, ids)
             .await;
@@ -486,18 +570,28 @@ impl NodeState {
             "get-werkzoekende"
         };
         let l = &self.config.limits;
-        self.result_sets_written().await;
-        let since = now_ms() - i64::try_from(l.detail_window_s.saturating_mul(1000)).unwrap_or(i64::MAX);
-        let grant = self
-            .store
-            .use_detail_since(
-                &self.served_key(kind, &p.cert_oin, id),
-                kind,
-                l.details_per_selection,
-                since,
-            )
-            .await
-            .map_err(|e| Status::internal(e.to_string()))?;
+        let since = self.detail_since();
+        let key = self.served_key(kind, &p.cert_oin, id);
+        let in_memory = match self.served.lock() {
+            Ok(mut served) => served.check(&key, since, l.details_per_selection),
+            Err(_) => ServedCheck::Unknown,
+        };
+        let grant = match in_memory {
+            ServedCheck::Granted => return Ok(()),
+            ServedCheck::Exhausted => DetailGrant::Exhausted(String::new()),
+            ServedCheck::Unknown => {
+                self.result_sets_written().await;
+                self.store
+                    .use_detail_since(
+                        &format!("s{}", hex::encode(key)),
+                        kind,
+                        l.details_per_selection,
+                        since,
+                    )
+                    .await
+                    .map_err(|e| Status::internal(e.to_string()))?
+            }
+        };
         let (status, why) = match grant {
             DetailGrant::Granted(_) => return Ok(()),
             DetailGrant::Unknown => (
@@ -893,5 +987,46 @@ impl tokio_stream::Stream for Pages {
                 std::task::Poll::Pending => return std::task::Poll::Pending,
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod served_tests {
+    use super::{ServedCheck, Served, MAX_SERVED};
+
+    fn key(i: usize) -> [u8; 20] {
+        let mut k = [0u8; 20];
+        k[..8].copy_from_slice(&(i as u64).to_le_bytes());
+        k
+    }
+
+    #[test]
+    fn details_are_counted_per_selection_within_the_window() {
+        let mut s = Served::default();
+        s.remember((0..5).map(key).collect(), 1_000, 0);
+        for _ in 0..3 {
+            assert!(matches!(s.check(&key(1), 0, 3), ServedCheck::Granted));
+        }
+        // the fourth detail of that selection is refused, whatever record it asks
+        assert!(matches!(s.check(&key(2), 0, 3), ServedCheck::Exhausted));
+        // a record never returned is not in memory (the store is asked)
+        assert!(matches!(s.check(&key(99), 0, 3), ServedCheck::Unknown));
+        // outside the window
+        assert!(matches!(s.check(&key(3), 2_000, 3), ServedCheck::Unknown));
+        // a newer selection of the same record counts on its own
+        s.remember(vec![key(2)], 3_000, 0);
+        assert!(matches!(s.check(&key(2), 0, 3), ServedCheck::Granted));
+    }
+
+    #[test]
+    fn memory_is_bounded_oldest_selections_first() {
+        let mut s = Served::default();
+        let per = 1000;
+        for set in 0..(MAX_SERVED / per + 5) {
+            s.remember((set * per..(set + 1) * per).map(key).collect(), set as i64, 0);
+        }
+        assert!(s.len <= MAX_SERVED && s.keys.len() <= MAX_SERVED);
+        assert!(matches!(s.check(&key(0), 0, 10), ServedCheck::Unknown));
+        assert!(matches!(s.check(&key(MAX_SERVED), 0, 10), ServedCheck::Granted));
     }
 }
