@@ -114,6 +114,9 @@ pub struct NodeState {
     /// as a source: which records recent selections returned to which peer, and the details
     /// counted against each selection (the store keeps the same sets for after a restart)
     served: std::sync::Mutex<Served>,
+    /// keys the in-memory served index (two SipHash functions with this process's random keys:
+    /// a detail check costs no HMAC; the stored sets keep the HMAC key that survives restarts)
+    served_hash: (std::collections::hash_map::RandomState, std::collections::hash_map::RandomState),
 }
 
 /// The most (peer, record) pairs the source keeps in memory for the detail check; the oldest
@@ -126,9 +129,9 @@ pub const MAX_SERVED: usize = 1_000_000;
 #[derive(Default)]
 pub(crate) struct Served {
     /// served key → (selection, created ms)
-    keys: HashMap<[u8; 20], (u64, i64)>,
+    keys: HashMap<u128, (u64, i64)>,
     /// selections oldest first: (selection, created ms, its keys)
-    sets: std::collections::VecDeque<(u64, i64, Vec<[u8; 20]>)>,
+    sets: std::collections::VecDeque<(u64, i64, Vec<u128>)>,
     /// details used per selection
     used: HashMap<u64, i64>,
     next: u64,
@@ -144,7 +147,7 @@ pub(crate) enum ServedCheck {
 }
 
 impl Served {
-    fn remember(&mut self, keys: Vec<[u8; 20]>, now: i64, since: i64) {
+    fn remember(&mut self, keys: Vec<u128>, now: i64, since: i64) {
         let set = self.next;
         self.next += 1;
         for k in &keys {
@@ -165,7 +168,7 @@ impl Served {
         }
     }
 
-    fn check(&mut self, key: &[u8; 20], since: i64, max: i64) -> ServedCheck {
+    fn check(&mut self, key: &u128, since: i64, max: i64) -> ServedCheck {
         let Some(&(set, at)) = self.keys.get(key) else {
             return ServedCheck::Unknown;
         };
@@ -268,6 +271,7 @@ impl NodeState {
             feed_lock: Mutex::new(()),
             oins: std::sync::Mutex::new(HashMap::new()),
             served: std::sync::Mutex::new(Served::default()),
+            served_hash: Default::default(),
         }))
     }
 
@@ -531,6 +535,17 @@ impl NodeState {
         k
     }
 
+    /// The in-memory key of (kind, peer, record).
+    fn served_fast_key(&self, kind: Kind, peer_oin: &str, id: &str) -> u128 {
+        use std::hash::{BuildHasher, Hash, Hasher};
+        let half = |b: &std::collections::hash_map::RandomState| {
+            let mut h = b.build_hasher();
+            (kind.name(), peer_oin, id).hash(&mut h);
+            h.finish()
+        };
+        (u128::from(half(&self.served_hash.0)) << 64) | u128::from(half(&self.served_hash.1))
+    }
+
     fn detail_since(&self) -> i64 {
         let l = &self.config.limits;
         now_ms() - i64::try_from(l.detail_window_s.saturating_mul(1000)).unwrap_or(i64::MAX)
@@ -543,18 +558,20 @@ impl NodeState {
         if ids.is_empty() {
             return;
         }
-        let keys: Vec<[u8; 20]> = ids
+        let fast: Vec<u128> = ids
             .iter()
-            .map(|id| self.served_key(kind, &p.cert_oin, id))
+            .map(|id| self.served_fast_key(kind, &p.cert_oin, id))
             .collect();
         let since = self.detail_since();
         if let Ok(mut served) = self.served.lock() {
-            served.remember(keys.clone(), now_ms(), since);
+            served.remember(fast, now_ms(), since);
         }
-        let ids = keys
-            .iter()
-            .zip(ids)
-            .map(|(k, id)| (format!("s{}", hex::encode(k)), p.cert_oin.clone(), id))
+        let ids = ids
+            .into_iter()
+            .map(|id| {
+                let k = self.served_key(kind, &p.cert_oin, &id);
+                (format!("s{}", hex::encode(k)), p.cert_oin.clone(), id)
+            })
             .collect();
         self.remember_result_set(&format!("served:{}", uuid::Uuid::now_v7()), kind, ids)
             .await;
@@ -571,9 +588,9 @@ impl NodeState {
         };
         let l = &self.config.limits;
         let since = self.detail_since();
-        let key = self.served_key(kind, &p.cert_oin, id);
+        let fast = self.served_fast_key(kind, &p.cert_oin, id);
         let in_memory = match self.served.lock() {
-            Ok(mut served) => served.check(&key, since, l.details_per_selection),
+            Ok(mut served) => served.check(&fast, since, l.details_per_selection),
             Err(_) => ServedCheck::Unknown,
         };
         let grant = match in_memory {
@@ -581,6 +598,7 @@ impl NodeState {
             ServedCheck::Exhausted => DetailGrant::Exhausted(String::new()),
             ServedCheck::Unknown => {
                 self.result_sets_written().await;
+                let key = self.served_key(kind, &p.cert_oin, id);
                 self.store
                     .use_detail_since(
                         &format!("s{}", hex::encode(key)),
@@ -994,10 +1012,8 @@ impl tokio_stream::Stream for Pages {
 mod served_tests {
     use super::{ServedCheck, Served, MAX_SERVED};
 
-    fn key(i: usize) -> [u8; 20] {
-        let mut k = [0u8; 20];
-        k[..8].copy_from_slice(&(i as u64).to_le_bytes());
-        k
+    fn key(i: usize) -> u128 {
+        i as u128
     }
 
     #[test]
