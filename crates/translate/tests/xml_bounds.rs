@@ -1,34 +1,12 @@
 //! XML and JSON sources bound what one file can make them hold: nesting depth, the bytes of one
 //! record, the length of one NDJSON line; a record over a bound is rejected and the next is read.
-use std::path::Path;
-use translate::{mapping::Mapping, Reject, Sink, Translator};
+mod common;
 
-#[derive(Default)]
-struct Collect {
-    rows: Vec<u64>,
-    rejects: Vec<Reject>,
-}
-
-impl Sink for Collect {
-    fn accepted(&mut self, row: u64, _id: &str, _doc: &serde_json::Value) -> std::io::Result<()> {
-        self.rows.push(row);
-        Ok(())
-    }
-    fn rejected(&mut self, r: &[Reject], _o: &[(String, String)]) -> std::io::Result<()> {
-        self.rejects.extend_from_slice(r);
-        Ok(())
-    }
-}
-
-fn run(mapping: &str, name: &str, content: &[u8]) -> Collect {
+fn run(mapping: &str, name: &str, content: &[u8]) -> common::Collect {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join(name);
     std::fs::write(&input, content).unwrap();
-    let mapping = Mapping::parse(mapping, Path::new("m.toml")).unwrap();
-    let mut t = Translator::new(mapping, b"bounds-secret-0123456789", vum::Validator::new());
-    let mut sink = Collect::default();
-    t.run(&input, &mut sink).unwrap();
-    sink
+    common::run_file(mapping, &input).unwrap().1
 }
 
 const XML: &str = r#"
