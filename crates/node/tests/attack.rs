@@ -523,3 +523,111 @@ async fn held_connections_are_capped_and_idle_ones_closed() {
         .unwrap();
     uwv.stop().await;
 }
+
+/// Finding 6, the caps in total: connections over `max_connections` and handshakes over
+/// `max_handshakes` are closed at once, whoever holds the places.
+#[tokio::test]
+async fn total_connection_and_handshake_caps_close_the_excess_at_once() {
+    use std::time::Duration;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    node::pki::write_dev_pki(d, &[("uwv", UWV), ("gemeente", GEMEENTE), ("sw", SW)]).unwrap();
+    let mut cfg = config(d, "uwv", UWV, vec![], vec![], true);
+    cfg.grants = [GEMEENTE, SW]
+        .iter()
+        .map(|o| node::config::Grant {
+            via: (*o).into(),
+            on_behalf_of: vec![(*o).into()],
+            services: vec!["*".into()],
+            suwi: false,
+        })
+        .collect();
+    cfg.limits.max_connections = 6;
+    cfg.limits.max_connections_per_peer = 100;
+    cfg.limits.max_handshakes = 3;
+    cfg.limits.max_handshakes_per_address = 100;
+    cfg.limits.handshake_timeout_s = 30;
+    cfg.limits.idle_timeout_s = 120;
+    let uwv = node::run::start(cfg).await.unwrap();
+    // four mutual-TLS connections that then send nothing: four of the six places
+    let mut held = Vec::new();
+    for i in 0..4u8 {
+        held.push(tls_connect(d, uwv.peer_addr, [127, 0, 0, 10 + i], "gemeente").await.unwrap());
+    }
+    // ten TCP connections that never start a handshake: two get the last places
+    let mut raw = Vec::new();
+    for i in 0..10u8 {
+        raw.push(raw_connect(uwv.peer_addr, [127, 0, 0, 20 + i]).await.unwrap());
+    }
+    let mut shed = 0;
+    for s in raw.iter_mut() {
+        if closed_within(s, Duration::from_millis(300)).await {
+            shed += 1;
+        }
+    }
+    assert_eq!(shed, 8, "connections over max_connections (6) are closed at once");
+    // all six places taken: a further mutual-TLS connection is closed before its handshake
+    assert!(
+        tls_connect(d, uwv.peer_addr, [127, 0, 0, 40], "gemeente").await.is_err(),
+        "a seventh connection is refused"
+    );
+    for s in held.iter_mut() {
+        assert!(!closed_within(s, Duration::from_millis(100)).await, "held connections stay");
+    }
+    drop(raw);
+    drop(held);
+    // places freed: handshakes over max_handshakes (3) are closed at once
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut raw = Vec::new();
+    for i in 0..6u8 {
+        raw.push(raw_connect(uwv.peer_addr, [127, 0, 0, 50 + i]).await.unwrap());
+    }
+    let mut shed = 0;
+    for s in raw.iter_mut() {
+        if closed_within(s, Duration::from_millis(300)).await {
+            shed += 1;
+        }
+    }
+    assert_eq!(shed, 3, "handshakes over max_handshakes (3) are closed at once");
+    uwv.stop().await;
+}
+
+/// Finding 6, HTTP/2 keepalive: a client that opens HTTP/2 and then answers no PING is closed
+/// after the keepalive interval and timeout, long before the idle timeout.
+#[tokio::test]
+async fn a_client_that_answers_no_ping_is_closed_by_keepalive() {
+    use std::time::Duration;
+    use tokio::io::AsyncWriteExt;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    node::pki::write_dev_pki(d, &[("uwv", UWV), ("gemeente", GEMEENTE)]).unwrap();
+    let mut cfg = config(d, "uwv", UWV, vec![], vec![], true);
+    cfg.grants = vec![node::config::Grant {
+        via: GEMEENTE.into(),
+        on_behalf_of: vec![GEMEENTE.into()],
+        services: vec!["*".into()],
+        suwi: false,
+    }];
+    cfg.limits.keepalive_interval_s = 1;
+    cfg.limits.keepalive_timeout_s = 1;
+    cfg.limits.idle_timeout_s = 120;
+    let mut slow = cfg.clone();
+    let uwv = node::run::start(cfg).await.unwrap();
+    let preface = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00";
+    let mut s = tls_connect(d, uwv.peer_addr, [127, 0, 0, 60], "gemeente").await.unwrap();
+    // the HTTP/2 client preface and an empty SETTINGS frame, then silence
+    s.write_all(preface).await.unwrap();
+    s.flush().await.unwrap();
+    let t = std::time::Instant::now();
+    assert!(closed_within(&mut s, Duration::from_secs(10)).await, "still open after 10 s");
+    assert!(t.elapsed() < Duration::from_secs(8), "closed by keepalive, not the idle timeout: {:?}", t.elapsed());
+    uwv.stop().await;
+    // the control: with a keepalive interval of a minute the same silent client stays open
+    slow.limits.keepalive_interval_s = 60;
+    let uwv = node::run::start(slow).await.unwrap();
+    let mut s = tls_connect(d, uwv.peer_addr, [127, 0, 0, 61], "gemeente").await.unwrap();
+    s.write_all(preface).await.unwrap();
+    s.flush().await.unwrap();
+    assert!(!closed_within(&mut s, Duration::from_secs(4)).await, "closed without keepalive");
+    uwv.stop().await;
+}
