@@ -629,5 +629,6 @@ async fn a_client_that_answers_no_ping_is_closed_by_keepalive() {
     s.write_all(preface).await.unwrap();
     s.flush().await.unwrap();
     assert!(!closed_within(&mut s, Duration::from_secs(4)).await, "closed without keepalive");
+    drop(s);
     uwv.stop().await;
 }
