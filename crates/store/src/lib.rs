@@ -1011,7 +1011,9 @@ impl Store {
     }
 
     /// Walk the audit chain. Ok(number of entries) or the first entry that does not hold.
-    pub async fn audit_verify(&self) -> Result<Result<i64, String>, StoreError> {
+    /// Check the audit log's hash chain from the first entry to the last: the number of entries,
+    /// or where the chain breaks.
+    pub async fn audit_verify(&self) -> Result<Result<i64, ChainBreak>, StoreError> {
         let rows = sqlx::query("SELECT seq, at_ms, actor, on_behalf_of, action, purpose, transaction_id, subject, result_count, prev_hash, hash FROM audit ORDER BY seq")
             .fetch_all(&self.pool)
             .await?;
@@ -1030,26 +1032,37 @@ impl Store {
             };
             let (stored_prev, stored_hash): (String, String) = (r.try_get(9)?, r.try_get(10)?);
             if seq != expect_seq {
-                return Ok(Err(format!(
-                    "entry {expect_seq} is missing (next entry is {seq})"
-                )));
+                return Ok(Err(ChainBreak::Missing {
+                    expected: expect_seq,
+                    next: seq,
+                }));
             }
             if stored_prev != prev {
-                return Ok(Err(format!(
-                    "entry {seq}: its previous-hash does not match entry {}",
-                    seq - 1
-                )));
+                return Ok(Err(ChainBreak::Unlinked { seq }));
             }
             if audit_hash(seq, r.try_get(1)?, &e, &prev) != stored_hash {
-                return Ok(Err(format!(
-                    "entry {seq}: content does not match its hash (altered)"
-                )));
+                return Ok(Err(ChainBreak::Altered { seq }));
             }
             prev = stored_hash;
             expect_seq += 1;
         }
         Ok(Ok(rows.len() as i64))
     }
+}
+
+/// Where the audit log's hash chain breaks.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ChainBreak {
+    /// an entry is gone: `expected` is missing, the next one present is `next`
+    #[error("entry {expected} is missing (next entry is {next})")]
+    Missing { expected: i64, next: i64 },
+    /// the entry's previous-hash is not the hash of the entry before it
+    #[error("entry {seq}: its previous-hash does not match entry {}", seq - 1)]
+    Unlinked { seq: i64 },
+    /// the entry's content does not give its stored hash
+    #[error("entry {seq}: content does not match its hash (altered)")]
+    Altered { seq: i64 },
 }
 
 fn audit_hash(seq: i64, at_ms: i64, e: &AuditEntry, prev: &str) -> String {

@@ -251,7 +251,7 @@ async fn audit_log_is_hash_chained_append_only_and_tamper_evident() {
         }
         assert_eq!(
             s.audit_verify().await.unwrap(),
-            Err("entry 3: content does not match its hash (altered)".into()),
+            Err(store::ChainBreak::Altered { seq: 3 }),
             "{}",
             b.name
         );
