@@ -29,6 +29,13 @@ pub enum StoreError {
     Url(String),
     #[error("stored document {0} is not JSON: {1}")]
     Corrupt(String, serde_json::Error),
+    /// the audit writer could not commit an entry (its database error, as text: the writer
+    /// answers every waiting caller of a batch)
+    #[error("audit log: {0}")]
+    Audit(String),
+    /// the audit writer task is gone (the node is shutting down)
+    #[error("audit log: the writer has stopped")]
+    AuditWriterGone,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -902,10 +909,8 @@ impl Store {
             if tx.send((e.clone(), now, reply)).await.is_ok() {
                 return match wait.await {
                     Ok(Ok(seq)) => Ok(seq),
-                    Ok(Err(msg)) => Err(StoreError::Db(sqlx::Error::Protocol(format!(
-                        "audit log: {msg}"
-                    )))),
-                    Err(_) => Err(StoreError::Db(sqlx::Error::WorkerCrashed)),
+                    Ok(Err(msg)) => Err(StoreError::Audit(msg)),
+                    Err(_) => Err(StoreError::AuditWriterGone),
                 };
             }
         }
@@ -924,18 +929,14 @@ impl Store {
             let (reply, wait) = tokio::sync::oneshot::channel();
             tx.send((e.clone(), now, reply))
                 .await
-                .map_err(|_| StoreError::Db(sqlx::Error::WorkerCrashed))?;
+                .map_err(|_| StoreError::AuditWriterGone)?;
             waits.push(wait);
         }
         for w in waits {
             match w.await {
                 Ok(Ok(_)) => {}
-                Ok(Err(msg)) => {
-                    return Err(StoreError::Db(sqlx::Error::Protocol(format!(
-                        "audit log: {msg}"
-                    ))))
-                }
-                Err(_) => return Err(StoreError::Db(sqlx::Error::WorkerCrashed)),
+                Ok(Err(msg)) => return Err(StoreError::Audit(msg)),
+                Err(_) => return Err(StoreError::AuditWriterGone),
             }
         }
         Ok(())
