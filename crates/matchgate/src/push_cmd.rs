@@ -646,11 +646,7 @@ impl Reader {
         kind: Kind,
         mut doc: Value,
     ) -> Result<pb::PushRequest, Vec<(String, String, String)>> {
-        let id_field = if kind == Kind::Werkzoekende {
-            "idWerkzoekende"
-        } else {
-            "idVacature"
-        };
+        let id_field = vum::record_id_property(kind);
         let default_pointer = format!("/{id_field}");
         let pointer = self.id_pointer.as_deref().unwrap_or(&default_pointer);
         if !doc.is_object() {

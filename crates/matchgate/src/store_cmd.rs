@@ -273,11 +273,7 @@ pub fn select(db: &Db, args: &SelectArgs) -> ExitCode {
             },
             Err(e) => return fail(e),
         };
-    let qkind = if kind == Kind::Vacature {
-        Kind::VacatureVraag
-    } else {
-        Kind::WerkzoekendeVraag
-    };
+    let qkind = vum::query_kind(kind);
     let report = Validator::new().validate_value(qkind, &request);
     for f in &report.findings {
         eprintln!(

@@ -443,11 +443,11 @@ impl Local for LocalService {
                             (
                                 Kind::Werkzoekende,
                                 to_json(&w.werkzoekende.unwrap_or_default()),
-                                "idWerkzoekende",
+                                vum::record_id_property(Kind::Werkzoekende),
                             )
                         }
                         Some(pb::push_request::Record::Vacature(v)) => {
-                            (Kind::Vacature, to_json(&v), "idVacature")
+                            (Kind::Vacature, to_json(&v), vum::record_id_property(Kind::Vacature))
                         }
                         Some(pb::push_request::Record::Delete(d)) => {
                             let kind = match d.kind.as_str() {

@@ -452,11 +452,7 @@ impl NodeState {
         request_json: Value,
         p: &Parties,
     ) -> Result<MatchesResponse, Status> {
-        let qkind = if kind == Kind::Vacature {
-            Kind::VacatureVraag
-        } else {
-            Kind::WerkzoekendeVraag
-        };
+        let qkind = vum::query_kind(kind);
         let report = self.validator.validate_value(qkind, &request_json);
         if !report.is_valid() {
             return Err(refuse_report("selection", &report));

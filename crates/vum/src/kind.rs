@@ -200,3 +200,11 @@ pub fn record_id_property(kind: Kind) -> &'static str {
         Family::Vacatures => "idVacature",
     }
 }
+
+/// The selection request (`*-vraag`) that asks for documents of this kind's family.
+pub fn query_kind(kind: Kind) -> Kind {
+    match kind.family() {
+        Family::Werkzoekenden => Kind::WerkzoekendeVraag,
+        Family::Vacatures => Kind::VacatureVraag,
+    }
+}

@@ -27,7 +27,7 @@ mod schema;
 mod walk;
 
 pub use finding::{Finding, Report, Severity};
-pub use kind::{record_id_property, Family, Kind};
+pub use kind::{query_kind, record_id_property, Family, Kind};
 pub use schema::SchemaError;
 pub use walk::is_valid_date;
 
