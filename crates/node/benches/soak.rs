@@ -28,7 +28,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 use vum::Kind;
-use vum_proto::{vacatures as vac, werkzoekenden as wz};
+use vum_proto::werkzoekenden as wz;
 
 const GEMEENTE: &str = "00000001001234567000";
 const UWV: &str = "00000001003214345000";
@@ -333,11 +333,8 @@ async fn main() {
             let mut i = 0usize;
             while tokio::time::Instant::now() < deadline {
                 i += 1;
-                let mut q = serde_json::json!({"vraagObject": {"selectiegebied": {
+                let q = serde_json::json!({"vraagObject": {"selectiegebied": {
                     "postcode": pcs[i % pcs.len()], "afstand": kms[(i / pcs.len()) % kms.len()]}}});
-                if i % 3 == 0 {
-                    q["vraagObject"]["maximumAantalResultaten"] = Value::from(20 + (i % 5) * 10);
-                }
                 let q: wz::WerkzoekendeProfielMatchesRequest = serde_json::from_value(q).unwrap();
                 match local.federated_select_werkzoekenden(q).await {
                     Err(e) => c.err(0, format!("{:?} {}", e.code(), e.message())),
