@@ -78,7 +78,8 @@ pub enum MaxRejects {
 }
 
 fn parse_max_rejects(s: &str) -> Result<MaxRejects, String> {
-    let bad = || format!("'{s}': give a number of rejects (50) or a share of the records read (2%)");
+    let bad =
+        || format!("'{s}': give a number of rejects (50) or a share of the records read (2%)");
     match s.trim().strip_suffix('%') {
         Some(p) => {
             let v: f64 = p.trim().parse().map_err(|_| bad())?;
@@ -121,7 +122,9 @@ impl ImportArgs {
     /// The mapping file, or the built-in mapping of `--vum`.
     pub fn mapping(&self) -> Result<Mapping, String> {
         if self.vum {
-            let kind = self.kind.ok_or("--vum needs --kind werkzoekende or vacature")?;
+            let kind = self
+                .kind
+                .ok_or("--vum needs --kind werkzoekende or vacature")?;
             if kind == vum::Kind::Werkzoekende && !self.consent {
                 return Err("a werkzoekende is shared only with recorded consent: pass --consent when every record in the file consents, or use a mapping whose [consent] reads it per record".into());
             }
@@ -365,7 +368,10 @@ pub(crate) fn print_summary(s: &Summary, rejects: &Path) {
         }
     }
     if s.other_unmapped > 0 {
-        eprintln!("  ... and {} more unmapped value(s) not listed", s.other_unmapped);
+        eprintln!(
+            "  ... and {} more unmapped value(s) not listed",
+            s.other_unmapped
+        );
     }
     if s.rejected > 0 {
         eprintln!("rejected records are in {}", rejects.display());

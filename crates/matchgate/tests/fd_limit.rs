@@ -16,14 +16,20 @@ const GEMEENTE: &str = "00000001001234567000";
 const SW: &str = "00000001005556667000";
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn config(d: &Path, port: u16, local: u16, caps: (u32, u32, u32, u32)) -> std::path::PathBuf {
     let (total, per_peer, handshakes, per_address) = caps;
     let grants: String = [GEMEENTE, SW]
         .iter()
-        .map(|o| format!("[[grants]]\nvia = \"{o}\"\non_behalf_of = [\"{o}\"]\nservices = [\"*\"]\n"))
+        .map(|o| {
+            format!("[[grants]]\nvia = \"{o}\"\non_behalf_of = [\"{o}\"]\nservices = [\"*\"]\n")
+        })
         .collect();
     let text = format!(
         r#"oin = "{UWV}"
@@ -58,7 +64,9 @@ idle_timeout_s = 120
 fn serve_with_file_limit(config: &Path, limit: u32) -> Child {
     Command::new("sh")
         .arg("-c")
-        .arg(format!("ulimit -n {limit} && exec \"$0\" serve --config \"$1\""))
+        .arg(format!(
+            "ulimit -n {limit} && exec \"$0\" serve --config \"$1\""
+        ))
         .arg(env!("CARGO_BIN_EXE_matchgate"))
         .arg(config)
         .current_dir(config.parent().unwrap())
@@ -118,7 +126,9 @@ async fn tls_connect(
 async fn real_call(d: &Path, addr: SocketAddr) -> Result<(), String> {
     let call = async {
         let tls = ClientTlsConfig::new()
-            .ca_certificate(Certificate::from_pem(std::fs::read(d.join("ca.pem")).unwrap()))
+            .ca_certificate(Certificate::from_pem(
+                std::fs::read(d.join("ca.pem")).unwrap(),
+            ))
             .identity(Identity::from_pem(
                 std::fs::read(d.join("sw.pem")).unwrap(),
                 std::fs::read(d.join("sw.key")).unwrap(),
@@ -132,8 +142,18 @@ async fn real_call(d: &Path, addr: SocketAddr) -> Result<(), String> {
             .await
             .map_err(|e| e.to_string())?;
         let mut r = tonic::Request::new(node::pb::NodeInfoRequest {});
-        node::parties::attach(&mut r, SW, SW, UWV, false, &uuid::Uuid::now_v7().to_string());
-        PeerClient::new(ch).node_info(r).await.map_err(|e| e.to_string())?;
+        node::parties::attach(
+            &mut r,
+            SW,
+            SW,
+            UWV,
+            false,
+            &uuid::Uuid::now_v7().to_string(),
+        );
+        PeerClient::new(ch)
+            .node_info(r)
+            .await
+            .map_err(|e| e.to_string())?;
         Ok(())
     };
     tokio::time::timeout(Duration::from_secs(4), call)
@@ -186,8 +206,15 @@ async fn idle_connections_cannot_take_a_node_with_128_files_down() {
     std::fs::write(d.join("node.secret"), "fd-limit-secret-0123456789abcdef").unwrap();
     // caps above what 128 files allow: the outage of the finding
     let uncapped = attack_then_call(d, (5000, 5000, 5000, 5000)).await;
-    assert!(uncapped.is_err(), "with caps above the file limit the held connections should starve the node");
+    assert!(
+        uncapped.is_err(),
+        "with caps above the file limit the held connections should starve the node"
+    );
     // caps under the file limit: the held connections are shed, the call is answered
     let capped = attack_then_call(d, (40, 8, 16, 4)).await;
-    assert_eq!(capped, Ok(()), "with caps under the file limit the node must answer");
+    assert_eq!(
+        capped,
+        Ok(()),
+        "with caps under the file limit the node must answer"
+    );
 }

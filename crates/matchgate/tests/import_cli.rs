@@ -37,26 +37,72 @@ fn the_official_profiles_go_in_as_vum_and_come_back_from_get_key_for_key() {
     let file = shared().join("vum/testdata/werkzoekenden-1000.json");
     let file = file.to_str().unwrap();
     // werkzoekenden need consent: refused without it, before anything is read
-    let out = mg(dir.path(), &["--database", &db, "ingest", "--vum", "--kind", "werkzoekende", file]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("only with recorded consent"), "{}", stderr(&out));
     let out = mg(
         dir.path(),
-        &["--database", &db, "ingest", "--vum", "--kind", "werkzoekende", "--consent", "--contact-consent", file],
+        &[
+            "--database",
+            &db,
+            "ingest",
+            "--vum",
+            "--kind",
+            "werkzoekende",
+            file,
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("only with recorded consent"),
+        "{}",
+        stderr(&out)
+    );
+    let out = mg(
+        dir.path(),
+        &[
+            "--database",
+            &db,
+            "ingest",
+            "--vum",
+            "--kind",
+            "werkzoekende",
+            "--consent",
+            "--contact-consent",
+            file,
+        ],
     );
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stderr(&out).contains("store: 1000 inserted"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("store: 1000 inserted"),
+        "{}",
+        stderr(&out)
+    );
     let again = mg(
         dir.path(),
-        &["--database", &db, "ingest", "--vum", "--kind", "werkzoekende", "--consent", "--contact-consent", file],
+        &[
+            "--database",
+            &db,
+            "ingest",
+            "--vum",
+            "--kind",
+            "werkzoekende",
+            "--consent",
+            "--contact-consent",
+            file,
+        ],
     );
-    assert!(stderr(&again).contains("0 inserted, 0 updated, 1000 unchanged"), "{}", stderr(&again));
+    assert!(
+        stderr(&again).contains("0 inserted, 0 updated, 1000 unchanged"),
+        "{}",
+        stderr(&again)
+    );
 
     let docs: Vec<Value> = serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
     // every 50th profile through the command a tester uses; the id is the document's own
     for d in docs.iter().step_by(50) {
         let id = d["idWerkzoekende"].as_str().unwrap();
-        let out = mg(dir.path(), &["--database", &db, "get", "--kind", "werkzoekende", id]);
+        let out = mg(
+            dir.path(),
+            &["--database", &db, "get", "--kind", "werkzoekende", id],
+        );
         assert!(out.status.success(), "{id}: {}", stderr(&out));
         let back: Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(&back, d, "{id} changed on the way through the store");
@@ -69,11 +115,18 @@ fn vum_vacatures_keep_their_ids_or_are_keyed_when_asked() {
     let file = shared().join("vum/testdata/vacatures-93.json");
     let out = mg(
         dir.path(),
-        &["translate", "--vum", "--kind", "vacature", file.to_str().unwrap(), "-o", "out.ndjson"],
+        &[
+            "translate",
+            "--vum",
+            "--kind",
+            "vacature",
+            file.to_str().unwrap(),
+            "-o",
+            "out.ndjson",
+        ],
     );
     assert!(out.status.success(), "{}", stderr(&out));
-    let docs: Vec<Value> =
-        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    let docs: Vec<Value> = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
     let out: Vec<Value> = std::fs::read_to_string(dir.path().join("out.ndjson"))
         .unwrap()
         .lines()
@@ -86,10 +139,24 @@ fn vum_vacatures_keep_their_ids_or_are_keyed_when_asked() {
         "kind = \"vacature\"\n[source]\nformat = \"vum\"\n[identity]\nkey = true\n",
     )
     .unwrap();
-    let o = mg(dir.path(), &["translate", "--mapping", "m.toml", file.to_str().unwrap(), "-o", "keyed.ndjson"]);
+    let o = mg(
+        dir.path(),
+        &[
+            "translate",
+            "--mapping",
+            "m.toml",
+            file.to_str().unwrap(),
+            "-o",
+            "keyed.ndjson",
+        ],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     let first: Value = serde_json::from_str(
-        std::fs::read_to_string(dir.path().join("keyed.ndjson")).unwrap().lines().next().unwrap(),
+        std::fs::read_to_string(dir.path().join("keyed.ndjson"))
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap(),
     )
     .unwrap();
     let id = first["idVacature"].as_str().unwrap();
@@ -100,7 +167,14 @@ fn vum_vacatures_keep_their_ids_or_are_keyed_when_asked() {
 fn cp1252(cwd: &Path, extra: &[&str]) -> Output {
     let mapping = examples().join("csv-cp1252/mapping.toml");
     let input = examples().join("csv-cp1252/klanten.csv");
-    let mut args = vec!["translate", "--mapping", mapping.to_str().unwrap(), input.to_str().unwrap(), "-o", "out.ndjson"];
+    let mut args = vec![
+        "translate",
+        "--mapping",
+        mapping.to_str().unwrap(),
+        input.to_str().unwrap(),
+        "-o",
+        "out.ndjson",
+    ];
     args.extend_from_slice(extra);
     mg(cwd, &args)
 }
@@ -111,11 +185,20 @@ fn max_rejects_decides_the_exit_code_of_a_completed_run() {
     // the example has 2 rejects in 15 records (13.3 %)
     for (limit, code) in [("0", 1), ("1", 1), ("2", 0), ("10%", 1), ("14%", 0)] {
         let out = cp1252(dir.path(), &["--max-rejects", limit]);
-        assert_eq!(out.status.code(), Some(code), "--max-rejects {limit}: {}", stderr(&out));
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "--max-rejects {limit}: {}",
+            stderr(&out)
+        );
         assert!(stderr(&out).contains("rejected 2"), "{}", stderr(&out));
     }
     let out = cp1252(dir.path(), &["--max-rejects", "lots"]);
-    assert_eq!(out.status.code(), Some(2), "a usage error keeps its own code");
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "a usage error keeps its own code"
+    );
 }
 
 #[test]
@@ -127,9 +210,20 @@ fn translate_and_ingest_write_their_own_rejects_files() {
     let input = examples().join("csv-cp1252/klanten.csv");
     let out = mg(
         dir.path(),
-        &["--database", &db, "ingest", "--mapping", mapping.to_str().unwrap(), input.to_str().unwrap()],
+        &[
+            "--database",
+            &db,
+            "ingest",
+            "--mapping",
+            mapping.to_str().unwrap(),
+            input.to_str().unwrap(),
+        ],
     );
-    assert!(stderr(&out).contains("ingest-rejects.csv"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("ingest-rejects.csv"),
+        "{}",
+        stderr(&out)
+    );
     let t = std::fs::read_to_string(dir.path().join("translate-rejects.csv")).unwrap();
     let i = std::fs::read_to_string(dir.path().join("ingest-rejects.csv")).unwrap();
     assert_eq!(t.lines().count(), 3);
@@ -144,9 +238,22 @@ fn one_thread_and_two_give_the_same_bytes() {
     let run = |threads: &str, out: &str| {
         let o = mg(
             dir.path(),
-            &["translate", "--today", "2026-11-22", "--threads", threads, "--max-rejects", "100%",
-              "--mapping", mapping.to_str().unwrap(), input.to_str().unwrap(), "-o", out,
-              "--rejects", &format!("{out}.rejects.csv")],
+            &[
+                "translate",
+                "--today",
+                "2026-11-22",
+                "--threads",
+                threads,
+                "--max-rejects",
+                "100%",
+                "--mapping",
+                mapping.to_str().unwrap(),
+                input.to_str().unwrap(),
+                "-o",
+                out,
+                "--rejects",
+                &format!("{out}.rejects.csv"),
+            ],
         );
         assert!(o.status.success(), "{}", stderr(&o));
         (

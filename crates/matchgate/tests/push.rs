@@ -384,7 +384,10 @@ async fn push_says_clearly_when_the_node_cannot_be_reached() {
     args.insert(2, "elders.example".into());
     let o = run(args, None, &[]).await;
     assert_eq!(o.code, Some(1), "{o:?}");
-    assert!(o.stderr.contains("not valid for name \"elders.example\""), "{o:?}");
+    assert!(
+        o.stderr.contains("not valid for name \"elders.example\""),
+        "{o:?}"
+    );
     // a stream that never ends (standard input held open): the deadline ends the push
     let mut args = base(node.url(), "ca.pem");
     args[10] = "2s".into();

@@ -242,7 +242,12 @@ async fn main() {
             )
             .unwrap();
             let r = c.select_werkzoekenden(req(q, &oin(0))).await.unwrap();
-            seen.extend(r.into_inner().matches.into_iter().map(|m| m.id_werkzoekende));
+            seen.extend(
+                r.into_inner()
+                    .matches
+                    .into_iter()
+                    .map(|m| m.id_werkzoekende),
+            );
         }
         assert!(!seen.is_empty());
         Arc::new(seen.into_iter().collect())

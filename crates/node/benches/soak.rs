@@ -18,8 +18,8 @@
 //! `SOAK_MINUTES=2 SOAK_SAMPLE_SECONDS=20` for a trial. Reported in BENCHMARKS.md.
 use node::config::{Grant, LocalConfig, NodeConfig, OwnSystem, PeerConfig, TlsConfig};
 use node::pb::{
-    local_client::LocalClient, push_request::Record, FederatedGetRequest, PushDelete,
-    PushRequest, PushWerkzoekende, SyncFeedRequest,
+    local_client::LocalClient, push_request::Record, FederatedGetRequest, PushDelete, PushRequest,
+    PushWerkzoekende, SyncFeedRequest,
 };
 use serde_json::Value;
 use std::path::Path;
@@ -221,7 +221,9 @@ async fn bad_handshake(
 ) -> Result<(), String> {
     use rustls::pki_types::ServerName;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let tcp = attacker_tcp(addr).await.map_err(|e| format!("connect: {e}"))?;
+    let tcp = attacker_tcp(addr)
+        .await
+        .map_err(|e| format!("connect: {e}"))?;
     let mut s = match tls
         .connect(ServerName::try_from("localhost").unwrap(), tcp)
         .await
@@ -237,7 +239,9 @@ async fn bad_handshake(
     let mut buf = [0u8; 64];
     match tokio::time::timeout(Duration::from_secs(5), s.read(&mut buf)).await {
         Ok(Err(_)) | Ok(Ok(0)) => Ok(()),
-        Ok(Ok(n)) => Err(format!("the node answered {n} bytes: the certificate was let in")),
+        Ok(Ok(n)) => Err(format!(
+            "the node answered {n} bytes: the certificate was let in"
+        )),
         Err(_) => Err("neither refused nor answered within 5 s".into()),
     }
 }
@@ -385,7 +389,9 @@ async fn main() {
                 for j in (n % 10) * 50..(n % 10) * 50 + 50 {
                     let mut w = docs[j].clone();
                     w["idWerkzoekende"] = Value::String(format!("soak-w{j:04}"));
-                    let km = w["mobiliteit"]["maximaleReisafstand"].as_i64().unwrap_or(50);
+                    let km = w["mobiliteit"]["maximaleReisafstand"]
+                        .as_i64()
+                        .unwrap_or(50);
                     w["mobiliteit"]["maximaleReisafstand"] =
                         Value::from(if round % 2 == 0 { km } else { (km + 1) % 1000 });
                     stream.push(PushRequest {
@@ -432,11 +438,8 @@ async fn main() {
                     .map(|j| {
                         let mut v = vacs[j % vacs.len()].clone();
                         v["idVacature"] = Value::String(format!("soak-v{j:04}"));
-                        v["sluitingsdatumVacature"] = Value::String(format!(
-                            "2034-{:02}-{:02}",
-                            1 + round % 12,
-                            1 + j % 28
-                        ));
+                        v["sluitingsdatumVacature"] =
+                            Value::String(format!("2034-{:02}-{:02}", 1 + round % 12, 1 + j % 28));
                         PushRequest {
                             record: Some(Record::Vacature(serde_json::from_value(v).unwrap())),
                         }
@@ -592,7 +595,10 @@ async fn main() {
     for (i, k) in KINDS.iter().enumerate() {
         print!("  {k} {}", calls[i]);
     }
-    println!("  (details of records deleted since the selection: {})", c.gone.load(Relaxed));
+    println!(
+        "  (details of records deleted since the selection: {})",
+        c.gone.load(Relaxed)
+    );
     print!("errors");
     for (i, k) in KINDS.iter().enumerate() {
         print!("  {k} {}", errors[i]);

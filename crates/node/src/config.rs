@@ -228,8 +228,7 @@ impl NodeConfig {
                 path.display()
             ));
         }
-        if !(1..=86_400).contains(&c.limits.detail_window_s) || c.limits.details_per_selection < 1
-        {
+        if !(1..=86_400).contains(&c.limits.detail_window_s) || c.limits.details_per_selection < 1 {
             return Err(format!(
                 "{}: limits.detail_window_s must be 1 to 86400 and limits.details_per_selection at least 1",
                 path.display()
@@ -238,9 +237,15 @@ impl NodeConfig {
         let l = &c.limits;
         for (key, v) in [
             ("max_connections", l.max_connections as u64),
-            ("max_connections_per_peer", l.max_connections_per_peer as u64),
+            (
+                "max_connections_per_peer",
+                l.max_connections_per_peer as u64,
+            ),
             ("max_handshakes", l.max_handshakes as u64),
-            ("max_handshakes_per_address", l.max_handshakes_per_address as u64),
+            (
+                "max_handshakes_per_address",
+                l.max_handshakes_per_address as u64,
+            ),
             ("handshake_timeout_s", l.handshake_timeout_s),
             ("idle_timeout_s", l.idle_timeout_s),
             ("keepalive_interval_s", l.keepalive_interval_s),
@@ -327,13 +332,20 @@ mod tests {
         assert!(c.tls.cert.is_absolute() || c.tls.cert.starts_with(p.parent().unwrap()));
         assert_eq!(c.limits.requests_per_second, 200.0);
         assert!(c.peers[0].follow_feed);
-        assert!(c.suwi_granted("00000001003214345000", "00000001003214345000", "vacancy-feed"));
-        assert!(!c.suwi_granted("00000001003214345000", "00000009999999999000", "vacancy-feed"));
-        assert!(c.local.ca.ends_with("local-ca.pem"));
-        assert!(c.local.clients[0].admits(
-            Some("00000001001234567000"),
-            Some("gemeente own systems")
+        assert!(c.suwi_granted(
+            "00000001003214345000",
+            "00000001003214345000",
+            "vacancy-feed"
         ));
+        assert!(!c.suwi_granted(
+            "00000001003214345000",
+            "00000009999999999000",
+            "vacancy-feed"
+        ));
+        assert!(c.local.ca.ends_with("local-ca.pem"));
+        assert!(
+            c.local.clients[0].admits(Some("00000001001234567000"), Some("gemeente own systems"))
+        );
         assert!(!c.local.clients[0].admits(Some("00000001003214345000"), Some("UWV")));
         assert_eq!(c.limits.max_connections, 400);
         assert_eq!(c.limits.connections().idle_timeout.as_secs(), 120);

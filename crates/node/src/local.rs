@@ -200,12 +200,19 @@ impl LocalService {
         } else {
             "get-werkzoekende"
         };
-        if !(vum_id.len() == 40 && vum_id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))) {
+        if !(vum_id.len() == 40
+            && vum_id
+                .bytes()
+                .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+        {
             let why = format!(
                 "vum_id: {} is not a vumID of this node (40 lowercase hex digits)",
                 parties::shown(vum_id)
             );
-            return Err(parties::bad_request(why.clone(), vec![("vum_id".into(), why)]));
+            return Err(parties::bad_request(
+                why.clone(),
+                vec![("vum_id".into(), why)],
+            ));
         }
         st.result_sets_written().await;
         let grant = st
@@ -446,9 +453,11 @@ impl Local for LocalService {
                                 vum::record_id_property(Kind::Werkzoekende),
                             )
                         }
-                        Some(pb::push_request::Record::Vacature(v)) => {
-                            (Kind::Vacature, to_json(&v), vum::record_id_property(Kind::Vacature))
-                        }
+                        Some(pb::push_request::Record::Vacature(v)) => (
+                            Kind::Vacature,
+                            to_json(&v),
+                            vum::record_id_property(Kind::Vacature),
+                        ),
                         Some(pb::push_request::Record::Delete(d)) => {
                             let kind = match d.kind.as_str() {
                                 "werkzoekende" => Kind::Werkzoekende,
@@ -485,7 +494,10 @@ impl Local for LocalService {
                                     vec![(
                                         "/id".into(),
                                         "push/id-te-lang".into(),
-                                        format!("the local id is {} bytes; at most {MAX_LOCAL_ID}", d.id.len()),
+                                        format!(
+                                            "the local id is {} bytes; at most {MAX_LOCAL_ID}",
+                                            d.id.len()
+                                        ),
                                     )],
                                 );
                                 continue;
@@ -538,7 +550,10 @@ impl Local for LocalService {
                             vec![(
                                 format!("/{id_field}"),
                                 "push/id-te-lang".into(),
-                                format!("the local id is {} bytes; at most {MAX_LOCAL_ID}", local_id.len()),
+                                format!(
+                                    "the local id is {} bytes; at most {MAX_LOCAL_ID}",
+                                    local_id.len()
+                                ),
                             )],
                         );
                         continue;

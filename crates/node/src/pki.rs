@@ -125,7 +125,11 @@ pub fn write_dev_pki(dir: &Path, orgs: &[(&str, &str)]) -> Result<(), Box<dyn st
         )?;
     }
     if let Some((name, oin)) = orgs.first() {
-        write_pair(dir, "expired", &ca.node(&format!("{name} (expired)"), oin, true)?)?;
+        write_pair(
+            dir,
+            "expired",
+            &ca.node(&format!("{name} (expired)"), oin, true)?,
+        )?;
         let foreign = DevCa::new("Some other CA")?;
         std::fs::write(dir.join("foreign-ca.pem"), &foreign.pem.cert)?;
         write_pair(dir, "foreign", &foreign.node(name, oin, false)?)?;

@@ -223,7 +223,9 @@ fn own_systems(config: &NodeConfig) -> tls::Admission {
             Err(format!(
                 "not an own system: the certificate (OIN {}, CN {}) is in no [local] clients entry",
                 oin.as_deref().unwrap_or("none"),
-                cn.as_deref().map(parties::shown).unwrap_or_else(|| "none".into())
+                cn.as_deref()
+                    .map(parties::shown)
+                    .unwrap_or_else(|| "none".into())
             ))
         }
     }))

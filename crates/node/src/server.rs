@@ -58,10 +58,7 @@ pub fn check_record_id(id: &str) -> Result<(), Status> {
     if id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Ok(());
     }
-    let why = format!(
-        "id: {} is not a VUM id (32 hex digits)",
-        parties::shown(id)
-    );
+    let why = format!("id: {} is not a VUM id (32 hex digits)", parties::shown(id));
     Err(bad_request(why.clone(), vec![("id".into(), why)]))
 }
 
@@ -116,7 +113,10 @@ pub struct NodeState {
     served: std::sync::Mutex<Served>,
     /// keys the in-memory served index (two SipHash functions with this process's random keys:
     /// a detail check costs no HMAC; the stored sets keep the HMAC key that survives restarts)
-    served_hash: (std::collections::hash_map::RandomState, std::collections::hash_map::RandomState),
+    served_hash: (
+        std::collections::hash_map::RandomState,
+        std::collections::hash_map::RandomState,
+    ),
 }
 
 /// The most (peer, record) pairs the source keeps in memory for the detail check; the oldest
@@ -157,7 +157,9 @@ impl Served {
         self.used.insert(set, 0);
         self.sets.push_back((set, now, keys));
         while self.len > MAX_SERVED || self.sets.front().is_some_and(|(_, at, _)| *at < since) {
-            let Some((old, _, keys)) = self.sets.pop_front() else { break };
+            let Some((old, _, keys)) = self.sets.pop_front() else {
+                break;
+            };
             for k in &keys {
                 if self.keys.get(k).is_some_and(|(s, _)| *s == old) {
                     self.keys.remove(k);
@@ -854,7 +856,11 @@ impl Peer for PeerService {
             .await?
         {
             MatchesResponse::Werkzoekenden(r) => {
-                let ids = r.matches.iter().map(|m| m.id_werkzoekende.clone()).collect();
+                let ids = r
+                    .matches
+                    .iter()
+                    .map(|m| m.id_werkzoekende.clone())
+                    .collect();
                 self.0.remember_served(&p, Kind::Werkzoekende, ids).await;
                 Ok(Response::new(r))
             }
@@ -1006,7 +1012,7 @@ impl tokio_stream::Stream for Pages {
 
 #[cfg(test)]
 mod served_tests {
-    use super::{ServedCheck, Served, MAX_SERVED};
+    use super::{Served, ServedCheck, MAX_SERVED};
 
     fn key(i: usize) -> u128 {
         i as u128
@@ -1035,10 +1041,17 @@ mod served_tests {
         let mut s = Served::default();
         let per = 1000;
         for set in 0..(MAX_SERVED / per + 5) {
-            s.remember((set * per..(set + 1) * per).map(key).collect(), set as i64, 0);
+            s.remember(
+                (set * per..(set + 1) * per).map(key).collect(),
+                set as i64,
+                0,
+            );
         }
         assert!(s.len <= MAX_SERVED && s.keys.len() <= MAX_SERVED);
         assert!(matches!(s.check(&key(0), 0, 10), ServedCheck::Unknown));
-        assert!(matches!(s.check(&key(MAX_SERVED), 0, 10), ServedCheck::Granted));
+        assert!(matches!(
+            s.check(&key(MAX_SERVED), 0, 10),
+            ServedCheck::Granted
+        ));
     }
 }

@@ -62,7 +62,11 @@ tokio::task_local! {
 
 fn report(der: &[u8], class: &'static str, reason: String) {
     let _ = VERDICT.try_with(|v| {
-        *v.borrow_mut() = Some((oin_of(der), class, crate::server::bounded(&reason, MAX_REASON)));
+        *v.borrow_mut() = Some((
+            oin_of(der),
+            class,
+            crate::server::bounded(&reason, MAX_REASON),
+        ));
     });
 }
 
@@ -392,7 +396,9 @@ pub fn accept(
     let handshakes = Arc::new(tokio::sync::Semaphore::new(limits.max_handshakes));
     let per_oin = Arc::new(std::sync::Mutex::new(HashMap::<String, usize>::new()));
     // at most max_handshakes entries: each holds a handshake in progress
-    let per_address = Arc::new(std::sync::Mutex::new(HashMap::<std::net::IpAddr, usize>::new()));
+    let per_address = Arc::new(std::sync::Mutex::new(
+        HashMap::<std::net::IpAddr, usize>::new(),
+    ));
     let shed = Arc::new(Shed::default());
     tokio::spawn(async move {
         loop {
@@ -445,15 +451,12 @@ pub fn accept(
             );
             tokio::spawn(async move {
                 let hs = VERDICT
-                    .scope(
-                        std::cell::RefCell::new(None),
-                        async {
-                            let r =
-                                tokio::time::timeout(limits.handshake_timeout, acceptor.accept(tcp))
-                                    .await;
-                            (r, VERDICT.with(|v| v.borrow_mut().take()))
-                        },
-                    )
+                    .scope(std::cell::RefCell::new(None), async {
+                        let r =
+                            tokio::time::timeout(limits.handshake_timeout, acceptor.accept(tcp))
+                                .await;
+                        (r, VERDICT.with(|v| v.borrow_mut().take()))
+                    })
                     .await;
                 drop((hs_place, hs_address));
                 let stream = match hs {

@@ -3,7 +3,9 @@
 mod common;
 use common::*;
 use node::parties;
-use node::pb::{local_client::LocalClient, peer_client::PeerClient, FederatedGetRequest, GetRequest};
+use node::pb::{
+    local_client::LocalClient, peer_client::PeerClient, FederatedGetRequest, GetRequest,
+};
 use sqlx::Row;
 use tonic::transport::Channel;
 use tonic::Code;
@@ -60,7 +62,13 @@ async fn a_suwi_claim_the_configuration_does_not_make_is_refused_and_audited() {
     assert!(ids.len() >= 10);
     for id in &ids[..5] {
         let e = c
-            .get_werkzoekende(req(GetRequest { id: id.clone() }, GEMEENTE, GEMEENTE, UWV, true))
+            .get_werkzoekende(req(
+                GetRequest { id: id.clone() },
+                GEMEENTE,
+                GEMEENTE,
+                UWV,
+                true,
+            ))
             .await
             .expect_err("a SUWI claim no grant makes must be refused");
         assert_eq!(e.code(), Code::PermissionDenied, "{e:?}");
@@ -69,7 +77,13 @@ async fn a_suwi_claim_the_configuration_does_not_make_is_refused_and_audited() {
     // the same details without the claim: no LDR indication in any of them
     for id in &ids[..5] {
         let w = c
-            .get_werkzoekende(req(GetRequest { id: id.clone() }, GEMEENTE, GEMEENTE, UWV, false))
+            .get_werkzoekende(req(
+                GetRequest { id: id.clone() },
+                GEMEENTE,
+                GEMEENTE,
+                UWV,
+                false,
+            ))
             .await
             .unwrap()
             .into_inner();
@@ -100,14 +114,35 @@ async fn oversized_and_malformed_values_are_refused_by_field_and_never_logged() 
     assert_eq!(field(&e), "id");
     for bad in ["../../etc/passwd", "0123456789abcdef0123456789abcdef0"] {
         let e = c
-            .get_vacature(req(GetRequest { id: bad.into() }, GEMEENTE, GEMEENTE, UWV, false))
+            .get_vacature(req(
+                GetRequest { id: bad.into() },
+                GEMEENTE,
+                GEMEENTE,
+                UWV,
+                false,
+            ))
             .await
             .unwrap_err();
-        assert_eq!((e.code(), field(&e)), (Code::InvalidArgument, "id".to_string()));
+        assert_eq!(
+            (e.code(), field(&e)),
+            (Code::InvalidArgument, "id".to_string())
+        );
     }
     // a 7 KB value in each party header
-    for name in [parties::FROM, parties::VIA, parties::TO, parties::TRANSACTION, parties::SUWI] {
-        let mut r = req(GetRequest { id: "0".repeat(32) }, GEMEENTE, GEMEENTE, UWV, false);
+    for name in [
+        parties::FROM,
+        parties::VIA,
+        parties::TO,
+        parties::TRANSACTION,
+        parties::SUWI,
+    ] {
+        let mut r = req(
+            GetRequest { id: "0".repeat(32) },
+            GEMEENTE,
+            GEMEENTE,
+            UWV,
+            false,
+        );
         r.metadata_mut()
             .insert(name, "7".repeat(7 * 1024).parse().unwrap());
         let e = c.get_werkzoekende(r).await.unwrap_err();
@@ -122,7 +157,13 @@ async fn oversized_and_malformed_values_are_refused_by_field_and_never_logged() 
         format!("urn:uuid:{u}"),
         u.simple().to_string(),
     ] {
-        let mut r = req(GetRequest { id: "0".repeat(32) }, GEMEENTE, GEMEENTE, UWV, false);
+        let mut r = req(
+            GetRequest { id: "0".repeat(32) },
+            GEMEENTE,
+            GEMEENTE,
+            UWV,
+            false,
+        );
         r.metadata_mut()
             .insert(parties::TRANSACTION, t.parse().unwrap());
         let e = c.get_werkzoekende(r).await.unwrap_err();
@@ -146,12 +187,18 @@ async fn oversized_and_malformed_values_are_refused_by_field_and_never_logged() 
         })
         .await
         .unwrap_err();
-    assert_eq!((e.code(), field(&e)), (Code::InvalidArgument, "vum_id".to_string()));
+    assert_eq!(
+        (e.code(), field(&e)),
+        (Code::InvalidArgument, "vum_id".to_string())
+    );
     // every refusal is audited, and no audit field is longer than its bound
     for store in [&f.uwv.state.store, &f.gemeente.state.store] {
         let rows = audit_rows(store).await;
         for r in &rows {
-            assert!(r.0.len() <= 64 && r.1.len() <= 64 && r.2.len() <= 64, "{r:?}");
+            assert!(
+                r.0.len() <= 64 && r.1.len() <= 64 && r.2.len() <= 64,
+                "{r:?}"
+            );
             assert!(r.3.len() <= 300, "{} bytes: {}", r.3.len(), &r.3[..100]);
         }
     }
@@ -194,7 +241,14 @@ async fn a_peers_certificate_is_refused_on_the_local_listener() {
         (f.gemeente.local_addr, "gemeente"), // the node's own peer certificate, other CA
         (f.gemeente.local_addr, "uwv-local"), // another organisation's own system
     ] {
-        let r = match channel(d, addr, Some((&format!("{cert}.pem"), &format!("{cert}.key"))), "ca.pem").await {
+        let r = match channel(
+            d,
+            addr,
+            Some((&format!("{cert}.pem"), &format!("{cert}.key"))),
+            "ca.pem",
+        )
+        .await
+        {
             Err(e) => Err(e.to_string()),
             Ok(ch) => LocalClient::new(ch)
                 .push(push())
@@ -202,16 +256,28 @@ async fn a_peers_certificate_is_refused_on_the_local_listener() {
                 .map(|_| ())
                 .map_err(|s| format!("{s:?}")),
         };
-        assert!(r.is_err(), "{cert} pushed records into the gemeente's store");
+        assert!(
+            r.is_err(),
+            "{cert} pushed records into the gemeente's store"
+        );
     }
     for (addr, cert) in [
         (same_ca.local_addr, "gemeente"),
         (f.gemeente.local_addr, "gemeente-local"),
     ] {
-        let ch = channel(d, addr, Some((&format!("{cert}.pem"), &format!("{cert}.key"))), "ca.pem")
+        let ch = channel(
+            d,
+            addr,
+            Some((&format!("{cert}.pem"), &format!("{cert}.key"))),
+            "ca.pem",
+        )
+        .await
+        .unwrap();
+        let sum = LocalClient::new(ch)
+            .push(push())
             .await
-            .unwrap();
-        let sum = LocalClient::new(ch).push(push()).await.unwrap().into_inner();
+            .unwrap()
+            .into_inner();
         // inserted now: none of the refused pushes landed
         assert_eq!(sum.inserted, 1, "{cert}: {sum:?}");
     }
@@ -240,7 +306,10 @@ fn the_development_pki_writes_keys_owner_only() {
     let k = dir.path().join("uwv.key");
     std::fs::set_permissions(&k, std::fs::Permissions::from_mode(0o644)).unwrap();
     node::pki::write_dev_pki(dir.path(), &[("gemeente", GEMEENTE), ("uwv", UWV)]).unwrap();
-    assert_eq!(std::fs::metadata(&k).unwrap().permissions().mode() & 0o777, 0o600);
+    assert_eq!(
+        std::fs::metadata(&k).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
 }
 
 /// Finding 4: a source releases a detail only of a record it returned to that peer in a
@@ -258,19 +327,31 @@ async fn a_source_releases_details_only_of_what_it_selected_for_that_peer() {
         .collect();
     let get = |id: &str| req(GetRequest { id: id.into() }, GEMEENTE, GEMEENTE, UWV, false);
     let e = c.get_werkzoekende(get(&held[0])).await.unwrap_err();
-    assert_eq!(e.code(), Code::NotFound, "a detail without a selection: {e:?}");
+    assert_eq!(
+        e.code(),
+        Code::NotFound,
+        "a detail without a selection: {e:?}"
+    );
     let ids = selected(&mut c).await;
     assert!(ids.len() > 10, "{}", ids.len());
     let never = held.iter().find(|h| !ids.contains(h)).unwrap();
     let e = c.get_werkzoekende(get(never)).await.unwrap_err();
-    assert_eq!(e.code(), Code::NotFound, "an id this selection did not return");
+    assert_eq!(
+        e.code(),
+        Code::NotFound,
+        "an id this selection did not return"
+    );
     // ten details of the selection, then the source says no itself
     for (i, id) in ids.iter().enumerate().take(11) {
         let r = c.get_werkzoekende(get(id)).await;
         if i < 10 {
             r.unwrap();
         } else {
-            assert_eq!(r.unwrap_err().code(), Code::ResourceExhausted, "the 11th detail");
+            assert_eq!(
+                r.unwrap_err().code(),
+                Code::ResourceExhausted,
+                "the 11th detail"
+            );
         }
     }
     // a new selection opens a new set
@@ -285,7 +366,10 @@ async fn a_source_releases_details_only_of_what_it_selected_for_that_peer() {
         .collect();
     assert_eq!(refused.len(), 3, "{refused:?}");
     assert_eq!(
-        refused.iter().filter(|s| s.contains("not selected")).count(),
+        refused
+            .iter()
+            .filter(|s| s.contains("not selected"))
+            .count(),
         2,
         "{refused:?}"
     );
@@ -322,9 +406,14 @@ async fn a_detail_selected_for_one_peer_is_refused_to_another() {
         .unwrap();
     let client = |who: &'static str| async move {
         PeerClient::new(
-            channel(d, uwv.peer_addr, Some((&format!("{who}.pem"), &format!("{who}.key"))), "ca.pem")
-                .await
-                .unwrap(),
+            channel(
+                d,
+                uwv.peer_addr,
+                Some((&format!("{who}.pem"), &format!("{who}.key"))),
+                "ca.pem",
+            )
+            .await
+            .unwrap(),
         )
     };
     let mut gem = client("gemeente").await;
@@ -335,9 +424,15 @@ async fn a_detail_selected_for_one_peer_is_refused_to_another() {
         .await
         .unwrap_err();
     assert_eq!(e.code(), Code::NotFound, "{e:?}");
-    gem.get_werkzoekende(req(GetRequest { id: ids[0].clone() }, GEMEENTE, GEMEENTE, UWV, false))
-        .await
-        .unwrap();
+    gem.get_werkzoekende(req(
+        GetRequest { id: ids[0].clone() },
+        GEMEENTE,
+        GEMEENTE,
+        UWV,
+        false,
+    ))
+    .await
+    .unwrap();
     uwv.stop().await;
 }
 
@@ -351,13 +446,21 @@ async fn refused_handshakes_are_throttled_per_kind_and_address() {
     let t = std::time::Instant::now();
     for i in 0..200u64 {
         let ca = node::pki::DevCa::new(&format!("self-made {i}")).unwrap();
-        let p = ca.node("gemeente", &format!("{:020}", 1_000_000 + i), false).unwrap();
+        let p = ca
+            .node("gemeente", &format!("{:020}", 1_000_000 + i), false)
+            .unwrap();
         std::fs::write(d.join("self.pem"), &p.cert).unwrap();
         std::fs::write(d.join("self.key"), &p.key).unwrap();
         let r = match channel(d, f.uwv.peer_addr, Some(("self.pem", "self.key")), "ca.pem").await {
             Err(_) => Err(()),
             Ok(ch) => PeerClient::new(ch)
-                .node_info(req(node::pb::NodeInfoRequest {}, GEMEENTE, GEMEENTE, UWV, false))
+                .node_info(req(
+                    node::pb::NodeInfoRequest {},
+                    GEMEENTE,
+                    GEMEENTE,
+                    UWV,
+                    false,
+                ))
                 .await
                 .map(|_| ())
                 .map_err(|_| ()),
@@ -374,7 +477,13 @@ async fn refused_handshakes_are_throttled_per_kind_and_address() {
         .await
         .unwrap()
         .iter()
-        .map(|r| (r.get::<String, _>(0), r.get::<String, _>(1), r.get::<i64, _>(2)))
+        .map(|r| {
+            (
+                r.get::<String, _>(0),
+                r.get::<String, _>(1),
+                r.get::<i64, _>(2),
+            )
+        })
         .collect::<Vec<_>>();
         if rows.iter().map(|r| r.2).sum::<i64>() >= 200 {
             break;
@@ -388,9 +497,11 @@ async fn refused_handshakes_are_throttled_per_kind_and_address() {
         rows.len()
     );
     assert!(rows.iter().all(|r| r.0 == "unknown"), "{rows:?}");
-    assert!(rows
-        .iter()
-        .all(|r| r.1.starts_with("unknown issuer, claimed_oin 0000000000000")), "{rows:?}");
+    assert!(
+        rows.iter()
+            .all(|r| r.1.starts_with("unknown issuer, claimed_oin 0000000000000")),
+        "{rows:?}"
+    );
     f.gemeente.stop().await;
 }
 
@@ -426,14 +537,20 @@ async fn tls_connect(
         .await
 }
 
-async fn raw_connect(addr: std::net::SocketAddr, from: [u8; 4]) -> std::io::Result<tokio::net::TcpStream> {
+async fn raw_connect(
+    addr: std::net::SocketAddr,
+    from: [u8; 4],
+) -> std::io::Result<tokio::net::TcpStream> {
     let s = tokio::net::TcpSocket::new_v4()?;
     s.bind(std::net::SocketAddr::from((from, 0)))?;
     s.connect(addr).await
 }
 
 /// Whether the node closes the connection within `within` (EOF or an error on read).
-async fn closed_within<S: tokio::io::AsyncRead + Unpin>(s: &mut S, within: std::time::Duration) -> bool {
+async fn closed_within<S: tokio::io::AsyncRead + Unpin>(
+    s: &mut S,
+    within: std::time::Duration,
+) -> bool {
     use tokio::io::AsyncReadExt;
     let mut buf = [0u8; 256];
     let until = tokio::time::Instant::now() + within;
@@ -487,7 +604,10 @@ async fn held_connections_are_capped_and_idle_ones_closed() {
             shed += 1;
         }
     }
-    assert!(shed >= 96, "{shed} of 100 idle TCP connections closed at once");
+    assert!(
+        shed >= 96,
+        "{shed} of 100 idle TCP connections closed at once"
+    );
     // 20 mutual-TLS connections with the gemeente's certificate that then send nothing
     let mut held = Vec::new();
     for _ in 0..20 {
@@ -515,7 +635,10 @@ async fn held_connections_are_capped_and_idle_ones_closed() {
     assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
     // the idle ones are closed after the idle timeout (2 s)
     for s in open.iter_mut() {
-        assert!(closed_within(s, Duration::from_secs(4)).await, "an idle connection stayed open");
+        assert!(
+            closed_within(s, Duration::from_secs(4)).await,
+            "an idle connection stayed open"
+        );
     }
     // and their places are free again
     tls_connect(d, uwv.peer_addr, [127, 0, 0, 3], "gemeente")
@@ -552,12 +675,20 @@ async fn total_connection_and_handshake_caps_close_the_excess_at_once() {
     // four mutual-TLS connections that then send nothing: four of the six places
     let mut held = Vec::new();
     for i in 0..4u8 {
-        held.push(tls_connect(d, uwv.peer_addr, [127, 0, 0, 10 + i], "gemeente").await.unwrap());
+        held.push(
+            tls_connect(d, uwv.peer_addr, [127, 0, 0, 10 + i], "gemeente")
+                .await
+                .unwrap(),
+        );
     }
     // ten TCP connections that never start a handshake: two get the last places
     let mut raw = Vec::new();
     for i in 0..10u8 {
-        raw.push(raw_connect(uwv.peer_addr, [127, 0, 0, 20 + i]).await.unwrap());
+        raw.push(
+            raw_connect(uwv.peer_addr, [127, 0, 0, 20 + i])
+                .await
+                .unwrap(),
+        );
     }
     let mut shed = 0;
     for s in raw.iter_mut() {
@@ -565,14 +696,22 @@ async fn total_connection_and_handshake_caps_close_the_excess_at_once() {
             shed += 1;
         }
     }
-    assert_eq!(shed, 8, "connections over max_connections (6) are closed at once");
+    assert_eq!(
+        shed, 8,
+        "connections over max_connections (6) are closed at once"
+    );
     // all six places taken: a further mutual-TLS connection is closed before its handshake
     assert!(
-        tls_connect(d, uwv.peer_addr, [127, 0, 0, 40], "gemeente").await.is_err(),
+        tls_connect(d, uwv.peer_addr, [127, 0, 0, 40], "gemeente")
+            .await
+            .is_err(),
         "a seventh connection is refused"
     );
     for s in held.iter_mut() {
-        assert!(!closed_within(s, Duration::from_millis(100)).await, "held connections stay");
+        assert!(
+            !closed_within(s, Duration::from_millis(100)).await,
+            "held connections stay"
+        );
     }
     drop(raw);
     drop(held);
@@ -580,7 +719,11 @@ async fn total_connection_and_handshake_caps_close_the_excess_at_once() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let mut raw = Vec::new();
     for i in 0..6u8 {
-        raw.push(raw_connect(uwv.peer_addr, [127, 0, 0, 50 + i]).await.unwrap());
+        raw.push(
+            raw_connect(uwv.peer_addr, [127, 0, 0, 50 + i])
+                .await
+                .unwrap(),
+        );
     }
     let mut shed = 0;
     for s in raw.iter_mut() {
@@ -588,7 +731,10 @@ async fn total_connection_and_handshake_caps_close_the_excess_at_once() {
             shed += 1;
         }
     }
-    assert_eq!(shed, 3, "handshakes over max_handshakes (3) are closed at once");
+    assert_eq!(
+        shed, 3,
+        "handshakes over max_handshakes (3) are closed at once"
+    );
     uwv.stop().await;
 }
 
@@ -614,21 +760,35 @@ async fn a_client_that_answers_no_ping_is_closed_by_keepalive() {
     let mut slow = cfg.clone();
     let uwv = node::run::start(cfg).await.unwrap();
     let preface = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00";
-    let mut s = tls_connect(d, uwv.peer_addr, [127, 0, 0, 60], "gemeente").await.unwrap();
+    let mut s = tls_connect(d, uwv.peer_addr, [127, 0, 0, 60], "gemeente")
+        .await
+        .unwrap();
     // the HTTP/2 client preface and an empty SETTINGS frame, then silence
     s.write_all(preface).await.unwrap();
     s.flush().await.unwrap();
     let t = std::time::Instant::now();
-    assert!(closed_within(&mut s, Duration::from_secs(10)).await, "still open after 10 s");
-    assert!(t.elapsed() < Duration::from_secs(8), "closed by keepalive, not the idle timeout: {:?}", t.elapsed());
+    assert!(
+        closed_within(&mut s, Duration::from_secs(10)).await,
+        "still open after 10 s"
+    );
+    assert!(
+        t.elapsed() < Duration::from_secs(8),
+        "closed by keepalive, not the idle timeout: {:?}",
+        t.elapsed()
+    );
     uwv.stop().await;
     // the control: with a keepalive interval of a minute the same silent client stays open
     slow.limits.keepalive_interval_s = 60;
     let uwv = node::run::start(slow).await.unwrap();
-    let mut s = tls_connect(d, uwv.peer_addr, [127, 0, 0, 61], "gemeente").await.unwrap();
+    let mut s = tls_connect(d, uwv.peer_addr, [127, 0, 0, 61], "gemeente")
+        .await
+        .unwrap();
     s.write_all(preface).await.unwrap();
     s.flush().await.unwrap();
-    assert!(!closed_within(&mut s, Duration::from_secs(4)).await, "closed without keepalive");
+    assert!(
+        !closed_within(&mut s, Duration::from_secs(4)).await,
+        "closed without keepalive"
+    );
     drop(s);
     uwv.stop().await;
 }

@@ -61,11 +61,15 @@ fn seeds() -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
     for sub in ["valid", "invalid", "warning"] {
         for e in std::fs::read_dir(dir.join(sub)).unwrap() {
             let text = std::fs::read_to_string(e.unwrap().path()).unwrap();
-            let Ok(vector) = serde_json::from_str::<serde_json::Value>(&text) else { continue };
+            let Ok(vector) = serde_json::from_str::<serde_json::Value>(&text) else {
+                continue;
+            };
             let doc = vector["document"].clone();
             match vector["kind"].as_str() {
                 Some("werkzoekende-vraag") => {
-                    if let Ok(m) = serde_json::from_value::<wz::WerkzoekendeProfielMatchesRequest>(doc) {
+                    if let Ok(m) =
+                        serde_json::from_value::<wz::WerkzoekendeProfielMatchesRequest>(doc)
+                    {
                         w.push(m.encode_to_vec());
                     }
                 }
@@ -78,7 +82,10 @@ fn seeds() -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
             }
         }
     }
-    assert!(!w.is_empty() && !v.is_empty(), "no selection vectors to start from");
+    assert!(
+        !w.is_empty() && !v.is_empty(),
+        "no selection vectors to start from"
+    );
     (w, v)
 }
 
@@ -89,7 +96,11 @@ fn judge(kind: Kind, json: serde_json::Value, validator: &Validator) -> bool {
         let _ = node::server::refuse_report("selection", &report);
         return false;
     }
-    let family = if kind == Kind::VacatureVraag { Family::Vacatures } else { Family::Werkzoekenden };
+    let family = if kind == Kind::VacatureVraag {
+        Family::Vacatures
+    } else {
+        Family::Werkzoekenden
+    };
     vum::query::Selectie::from_request(family, &json).is_ok()
 }
 
@@ -100,7 +111,11 @@ fn mutated_selection_requests_never_panic() {
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     let (mut decoded, mut accepted) = (0u32, 0u32);
     for i in 0..20_000 {
-        let (seeds, kind) = if i % 2 == 0 { (&w, Kind::WerkzoekendeVraag) } else { (&v, Kind::VacatureVraag) };
+        let (seeds, kind) = if i % 2 == 0 {
+            (&w, Kind::WerkzoekendeVraag)
+        } else {
+            (&v, Kind::VacatureVraag)
+        };
         let seed = &seeds[rng.below(seeds.len())];
         let other = &seeds[rng.below(seeds.len())];
         let bytes = mutate(&mut rng, seed, other);
@@ -121,7 +136,10 @@ fn mutated_selection_requests_never_panic() {
         }
     }
     // the mutations reach both the decoder's errors and the checks behind it
-    assert!(decoded > 1_000 && accepted > 100, "decoded {decoded}, accepted {accepted}");
+    assert!(
+        decoded > 1_000 && accepted > 100,
+        "decoded {decoded}, accepted {accepted}"
+    );
 }
 
 #[test]
@@ -129,15 +147,31 @@ fn random_party_metadata_and_ids_are_refused_without_panic() {
     const OWN: &str = "00000001001234567000";
     const CERT: &str = "00000001003214345000";
     let mut rng = Rng(0xD1B5_4A32_D192_ED03);
-    let keys = ["x-vum-fromparty", "x-vum-viaparty", "x-vum-toparty", "x-vum-suwiparty", "x-vum-berichtversie", "x-transaction-id"];
-    let good = [CERT, CERT, OWN, "false", "3.0.0", "0192f0c2-7d5e-7cc3-9f3a-2a1b3c4d5e6f"];
+    let keys = [
+        "x-vum-fromparty",
+        "x-vum-viaparty",
+        "x-vum-toparty",
+        "x-vum-suwiparty",
+        "x-vum-berichtversie",
+        "x-transaction-id",
+    ];
+    let good = [
+        CERT,
+        CERT,
+        OWN,
+        "false",
+        "3.0.0",
+        "0192f0c2-7d5e-7cc3-9f3a-2a1b3c4d5e6f",
+    ];
     let mut ok = 0;
     for _ in 0..20_000 {
         let mut md = MetadataMap::new();
         for (k, g) in keys.iter().zip(good) {
             let value: String = match rng.below(4) {
                 0 => g.to_string(),
-                1 => (0..rng.below(9000)).map(|_| char::from(32 + (rng.next() % 95) as u8)).collect(),
+                1 => (0..rng.below(9000))
+                    .map(|_| char::from(32 + (rng.next() % 95) as u8))
+                    .collect(),
                 2 => {
                     let mut s = g.to_string();
                     let i = rng.below(s.len() + 1);
@@ -153,7 +187,9 @@ fn random_party_metadata_and_ids_are_refused_without_panic() {
         if node::parties::check_metadata(&md, CERT.to_string(), OWN).is_ok() {
             ok += 1;
         }
-        let id: String = (0..rng.below(80)).map(|_| char::from(32 + (rng.next() % 95) as u8)).collect();
+        let id: String = (0..rng.below(80))
+            .map(|_| char::from(32 + (rng.next() % 95) as u8))
+            .collect();
         let _ = node::server::check_record_id(&id);
     }
     assert!(ok > 0, "the unchanged metadata passes now and then");

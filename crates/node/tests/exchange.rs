@@ -131,7 +131,10 @@ async fn identity_problems_are_refused_and_logged() {
         "one entry per kind and address per second: {rows:?}"
     );
     // a refused certificate proves no identity: the actor is unknown, its OIN only claimed
-    assert!(handshakes.iter().all(|r| r.1 == "unknown"), "{handshakes:?}");
+    assert!(
+        handshakes.iter().all(|r| r.1 == "unknown"),
+        "{handshakes:?}"
+    );
     assert!(
         handshakes
             .iter()
@@ -140,9 +143,9 @@ async fn identity_problems_are_refused_and_logged() {
     );
     // the foreign and the expired certificate claim the gemeente's OIN
     assert!(
-        handshakes
-            .iter()
-            .any(|r| r.2.starts_with(&format!("unknown issuer, claimed_oin {GEMEENTE}, from 127.0.0.1"))),
+        handshakes.iter().any(|r| r.2.starts_with(&format!(
+            "unknown issuer, claimed_oin {GEMEENTE}, from 127.0.0.1"
+        ))),
         "{handshakes:?}"
     );
     assert!(
@@ -152,9 +155,9 @@ async fn identity_problems_are_refused_and_logged() {
         "{handshakes:?}"
     );
     assert!(
-        handshakes
-            .iter()
-            .any(|r| r.2.starts_with(&format!("not admitted, claimed_oin {STRANGER}"))),
+        handshakes.iter().any(|r| r
+            .2
+            .starts_with(&format!("not admitted, claimed_oin {STRANGER}"))),
         "{handshakes:?}"
     );
     assert_eq!(

@@ -423,16 +423,18 @@ async fn reflection_lists_the_services_on_both_listeners() {
     let f = federation(None).await;
     let d = f.dir.path();
     for (addr, wanted, cert) in [
-        (f.uwv.peer_addr, "matchgate.v1.Peer", ("gemeente.pem", "gemeente.key")),
+        (
+            f.uwv.peer_addr,
+            "matchgate.v1.Peer",
+            ("gemeente.pem", "gemeente.key"),
+        ),
         (
             f.gemeente.local_addr,
             "matchgate.v1.Local",
             ("gemeente-local.pem", "gemeente-local.key"),
         ),
     ] {
-        let ch = channel(d, addr, Some(cert), "ca.pem")
-            .await
-            .unwrap();
+        let ch = channel(d, addr, Some(cert), "ca.pem").await.unwrap();
         let ask = ServerReflectionRequest {
             host: String::new(),
             message_request: Some(MessageRequest::ListServices(String::new())),

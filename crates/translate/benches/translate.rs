@@ -211,7 +211,10 @@ fn main() {
             println!("round {round}: translate+validate+write NDJSON, {threads} thread(s) {:>10.0} rows/s  {:.2}s wall, {:.2}s CPU  (read {}, accepted {}, filtered {}, rejected {}; output {:.1} MB)", rows as f64 / secs, secs, cpu[k], s.read, s.accepted, s.filtered, s.rejected, out as f64 / 1e6);
             if threads == 1 && round == 0 {
                 println!("rejected by rule: {:?}", s.rejected_by_rule);
-                println!("ratio translate (1 thread) / bare csv read: {:.3}", base / secs);
+                println!(
+                    "ratio translate (1 thread) / bare csv read: {:.3}",
+                    base / secs
+                );
             }
         }
         ratios.push(wall[0] / wall[1]);
@@ -224,9 +227,15 @@ fn main() {
     println!(
         "per-round ratios 2 threads / 1 thread: {:?}; CPU time 2 threads / 1 thread: {:?}",
         ratios.iter().map(|r| format!("{r:.2}")).collect::<Vec<_>>(),
-        cpu_ratios.iter().map(|r| format!("{r:.2}")).collect::<Vec<_>>()
+        cpu_ratios
+            .iter()
+            .map(|r| format!("{r:.2}"))
+            .collect::<Vec<_>>()
     );
-    let same = files_equal(&dir.path().join("out-1.ndjson"), &dir.path().join("out-2.ndjson"));
+    let same = files_equal(
+        &dir.path().join("out-1.ndjson"),
+        &dir.path().join("out-2.ndjson"),
+    );
     println!(
         "ratio 2 threads / 1 thread (median of {rounds} rounds): {:.2} (target >= 1.6); outputs byte-identical: {same}",
         ratios[ratios.len() / 2]

@@ -20,7 +20,9 @@ use vum::{Finding, Kind, Severity, Validator};
 pub mod mapping;
 pub mod source;
 
-use mapping::{Consent, DateFormat, Field, LeafType, Mapping, Privacy, Step, Unmapped, ValueSource};
+use mapping::{
+    Consent, DateFormat, Field, LeafType, Mapping, Privacy, Step, Unmapped, ValueSource,
+};
 pub use source::{Element, OpenError, Record, RowError};
 
 pub const ID_MISSING: &str = "translate/id-ontbreekt";
@@ -245,7 +247,14 @@ impl Seen {
             }
             Bsn::Valid(col, k) => {
                 if let Some(prev) = self.bsn.get(&k) {
-                    return rejected(BSN_DUPLICATE, Some(col), format!("the same person (BSN) is already at row {prev} under another local id"), engine);
+                    return rejected(
+                        BSN_DUPLICATE,
+                        Some(col),
+                        format!(
+                            "the same person (BSN) is already at row {prev} under another local id"
+                        ),
+                        engine,
+                    );
                 }
                 self.bsn.insert(k, row);
             }
@@ -518,7 +527,6 @@ impl Translator {
         let p = self.engine.prepare(rec.clone());
         self.seen.finish(&self.engine, p, summary)
     }
-
 }
 
 /// Where a value of the record came from, for messages and for mapping validator findings back
@@ -662,7 +670,10 @@ impl Engine {
                 hex::encode(id_key)
             };
             if let Value::Object(o) = &mut filled.doc {
-                o.insert(vum::record_id_property(m.kind).to_string(), Value::String(id.clone()));
+                o.insert(
+                    vum::record_id_property(m.kind).to_string(),
+                    Value::String(id.clone()),
+                );
             }
             self.validate(row, id, filled.doc, &filled.places)
         } else {
@@ -792,7 +803,14 @@ impl Engine {
         }
         for (g, l) in m.lists.iter().enumerate() {
             let mut k = 0;
-            for (e, element) in rec.lists.get(g).map(Vec::as_slice).unwrap_or(&[]).iter().enumerate() {
+            for (e, element) in rec
+                .lists
+                .get(g)
+                .map(Vec::as_slice)
+                .unwrap_or(&[])
+                .iter()
+                .enumerate()
+            {
                 let mut inner = Filled::new(Value::Object(Map::new()));
                 for (fi, f) in l.fields.iter().enumerate() {
                     let column = match f.source {
@@ -820,8 +838,10 @@ impl Engine {
                 }
                 if inner.doc.as_object().is_some_and(|o| !o.is_empty()) {
                     place(&mut out.doc, &l.steps, k, inner.doc);
-                    out.places
-                        .extend(inner.places.into_iter().map(|p| Place { list: Some((g, k)), ..p }));
+                    out.places.extend(inner.places.into_iter().map(|p| Place {
+                        list: Some((g, k)),
+                        ..p
+                    }));
                     k += 1;
                 }
             }
@@ -832,7 +852,10 @@ impl Engine {
                 .iter()
                 .any(|p| out.doc.get(p).is_some_and(|v| !is_empty(v)));
             if let Value::Object(o) = &mut out.doc {
-                o.insert(CONTACT_INDICATOR.into(), Value::from(if present { 1 } else { 2 }));
+                o.insert(
+                    CONTACT_INDICATOR.into(),
+                    Value::from(if present { 1 } else { 2 }),
+                );
             }
         }
         out
@@ -947,19 +970,19 @@ impl Engine {
                                 out.unmapped.push((f.target.clone(), value));
                             }
                             match f.unmapped {
-                            Unmapped::Reject => {
-                                out.rejects.push(reject(
-                                    UNMAPPED,
-                                    format!(
-                                        "{} is not in the value map of {}",
-                                        shown(&p, cell),
-                                        f.target
-                                    ),
-                                ));
-                                continue;
-                            }
-                            Unmapped::Drop => continue,
-                            Unmapped::Keep => p,
+                                Unmapped::Reject => {
+                                    out.rejects.push(reject(
+                                        UNMAPPED,
+                                        format!(
+                                            "{} is not in the value map of {}",
+                                            shown(&p, cell),
+                                            f.target
+                                        ),
+                                    ));
+                                    continue;
+                                }
+                                Unmapped::Drop => continue,
+                                Unmapped::Keep => p,
                             }
                         }
                     }
@@ -979,7 +1002,11 @@ impl Engine {
             {
                 out.rejects.push(reject(
                     FREE_TEXT_PII,
-                    format!("{} would carry {} out of the node", f.target, kind.describe()),
+                    format!(
+                        "{} would carry {} out of the node",
+                        f.target,
+                        kind.describe()
+                    ),
                 ));
                 return None;
             }
@@ -1050,13 +1077,17 @@ impl Engine {
         match p.list {
             None => {
                 let f = m.fields.get(p.field)?;
-                let ValueSource::Column(c) = f.source else { return None };
+                let ValueSource::Column(c) = f.source else {
+                    return None;
+                };
                 Some((pointer_of(&f.steps, p.i), m.columns.get(c)?.clone()))
             }
             Some((g, k)) => {
                 let l = m.lists.get(g)?;
                 let f = l.fields.get(p.field)?;
-                let ValueSource::Column(c) = f.source else { return None };
+                let ValueSource::Column(c) = f.source else {
+                    return None;
+                };
                 Some((
                     format!("{}{}", pointer_of(&l.steps, k), pointer_of(&f.steps, p.i)),
                     element_column(&l.from, l.columns.get(c)?),
@@ -1093,7 +1124,13 @@ impl Engine {
                     .get(i)
                     .map(|v| {
                         v.iter()
-                            .map(|x| if looks_like_bsn(x) { "(BSN?)" } else { x.as_str() })
+                            .map(|x| {
+                                if looks_like_bsn(x) {
+                                    "(BSN?)"
+                                } else {
+                                    x.as_str()
+                                }
+                            })
                             .collect::<Vec<_>>()
                             .join(" | ")
                     })
@@ -1106,7 +1143,11 @@ impl Engine {
 
 /// A list element's column as rejects name it: the list's `from` and the element-relative column.
 fn element_column(from: &str, rel: &str) -> String {
-    format!("{}/{}", from.trim_end_matches('/'), rel.trim_start_matches('/'))
+    format!(
+        "{}/{}",
+        from.trim_end_matches('/'),
+        rel.trim_start_matches('/')
+    )
 }
 
 const CONTACT_INDICATOR: &str = "indicatieBeschikbaarheidContactgegevens";
@@ -1324,21 +1365,23 @@ fn convert(f: &Field, v: &str, cell: &str) -> Result<Value, (&'static str, Strin
                 format!("{} is not a whole number ({})", quoted(), f.target),
             )
         }),
-        LeafType::Date => parse_date(v, f.date_format).map(Value::String).ok_or_else(|| {
-            (
-                BAD_DATE,
-                format!(
-                    "{} is not a date{} ({})",
-                    quoted(),
-                    match f.date_format {
-                        Some(DateFormat::DayMonthYear(c)) => format!(" as dd{c}mm{c}yyyy"),
-                        Some(DateFormat::Excel) => " as an Excel serial number".to_string(),
-                        _ => " (yyyy-mm-dd, dd-mm-yyyy or an Excel date)".to_string(),
-                    },
-                    f.target
-                ),
-            )
-        }),
+        LeafType::Date => parse_date(v, f.date_format)
+            .map(Value::String)
+            .ok_or_else(|| {
+                (
+                    BAD_DATE,
+                    format!(
+                        "{} is not a date{} ({})",
+                        quoted(),
+                        match f.date_format {
+                            Some(DateFormat::DayMonthYear(c)) => format!(" as dd{c}mm{c}yyyy"),
+                            Some(DateFormat::Excel) => " as an Excel serial number".to_string(),
+                            _ => " (yyyy-mm-dd, dd-mm-yyyy or an Excel date)".to_string(),
+                        },
+                        f.target
+                    ),
+                )
+            }),
     }
 }
 

@@ -421,7 +421,10 @@ impl Mapping {
             return Err(ferr("identity.key", "'key' is for a vum source (documents that carry their own id); other sources always key the local id".into()));
         }
         if id_is_bsn && kind != Kind::Werkzoekende {
-            return Err(ferr("identity.column_is_bsn", "only a werkzoekende has a BSN".into()));
+            return Err(ferr(
+                "identity.column_is_bsn",
+                "only a werkzoekende has a BSN".into(),
+            ));
         }
         let bsn_column = identity
             .and_then(|i| i.bsn_column.as_deref())
@@ -475,7 +478,10 @@ impl Mapping {
         }
         if is_vum {
             if !fields.is_empty() || !lists.is_empty() {
-                return Err(ferr("fields", "a vum source takes documents as they are: it maps no fields".into()));
+                return Err(ferr(
+                    "fields",
+                    "a vum source takes documents as they are: it maps no fields".into(),
+                ));
             }
             if bsn_column.is_some() || id_is_bsn {
                 return Err(ferr("identity", "a VUM document holds no BSN".into()));
@@ -483,7 +489,12 @@ impl Mapping {
         } else if fields.is_empty() && lists.is_empty() {
             return Err(ferr("fields", "the mapping maps no property".into()));
         }
-        if !lists.is_empty() && matches!(raw.source, SourceConfig::Csv { .. } | SourceConfig::Xlsx { .. }) {
+        if !lists.is_empty()
+            && matches!(
+                raw.source,
+                SourceConfig::Csv { .. } | SourceConfig::Xlsx { .. }
+            )
+        {
             return Err(ferr("lists", "a CSV or XLSX row holds no list of elements: map numbered columns to fixed elements ('taalbeheersing[0].codeTaal', 'taalbeheersing[1].codeTaal'), or split one cell into a list with 'split'".into()));
         }
         check_pairing(&fields).map_err(|(f, m)| ferr(&format!("fields.\"{f}\""), m))?;
@@ -593,7 +604,11 @@ impl FieldContext<'_> {
         fc: &FieldConfig,
         columns: &mut Columns,
     ) -> Result<Field, String> {
-        let full: Vec<Step> = prefix.iter().cloned().chain(steps.iter().cloned()).collect();
+        let full: Vec<Step> = prefix
+            .iter()
+            .cloned()
+            .chain(steps.iter().cloned())
+            .collect();
         let (leaf, id_prop) = resolve(&self.schema, self.kind.root_def(), &full)?;
         if id_prop {
             return Err("the record id is derived from [identity] (a keyed hash of the local id); it cannot be mapped".into());
@@ -609,7 +624,10 @@ impl FieldContext<'_> {
                     SourceConfig::Xml { .. } => true,
                     _ => false,
                 };
-                (ValueSource::Column(columns.index(c)), multi || fc.split.is_some())
+                (
+                    ValueSource::Column(columns.index(c)),
+                    multi || fc.split.is_some(),
+                )
             }
             (None, Some(v)) => (ValueSource::Constant(toml_scalar(v)?), fc.split.is_some()),
             _ => return Err("give exactly one of 'column' or 'value'".into()),
@@ -640,7 +658,9 @@ impl FieldContext<'_> {
             }
         }
         if fc.ignore_case && map.is_none() {
-            return Err("'ignore_case' applies to a 'map' or 'lookup'; this field has neither".into());
+            return Err(
+                "'ignore_case' applies to a 'map' or 'lookup'; this field has neither".into(),
+            );
         }
         let date_format = match fc.date_format.as_deref() {
             None => None,
@@ -694,20 +714,40 @@ impl FieldContext<'_> {
         let here = |m: String| (String::new(), m);
         let mut steps = parse_target(target).map_err(here)?;
         if steps.iter().any(|s| !matches!(s, Step::Prop(_))) {
-            return Err(here("name the list without '[]' (e.g. \"arbeidsmarktkwalificatie.taalbeheersing\")".into()));
+            return Err(here(
+                "name the list without '[]' (e.g. \"arbeidsmarktkwalificatie.taalbeheersing\")"
+                    .into(),
+            ));
         }
         steps.push(Step::Each);
         if !is_object_list(&self.schema, self.kind.root_def(), &steps) {
-            return Err(here(format!("{target} is not a list of objects in the standard")));
+            return Err(here(format!(
+                "{target} is not a list of objects in the standard"
+            )));
         }
-        if let Some(f) = fields.iter().find(|f| f.steps.starts_with(&steps[..steps.len() - 1]) && f.steps.get(steps.len() - 1).is_some_and(|s| matches!(s, Step::Each | Step::Index(_)))) {
+        if let Some(f) = fields.iter().find(|f| {
+            f.steps.starts_with(&steps[..steps.len() - 1])
+                && f.steps
+                    .get(steps.len() - 1)
+                    .is_some_and(|s| matches!(s, Step::Each | Step::Index(_)))
+        }) {
             return Err(here(format!("fields.\"{}\" fills the same list: map all of its fields here, relative to the element", f.target)));
         }
         if lc.from.trim().is_empty() {
             return Err((".from".into(), "name the source list (a JSON pointer with '*', e.g. \"/talen/*\", or an XML element path)".into()));
         }
-        if matches!(self.source, SourceConfig::Json { .. } | SourceConfig::Ndjson {}) && !lc.from.contains('*') {
-            return Err((".from".into(), format!("'{}' names one value, not a list: end it in '/*' for every element", lc.from)));
+        if matches!(
+            self.source,
+            SourceConfig::Json { .. } | SourceConfig::Ndjson {}
+        ) && !lc.from.contains('*')
+        {
+            return Err((
+                ".from".into(),
+                format!(
+                    "'{}' names one value, not a list: end it in '/*' for every element",
+                    lc.from
+                ),
+            ));
         }
         let mut columns = Columns::default();
         let mut out = Vec::new();
@@ -721,7 +761,10 @@ impl FieldContext<'_> {
             );
         }
         if out.is_empty() {
-            return Err((".fields".into(), "the list maps no property of its elements".into()));
+            return Err((
+                ".fields".into(),
+                "the list maps no property of its elements".into(),
+            ));
         }
         check_pairing(&out).map_err(|(f, m)| (format!(".fields.\"{f}\""), m))?;
         Ok(ListMap {

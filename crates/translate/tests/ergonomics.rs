@@ -68,14 +68,20 @@ fn null_values_mean_empty_for_the_source_and_per_field() {
     let m = format!(
         "null_values = [\"NNB\", \"-\"]\n{BASE}[fields.\"werktijden.aantalWerkurenPerWeekMaximaal\"]\ncolumn = \"uren\"\nnull_values = [\"Onbekend\"]\n"
     );
-    let (s, sink) = run(&m, "id;pc;uren\nNNB;3011AB;32\nk2;3011AB;onbekend\nk3;-;36\nk4;3011AB;-\n");
+    let (s, sink) = run(
+        &m,
+        "id;pc;uren\nNNB;3011AB;32\nk2;3011AB;onbekend\nk3;-;36\nk4;3011AB;-\n",
+    );
     // row 2: an id of "NNB" is no id; row 4: "-" as postcode is absent (not required, so accepted)
     assert_eq!(s.rejected, 1, "{:?}", sink.rejects);
     assert_eq!(sink.rejects[0].rule, translate::ID_MISSING);
     assert_eq!(sink.rejects[0].row, 2);
     let by_row: Vec<(u64, &Value)> = sink.docs.iter().map(|(r, _, d)| (*r, d)).collect();
     assert_eq!(by_row.len(), 3);
-    assert!(by_row[0].1.get("werktijden").is_none(), "'onbekend' is a null value of uren");
+    assert!(
+        by_row[0].1.get("werktijden").is_none(),
+        "'onbekend' is a null value of uren"
+    );
     assert!(by_row[1].1.get("mobiliteit").is_none());
     assert!(by_row[2].1.get("werktijden").is_none());
 }
@@ -89,11 +95,16 @@ fn a_constant_consent_shares_every_record_and_contact_only_when_it_says_so() {
     let (_, sink) = run(&with("true"), rows);
     assert_eq!(sink.docs[0].2["emailadres"][0], "a@example.nl");
     assert_eq!(sink.docs[0].2["indicatieBeschikbaarheidContactgegevens"], 1);
-    let e = Mapping::parse(&with("false"), Path::new("m.toml")).unwrap_err().to_string();
-    assert!(e.contains("contact details need a [consent] rule"), "{e}");
-    let e = Mapping::parse(&format!("{BASE}[consent]\nvalue = false\n"), Path::new("m.toml"))
+    let e = Mapping::parse(&with("false"), Path::new("m.toml"))
         .unwrap_err()
         .to_string();
+    assert!(e.contains("contact details need a [consent] rule"), "{e}");
+    let e = Mapping::parse(
+        &format!("{BASE}[consent]\nvalue = false\n"),
+        Path::new("m.toml"),
+    )
+    .unwrap_err()
+    .to_string();
     assert!(e.contains("would share nothing"), "{e}");
 }
 
@@ -119,7 +130,10 @@ fn the_contact_indicator_is_derived_from_the_written_document_unless_mapped() {
     // vacatures have no such property
     let vac = "kind = \"vacature\"\n[source]\nformat = \"csv\"\ndelimiter = \";\"\n[identity]\ncolumn = \"id\"\n[fields.\"adres.postcode\"]\ncolumn = \"pc\"\n";
     let (_, sink) = run(vac, "id;pc\nv1;3011AB\n");
-    assert!(sink.docs[0].2.get("indicatieBeschikbaarheidContactgegevens").is_none());
+    assert!(sink.docs[0]
+        .2
+        .get("indicatieBeschikbaarheidContactgegevens")
+        .is_none());
 }
 
 #[test]
@@ -127,9 +141,15 @@ fn ignore_case_value_maps_and_messages_quote_the_cell_as_it_was() {
     let m = format!(
         "{BASE}[fields.\"arbeidsmarktkwalificatie.opleiding[0].codeNiveauOpleiding\"]\ncolumn = \"niveau\"\nmap = {{ \"MBO\" = 4 }}\nignore_case = true\n[fields.\"arbeidsmarktkwalificatie.rijbewijs[].codeSoortRijbewijs\"]\ncolumn = \"rb\"\nuppercase = true\nremove = \".\"\nsplit = \",\"\nmap = {{ \"B\" = \"B\" }}\n"
     );
-    let (_, sink) = run(&m, "id;pc;niveau;rb\nk1;3011AB;mbo;b\nk2;3011AB;Mbo;b.,x.e\n");
+    let (_, sink) = run(
+        &m,
+        "id;pc;niveau;rb\nk1;3011AB;mbo;b\nk2;3011AB;Mbo;b.,x.e\n",
+    );
     assert_eq!(sink.docs.len(), 1);
-    assert_eq!(sink.docs[0].2["arbeidsmarktkwalificatie"]["opleiding"][0]["codeNiveauOpleiding"], 4);
+    assert_eq!(
+        sink.docs[0].2["arbeidsmarktkwalificatie"]["opleiding"][0]["codeNiveauOpleiding"],
+        4
+    );
     let r = &sink.rejects[0];
     assert_eq!(r.rule, translate::UNMAPPED);
     assert!(r.message.contains("'XE' (cell 'b.,x.e')"), "{}", r.message);
@@ -137,7 +157,10 @@ fn ignore_case_value_maps_and_messages_quote_the_cell_as_it_was() {
 
 #[test]
 fn required_is_judged_after_remove() {
-    let m = BASE.replace("column = \"pc\"", "column = \"pc\"\nremove = \" -\"\nrequired = true");
+    let m = BASE.replace(
+        "column = \"pc\"",
+        "column = \"pc\"\nremove = \" -\"\nrequired = true",
+    );
     let (_, sink) = run(&m, "id;pc\nk1; - \n");
     assert_eq!(sink.rejects[0].rule, translate::REQUIRED);
 }
@@ -153,9 +176,15 @@ fn bsn_rows() -> String {
 
 #[test]
 fn an_identity_column_of_bsns_must_be_declared_and_is_never_echoed() {
-    let m = format!("{BASE}[fields.\"werktijden.aantalWerkurenPerWeekMaximaal\"]\ncolumn = \"note\"\n");
-    let err = try_run(&m, "x.csv", bsn_rows().as_bytes(), 1).unwrap_err().to_string();
-    assert!(err.contains("holds BSNs") && err.contains("column_is_bsn = true"), "{err}");
+    let m =
+        format!("{BASE}[fields.\"werktijden.aantalWerkurenPerWeekMaximaal\"]\ncolumn = \"note\"\n");
+    let err = try_run(&m, "x.csv", bsn_rows().as_bytes(), 1)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("holds BSNs") && err.contains("column_is_bsn = true"),
+        "{err}"
+    );
     for b in BSNS {
         assert!(!err.contains(b), "{err}");
     }
@@ -170,15 +199,26 @@ fn an_identity_column_of_bsns_must_be_declared_and_is_never_echoed() {
         assert!(!everything.contains(b), "{b} leaked: {everything}");
     }
     // the id is the keyed hash, not the BSN
-    assert!(sink.docs.iter().all(|(_, id, _)| id.len() == 32 && !BSNS.contains(&id.as_str())));
+    assert!(sink
+        .docs
+        .iter()
+        .all(|(_, id, _)| id.len() == 32 && !BSNS.contains(&id.as_str())));
 }
 
 /// A few thousand rows with rejects, duplicates and filtered rows spread over many chunks.
 fn big_csv() -> String {
     let mut s = String::from("id;pc;uren;ok\n");
     for i in 0..3000 {
-        let id = if i % 97 == 5 { format!("k{}", i - 3) } else { format!("k{i}") };
-        let pc = if i % 41 == 7 { "30".to_string() } else { format!("{}AB", 1000 + i % 8000) };
+        let id = if i % 97 == 5 {
+            format!("k{}", i - 3)
+        } else {
+            format!("k{i}")
+        };
+        let pc = if i % 41 == 7 {
+            "30".to_string()
+        } else {
+            format!("{}AB", 1000 + i % 8000)
+        };
         let ok = if i % 13 == 0 { "nee" } else { "ja" };
         s.push_str(&format!("{id};{pc};{};{ok}\n", 8 + i % 30));
     }
@@ -192,13 +232,31 @@ fn two_or_three_threads_give_the_same_outcomes_in_the_same_order_as_one() {
     );
     let text = big_csv();
     let (s1, one) = try_run(&m, "x.csv", text.as_bytes(), 1).unwrap();
-    assert!(s1.rejected > 50 && s1.filtered > 200 && s1.accepted > 2000, "{s1:?}");
-    assert!(s1.rejected_by_rule.contains_key(translate::ID_DUPLICATE), "{s1:?}");
+    assert!(
+        s1.rejected > 50 && s1.filtered > 200 && s1.accepted > 2000,
+        "{s1:?}"
+    );
+    assert!(
+        s1.rejected_by_rule.contains_key(translate::ID_DUPLICATE),
+        "{s1:?}"
+    );
     for threads in [2, 3] {
         let (s, many) = try_run(&m, "x.csv", text.as_bytes(), threads).unwrap();
         assert_eq!(
-            (s.read, s.accepted, s.filtered, s.rejected, &s.rejected_by_rule),
-            (s1.read, s1.accepted, s1.filtered, s1.rejected, &s1.rejected_by_rule)
+            (
+                s.read,
+                s.accepted,
+                s.filtered,
+                s.rejected,
+                &s.rejected_by_rule
+            ),
+            (
+                s1.read,
+                s1.accepted,
+                s1.filtered,
+                s1.rejected,
+                &s1.rejected_by_rule
+            )
         );
         assert!(one == many, "{threads} threads: outcomes differ");
     }

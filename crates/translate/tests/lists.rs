@@ -136,7 +136,11 @@ from = "/talen/*"
 column = "/codeTaal"
 "#
     );
-    assert!(load_error(&both).contains("fills the same list"), "{}", load_error(&both));
+    assert!(
+        load_error(&both).contains("fills the same list"),
+        "{}",
+        load_error(&both)
+    );
     // lists need a source with lists
     let csv_list = r#"
 kind = "werkzoekende"
@@ -159,9 +163,17 @@ column = "taal"
     let huge = format!(
         "{HEAD}[fields.\"arbeidsmarktkwalificatie.taalbeheersing[4000000000].codeTaal\"]\nvalue = \"nld\"\n"
     );
-    assert!(load_error(&huge).contains("larger than 999"), "{}", load_error(&huge));
+    assert!(
+        load_error(&huge).contains("larger than 999"),
+        "{}",
+        load_error(&huge)
+    );
     let odd = format!("{HEAD}[fields.\"sector[0]é].codeSbi\"]\nvalue = \"1\"\n");
-    assert!(load_error(&odd).contains("unexpected text after ']'"), "{}", load_error(&odd));
+    assert!(
+        load_error(&odd).contains("unexpected text after ']'"),
+        "{}",
+        load_error(&odd)
+    );
 }
 
 #[test]
@@ -230,7 +242,10 @@ column = "/niveau"
     let r = &sink.rejects[0];
     assert_eq!(r.rule, "translate/geen-geheel-getal");
     assert_eq!(r.column.as_deref(), Some("/talen/*/niveau"));
-    assert!(r.message.contains("element 2 of /talen/*") && r.message.contains("'goed'"), "{r:?}");
+    assert!(
+        r.message.contains("element 2 of /talen/*") && r.message.contains("'goed'"),
+        "{r:?}"
+    );
 }
 
 // ---- every list of the standard, through the official test data ----
@@ -242,7 +257,8 @@ fn shared() -> PathBuf {
 }
 
 fn schema(family: &str) -> Value {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../../schemas/vum-{family}.schema.json"));
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(format!("../../schemas/vum-{family}.schema.json"));
     serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
 }
 
@@ -268,7 +284,11 @@ fn leaves(
     match node["type"].as_str() {
         Some("object") => {
             for (k, v) in node["properties"].as_object().unwrap() {
-                let t = if target.is_empty() { k.clone() } else { format!("{target}.{k}") };
+                let t = if target.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{target}.{k}")
+                };
                 leaves(defs, v, &t, &format!("{pointer}/{k}"), base, out, lists);
             }
         }
@@ -299,7 +319,11 @@ fn full_mapping(kind: &str, family: &str, root: &str) -> String {
         }
         leaves(defs, v, k, &format!("/{k}"), "", &mut fields, &mut lists);
     }
-    let id = if kind == "werkzoekende" { "/idWerkzoekende" } else { "/idVacature" };
+    let id = if kind == "werkzoekende" {
+        "/idWerkzoekende"
+    } else {
+        "/idVacature"
+    };
     let mut m = format!(
         "kind = \"{kind}\"\n[source]\nformat = \"ndjson\"\n[identity]\ncolumn = \"{id}\"\n"
     );
@@ -307,14 +331,18 @@ fn full_mapping(kind: &str, family: &str, root: &str) -> String {
         m.push_str("[consent]\nvalue = true\ncontact = true\n");
     }
     for (t, p) in fields {
-        m.push_str(&format!("[fields.\"{t}\"]\ncolumn = \"{p}\"\nunmapped = \"keep\"\n"));
+        m.push_str(&format!(
+            "[fields.\"{t}\"]\ncolumn = \"{p}\"\nunmapped = \"keep\"\n"
+        ));
     }
     for (t, from, inner) in lists {
         // nested lists of objects inside a list element do not occur in VUM 3.0.0
         assert!(!t.contains("[]"), "{t}");
         m.push_str(&format!("[lists.\"{t}\"]\nfrom = \"{from}\"\n"));
         for (rt, rp) in inner {
-            m.push_str(&format!("[lists.\"{t}\".fields.\"{rt}\"]\ncolumn = \"{rp}\"\n"));
+            m.push_str(&format!(
+                "[lists.\"{t}\".fields.\"{rt}\"]\ncolumn = \"{rp}\"\n"
+            ));
         }
     }
     m
@@ -351,9 +379,10 @@ fn normal(v: &Value) -> Value {
 }
 
 fn official_round_trip(file: &str, kind: &str, family: &str, root: &str) {
-    let docs: Vec<Value> =
-        serde_json::from_str(&std::fs::read_to_string(shared().join("vum/testdata").join(file)).unwrap())
-            .unwrap();
+    let docs: Vec<Value> = serde_json::from_str(
+        &std::fs::read_to_string(shared().join("vum/testdata").join(file)).unwrap(),
+    )
+    .unwrap();
     let mut ndjson = Vec::new();
     for d in &docs {
         serde_json::to_writer(&mut ndjson, d).unwrap();
@@ -361,7 +390,11 @@ fn official_round_trip(file: &str, kind: &str, family: &str, root: &str) {
     }
     let mapping = full_mapping(kind, family, root);
     let sink = run(&mapping, "official.ndjson", &ndjson);
-    assert!(sink.rejects.is_empty(), "{:?}", &sink.rejects[..sink.rejects.len().min(5)]);
+    assert!(
+        sink.rejects.is_empty(),
+        "{:?}",
+        &sink.rejects[..sink.rejects.len().min(5)]
+    );
     assert_eq!(sink.docs.len(), docs.len());
     let changed: Vec<usize> = docs
         .iter()
@@ -384,7 +417,12 @@ fn official_round_trip(file: &str, kind: &str, family: &str, root: &str) {
 
 #[test]
 fn the_official_profiles_mapped_field_by_field_come_out_unchanged() {
-    official_round_trip("werkzoekenden-1000.json", "werkzoekende", "werkzoekenden", "Werkzoekende");
+    official_round_trip(
+        "werkzoekenden-1000.json",
+        "werkzoekende",
+        "werkzoekenden",
+        "Werkzoekende",
+    );
 }
 
 #[test]

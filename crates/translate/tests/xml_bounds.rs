@@ -22,12 +22,18 @@ column = "postcode"
 
 #[test]
 fn deep_nesting_ends_the_file_with_a_clear_error_and_keeps_the_records_before_it() {
-    let mut xml = String::from("<feed><vacature nr=\"1\"><postcode>3011AB</postcode></vacature><vacature nr=\"2\">");
+    let mut xml = String::from(
+        "<feed><vacature nr=\"1\"><postcode>3011AB</postcode></vacature><vacature nr=\"2\">",
+    );
     xml.push_str(&"<a>".repeat(100_000));
     let sink = run(XML, "f.xml", xml.as_bytes());
     assert_eq!(sink.rows, vec![1]);
     assert_eq!(sink.rejects.len(), 1);
-    assert!(sink.rejects[0].message.contains("nested deeper than 256"), "{:?}", sink.rejects);
+    assert!(
+        sink.rejects[0].message.contains("nested deeper than 256"),
+        "{:?}",
+        sink.rejects
+    );
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! Shared set-up of the node's end-to-end tests: a development PKI, node configurations, mTLS
 //! channels, party metadata, and a federation of three nodes stocked with the official test data.
 #![allow(dead_code)]
-use node::config::{Grant, LocalConfig, OwnSystem, NodeConfig, PeerConfig, TlsConfig};
+use node::config::{Grant, LocalConfig, NodeConfig, OwnSystem, PeerConfig, TlsConfig};
 use node::parties;
 use serde_json::Value;
 use std::path::Path;

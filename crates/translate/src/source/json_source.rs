@@ -3,7 +3,9 @@
 //! Columns are JSON pointers relative to the record; `*` stands for every element of an array.
 //! A `[lists]` entry's `from` pointer (`/talen/*`) gives the elements; its columns are pointers
 //! relative to one element, so the values of one element stay together.
-use super::{Element, Record, Records, RowError, JSON_MALFORMED, MAX_LINE, MAX_WHOLE_FILE, TOO_LARGE};
+use super::{
+    Element, Record, Records, RowError, JSON_MALFORMED, MAX_LINE, MAX_WHOLE_FILE, TOO_LARGE,
+};
 use crate::mapping::ListMap;
 use serde_json::Value;
 use std::fs::File;
@@ -280,7 +282,9 @@ pub(super) fn open_vum(path: &Path, columns: &[String]) -> Result<Records, Strin
     if single_line_docs && lines.next_value().is_some() {
         let mut lines = Lines::open(path)?;
         return Ok(Box::new(std::iter::from_fn(move || {
-            lines.next_value().map(|r| r.map(|(row, v)| with_doc(v, row)))
+            lines
+                .next_value()
+                .map(|r| r.map(|(row, v)| with_doc(v, row)))
         })));
     }
     match read_whole(path)? {

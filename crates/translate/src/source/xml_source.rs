@@ -46,7 +46,11 @@ struct Column {
 impl Column {
     fn matches(&self, rel: &[(Option<String>, String)]) -> bool {
         self.path.len() == rel.len()
-            && self.path.iter().zip(rel).all(|(w, (ns, l))| matches(w, ns, l))
+            && self
+                .path
+                .iter()
+                .zip(rel)
+                .all(|(w, (ns, l))| matches(w, ns, l))
     }
 }
 
@@ -103,13 +107,14 @@ impl Open {
         cols: &'a [Column],
         lists: &'a [List],
         rec_len: usize,
-    ) -> impl Iterator<Item = (&'a mut Vec<Vec<String>>, &'a [Column], &'a [(Option<String>, String)])>
-    {
-        let rec = std::iter::once((
-            &mut self.values,
-            cols,
-            &stack[rec_len.min(stack.len())..],
-        ));
+    ) -> impl Iterator<
+        Item = (
+            &'a mut Vec<Vec<String>>,
+            &'a [Column],
+            &'a [(Option<String>, String)],
+        ),
+    > {
+        let rec = std::iter::once((&mut self.values, cols, &stack[rec_len.min(stack.len())..]));
         let els = self
             .lists
             .iter_mut()
@@ -167,7 +172,10 @@ pub(super) fn open(
         .map(|l| {
             let path = parse_column(&l.from, namespaces)?;
             if path.attr.is_some() || path.path.is_empty() {
-                return Err(format!("lists.\"{}\".from: '{}' must name an element (a path relative to the record)", l.target, l.from));
+                return Err(format!(
+                    "lists.\"{}\".from: '{}' must name an element (a path relative to the record)",
+                    l.target, l.from
+                ));
             }
             let cols = l
                 .columns
@@ -275,17 +283,29 @@ pub(super) fn open(
                         open.room(attr_bytes);
                     }
                     if is_empty {
-                        if let Some(r) =
-                            close(&mut stack, &mut in_record, &mut text, &cols, &lists, rec_len, row)
-                        {
+                        if let Some(r) = close(
+                            &mut stack,
+                            &mut in_record,
+                            &mut text,
+                            &cols,
+                            &lists,
+                            rec_len,
+                            row,
+                        ) {
                             return Some(r);
                         }
                     }
                 }
                 Event::End(_) => {
-                    if let Some(r) =
-                        close(&mut stack, &mut in_record, &mut text, &cols, &lists, rec_len, row)
-                    {
+                    if let Some(r) = close(
+                        &mut stack,
+                        &mut in_record,
+                        &mut text,
+                        &cols,
+                        &lists,
+                        rec_len,
+                        row,
+                    ) {
                         return Some(r);
                     }
                 }
