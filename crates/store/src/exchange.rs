@@ -207,38 +207,7 @@ impl Store {
         kind: Kind,
         max: i64,
     ) -> Result<DetailGrant, StoreError> {
-        let mut tx = self.begin_write().await?;
-        let r = sqlx::query(&self.sql(
-            "SELECT i.peer_oin, i.source_id, i.vraag_id FROM result_ids i \
-             JOIN result_sets s ON s.vraag_id = i.vraag_id WHERE i.vum_id = ? AND s.kind = ?",
-        ))
-        .bind(vum_id)
-        .bind(kind.name())
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(r) = r else {
-            return Ok(DetailGrant::Unknown);
-        };
-        let rf = ResultRef {
-            peer_oin: r.try_get(0)?,
-            source_id: r.try_get(1)?,
-            vraag_id: r.try_get(2)?,
-            kind,
-        };
-        let n = sqlx::query(&self.sql(
-            "UPDATE result_sets SET details = details + 1 WHERE vraag_id = ? AND details < ?",
-        ))
-        .bind(rf.vraag_id.as_str())
-        .bind(max)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        tx.commit().await?;
-        Ok(if n == 1 {
-            DetailGrant::Granted(rf)
-        } else {
-            DetailGrant::Exhausted(rf.vraag_id)
-        })
+        self.use_detail_since(vum_id, kind, max, i64::MIN).await
     }
 
     /// As [`Store::use_detail`], for a result set remembered at or after `since` only (a source
