@@ -8,7 +8,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 
 total=${FUZZ_SMOKE_SECONDS:-20}
-targets=(validate query mapping translate_csv translate_xlsx translate_xlsx_sheet translate_xml translate_json)
+targets=(validate query mapping translate_csv translate_xlsx translate_xlsx_sheet translate_xml translate_json peer_request)
 per=$(( total / ${#targets[@]} ))
 [ "$per" -lt 1 ] && per=1
 export RUSTC_BOOTSTRAP=1

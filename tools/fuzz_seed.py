@@ -50,6 +50,11 @@ rec = {"id": "1", "postcode": "3011AB", "uren": 32, "rijbewijzen": ["B", "C"],
        "talen": [{"codeTaal": "nld"}, {"codeTaal": "eng"}]}
 seed("translate_json", b"\x00" + json.dumps({"records": [rec, dict(rec, id="2", uren="36,0")]}).encode())
 seed("translate_json", b"\x01" + (json.dumps(rec) + "\n" + json.dumps(dict(rec, id="2")) + "\n{bad\n").encode())
+# committed seeds (protobuf the script cannot write; see fuzz/seeds/README.md)
+for d in sorted((root / "fuzz" / "seeds").iterdir()):
+    if d.is_dir():
+        for f in sorted(d.iterdir()):
+            seed(d.name, f.read_bytes())
 # a few of the standard's own profiles, when the shared data is beside the project
 shared = pathlib.Path(os.environ.get("MATCHGATE_SHARED", root.parent / "shared"))
 tz = shared / "vum" / "testdata" / "werkzoekenden-1000.json"

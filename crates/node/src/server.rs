@@ -55,7 +55,7 @@ pub(crate) fn bounded(s: &str, max: usize) -> String {
 /// digits (the keyed hash `matchgate ingest` and push give them). Anything else is refused with
 /// a field violation on `id` before it reaches the store or the audit log.
 pub fn check_record_id(id: &str) -> Result<(), Status> {
-    if id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if vum::parties::is_record_id(id) {
         return Ok(());
     }
     let why = format!("id: {} is not a VUM id (32 hex digits)", parties::shown(id));

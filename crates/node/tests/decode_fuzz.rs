@@ -194,3 +194,72 @@ fn random_party_metadata_and_ids_are_refused_without_panic() {
     }
     assert!(ok > 0, "the unchanged metadata passes now and then");
 }
+
+/// Writes the protobuf seeds of the `peer_request` fuzz target (fuzz/seeds/peer_request, committed;
+/// tools/fuzz_seed.py copies them into the corpus): the selection vectors as protobuf, and the
+/// demo's profiles and vacancies. Run after a change to the messages:
+/// `cargo test -p node --test decode_fuzz -- --ignored write_peer_request_seeds`
+#[test]
+#[ignore]
+fn write_peer_request_seeds() {
+    let out =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/seeds/peer_request");
+    std::fs::create_dir_all(&out).unwrap();
+    let (w, v) = seeds();
+    let mut n = 0;
+    let mut put = |case: u8, bytes: &[u8]| {
+        let mut b = vec![case];
+        b.extend_from_slice(bytes);
+        std::fs::write(out.join(format!("{case}-{n:03}")), b).unwrap();
+        n += 1;
+    };
+    for s in w.iter().take(12) {
+        put(0, s);
+    }
+    for s in v.iter().take(12) {
+        put(1, s);
+    }
+    let dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../conformance/vectors/valid");
+    for e in std::fs::read_dir(dir).unwrap() {
+        let vector: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(e.unwrap().path()).unwrap()).unwrap();
+        let doc = vector["document"].clone();
+        match vector["kind"].as_str() {
+            Some("werkzoekende") => {
+                if let Ok(m) = serde_json::from_value::<wz::Werkzoekende>(doc) {
+                    put(2, &m.encode_to_vec());
+                }
+            }
+            Some("vacature") => {
+                if let Ok(m) = serde_json::from_value::<vac::Vacature>(doc) {
+                    put(3, &m.encode_to_vec());
+                }
+            }
+            Some("werkzoekende-vraag") => put(5, doc.to_string().as_bytes()),
+            Some("vacature-vraag") => put(6, doc.to_string().as_bytes()),
+            _ => {}
+        }
+    }
+    // the standard's test data, when it is beside the project
+    let shared =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/vum/testdata");
+    for (file, case) in [("werkzoekenden-1000.json", 2u8), ("vacatures-93.json", 3)] {
+        let Ok(text) = std::fs::read_to_string(shared.join(file)) else {
+            continue;
+        };
+        let docs: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap();
+        for doc in docs.into_iter().take(10) {
+            let bytes = if case == 2 {
+                serde_json::from_value::<wz::Werkzoekende>(doc).map(|m| m.encode_to_vec())
+            } else {
+                serde_json::from_value::<vac::Vacature>(doc).map(|m| m.encode_to_vec())
+            };
+            put(case, &bytes.unwrap());
+        }
+    }
+    put(
+        4,
+        b"00000001003214345000\x0000000001003214345000\x0000000001001234567000\x00false\x003.0.0\x000192f0c2-7d5e-7cc3-9f3a-2a1b3c4d5e6f\x000123456789abcdef0123456789abcdef",
+    );
+}

@@ -19,6 +19,7 @@ mod finding;
 pub mod jsonschema_check;
 mod kind;
 pub mod matchform;
+pub mod parties;
 pub mod privacy;
 pub mod query;
 pub mod refdata;
