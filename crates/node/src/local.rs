@@ -149,7 +149,7 @@ impl LocalService {
                     status.matches = matches.len() as i32;
                     status.maximum_aantal_resultaten_bereikt = more;
                     for (id, encoded) in matches {
-                        let vum_id = st.vum_id(&peer.oin, &id);
+                        let vum_id = st.pseudonym(&peer.oin, &id);
                         ids.push((vum_id.clone(), peer.oin.clone(), id));
                         m.matches.push((vum_id, encoded));
                     }

@@ -6,9 +6,7 @@ use crate::feed::RawFeedEvent;
 use crate::parties::{self, bad_request, Parties};
 use crate::pb::{self, peer_client::PeerClient};
 use crate::tls::Refusal;
-use hmac::{Hmac, Mac};
 use serde_json::Value;
-use sha2::Sha256;
 use std::collections::HashMap;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -98,7 +96,7 @@ pub struct NodeState {
     pub store: Store,
     pub engines: HashMap<Kind, RwLock<Engine>>,
     pub(crate) validator: Validator,
-    secret: Vec<u8>,
+    id_key: vum::ids::IdKey,
     client_tls: ClientTlsConfig,
     channels: Mutex<HashMap<String, Channel>>,
     buckets: std::sync::Mutex<HashMap<String, Bucket>>,
@@ -266,7 +264,7 @@ impl NodeState {
             store,
             engines,
             validator: Validator::new(),
-            secret,
+            id_key: vum::ids::IdKey::new(&secret),
             client_tls,
             channels: Mutex::new(HashMap::new()),
             buckets: std::sync::Mutex::new(HashMap::new()),
@@ -502,32 +500,21 @@ impl NodeState {
         Ok(ch)
     }
 
-    fn keyed(&self, parts: &[&str]) -> Vec<u8> {
-        let mut m = <Hmac<Sha256> as Mac>::new_from_slice(&self.secret).expect("any key length");
-        for (i, p) in parts.iter().enumerate() {
-            if i > 0 {
-                m.update(&[0]);
-            }
-            m.update(p.as_bytes());
-        }
-        m.finalize().into_bytes().to_vec()
+    /// The pseudonym an own user sees for a peer's record: it does not reveal the id.
+    pub(crate) fn pseudonym(&self, peer_oin: &str, id: &str) -> String {
+        self.id_key.pseudonym(peer_oin, id)
     }
 
-    /// The pseudonymous id an own user sees for a peer's record: it does not reveal the id.
-    pub(crate) fn vum_id(&self, peer_oin: &str, id: &str) -> String {
-        hex::encode(&self.keyed(&[peer_oin, id])[..20])
-    }
-
-    /// The VUM id of an own record pushed with its local id: the same keyed hash `matchgate
-    /// ingest` gives it (HMAC-SHA256(secret, kind ‖ 0 ‖ local id), first 128 bits).
+    /// The record id of an own record pushed with its local id: the same keyed hash `matchgate
+    /// ingest` gives it ([`vum::ids`]).
     pub fn record_id(&self, kind: Kind, local_id: &str) -> String {
-        hex::encode(&self.keyed(&[kind.name(), local_id])[..16])
+        self.id_key.record_id(kind, local_id)
     }
 
     /// The key under which a source remembers that it returned record `id` to `peer_oin`: not a
     /// vumID (41 characters, `s` and 40 hex digits), so it never routes on the Local side.
     fn served_key(&self, kind: Kind, peer_oin: &str, id: &str) -> [u8; 20] {
-        let h = self.keyed(&["served", kind.name(), peer_oin, id]);
+        let h = self.id_key.keyed(&["served", kind.name(), peer_oin, id]);
         let mut k = [0u8; 20];
         k.copy_from_slice(&h[..20]);
         k

@@ -9,9 +9,7 @@
 //! Privacy: the record id is a keyed hash (HMAC-SHA256 with the node secret) of the local id; a BSN
 //! column is checked (elfproef) and used only to find duplicates, never written; contact details are
 //! written only when the record's consent allows it; free text is scanned for personal data.
-use hmac::{Hmac, Mac};
 use serde_json::{Map, Value};
-use sha2::Sha256;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::time::Instant;
@@ -150,7 +148,7 @@ pub struct Translator {
 /// The stateless part: mapping, id key and validator.
 struct Engine {
     mapping: Mapping,
-    key: Hmac<Sha256>,
+    key: vum::ids::IdKey,
     validator: Validator,
     /// serialise accepted documents (the sink wants JSON)
     serialize: bool,
@@ -361,8 +359,7 @@ const QUOTE_MAX: usize = 60;
 impl Translator {
     /// `secret` is the node secret that keys the record ids; the same secret gives the same ids.
     pub fn new(mapping: Mapping, secret: &[u8], validator: Validator) -> Translator {
-        let key =
-            <Hmac<Sha256> as Mac>::new_from_slice(secret).expect("HMAC takes keys of any length");
+        let key = vum::ids::IdKey::new(secret);
         Translator {
             engine: Engine {
                 mapping,
@@ -563,16 +560,8 @@ impl Filled {
 }
 
 impl Engine {
-    fn keyed(&self, domain: &str, value: &str) -> [u8; 32] {
-        let mut m = self.key.clone();
-        m.update(domain.as_bytes());
-        m.update(&[0]);
-        m.update(value.as_bytes());
-        m.finalize().into_bytes().into()
-    }
-
     fn vum_id(&self, local_id: &str) -> String {
-        hex::encode(&self.keyed(self.mapping.kind.name(), local_id)[..16])
+        self.key.record_id(self.mapping.kind, local_id)
     }
 
     fn is_null(&self, v: &str, extra: &[String]) -> bool {
@@ -640,8 +629,7 @@ impl Engine {
             }
         };
         // one HMAC gives both the key that finds duplicate local ids and the VUM id
-        let id_hash = self.keyed(m.kind.name(), &local_id);
-        let id_key: [u8; 16] = id_hash[..16].try_into().unwrap_or_default();
+        let id_key = self.key.record_id_bytes(m.kind, &local_id);
         let bsn = match m.bsn_column {
             None => Bsn::Absent,
             Some(bc) => match self.first(&rec, bc) {
@@ -652,7 +640,7 @@ impl Engine {
                     {
                         None => Bsn::Invalid(col),
                         Some(b) => {
-                            let h = self.keyed("bsn", &b);
+                            let h = self.key.keyed(&["bsn", &b]);
                             Bsn::Valid(col, h[..16].try_into().unwrap_or_default())
                         }
                     }

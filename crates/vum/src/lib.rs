@@ -16,6 +16,7 @@
 //! ```
 
 mod finding;
+pub mod ids;
 pub mod jsonschema_check;
 mod kind;
 pub mod matchform;
