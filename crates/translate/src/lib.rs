@@ -9,6 +9,8 @@
 //! Privacy: the record id is a keyed hash (HMAC-SHA256 with the node secret) of the local id; a BSN
 //! column is checked (elfproef) and used only to find duplicates, never written; contact details are
 //! written only when the record's consent allows it; free text is scanned for personal data.
+
+#![cfg_attr(not(test), warn(clippy::unwrap_used))]
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;

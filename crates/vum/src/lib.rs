@@ -15,6 +15,8 @@
 //! assert_eq!(report.findings[0].pointer, "/mobiliteit/bemiddelingspostcode");
 //! ```
 
+#![cfg_attr(not(test), warn(clippy::unwrap_used))]
+
 mod finding;
 pub mod ids;
 pub mod jsonschema_check;
