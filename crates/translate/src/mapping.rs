@@ -776,60 +776,9 @@ impl FieldContext<'_> {
         if privacy == Privacy::Contact && !self.consent.is_some_and(Consent::allows_contact) {
             return Err("contact details need a [consent] rule with 'contact' values: they are written only for records whose consent allows it".into());
         }
-        let (source, multi) = match (&fc.column, &fc.value) {
-            (Some(c), None) => {
-                let multi = match self.source {
-                    SourceConfig::Json { .. } | SourceConfig::Ndjson {} => c.contains('*'),
-                    SourceConfig::Xml { .. } => true,
-                    _ => false,
-                };
-                (
-                    ValueSource::Column(columns.index(c)),
-                    multi || fc.split.is_some(),
-                )
-            }
-            (None, Some(v)) => (ValueSource::Constant(toml_scalar(v)?), fc.split.is_some()),
-            _ => return Err("give exactly one of 'column' or 'value'".into()),
-        };
-        let fold = |k: &str| {
-            if fc.ignore_case {
-                k.trim().to_lowercase()
-            } else {
-                k.trim().to_string()
-            }
-        };
-        let mut map = match &fc.map {
-            Some(m) => Some(
-                m.iter()
-                    .map(|(k, v)| Ok((fold(k), toml_scalar(v)?)))
-                    .collect::<Result<HashMap<_, _>, String>>()?,
-            ),
-            None => None,
-        };
-        if let Some(l) = &fc.lookup {
-            let table = self
-                .lookups
-                .get(l)
-                .ok_or_else(|| format!("lookup '{l}' is not defined under [lookups]"))?;
-            let m = map.get_or_insert_with(HashMap::new);
-            for (k, v) in table {
-                m.entry(fold(k)).or_insert_with(|| v.clone());
-            }
-        }
-        if fc.ignore_case && map.is_none() {
-            return Err(
-                "'ignore_case' applies to a 'map' or 'lookup'; this field has neither".into(),
-            );
-        }
-        let date_format = match fc.date_format.as_deref() {
-            None => None,
-            Some("yyyy-mm-dd") => Some(DateFormat::Iso),
-            Some("dd-mm-yyyy") => Some(DateFormat::DayMonthYear('-')),
-            Some("dd/mm/yyyy") => Some(DateFormat::DayMonthYear('/')),
-            Some("dd.mm.yyyy") => Some(DateFormat::DayMonthYear('.')),
-            Some("excel") => Some(DateFormat::Excel),
-            Some(other) => return Err(format!("date_format '{other}': use yyyy-mm-dd, dd-mm-yyyy, dd/mm/yyyy, dd.mm.yyyy or excel")),
-        };
+        let (source, multi) = self.value_source(fc, columns)?;
+        let map = self.value_map(fc)?;
+        let date_format = date_format(fc.date_format.as_deref())?;
         if date_format.is_some() && leaf != LeafType::Date {
             return Err("date_format on a property that is not a date".into());
         }
@@ -861,6 +810,65 @@ impl FieldContext<'_> {
             null_values,
             multi,
         })
+    }
+
+    /// `column` or `value`, and whether the source can give the field several values.
+    fn value_source(
+        &self,
+        fc: &FieldConfig,
+        columns: &mut Columns,
+    ) -> Result<(ValueSource, bool), String> {
+        Ok(match (&fc.column, &fc.value) {
+            (Some(c), None) => {
+                let multi = match self.source {
+                    SourceConfig::Json { .. } | SourceConfig::Ndjson {} => c.contains('*'),
+                    SourceConfig::Xml { .. } => true,
+                    _ => false,
+                };
+                (
+                    ValueSource::Column(columns.index(c)),
+                    multi || fc.split.is_some(),
+                )
+            }
+            (None, Some(v)) => (ValueSource::Constant(toml_scalar(v)?), fc.split.is_some()),
+            _ => return Err("give exactly one of 'column' or 'value'".into()),
+        })
+    }
+
+    /// The value map: the inline `map`, completed with the `lookup` table (the map wins), keys
+    /// trimmed and, with `ignore_case`, lower-cased.
+    fn value_map(&self, fc: &FieldConfig) -> Result<Option<HashMap<String, String>>, String> {
+        let fold = |k: &str| {
+            if fc.ignore_case {
+                k.trim().to_lowercase()
+            } else {
+                k.trim().to_string()
+            }
+        };
+        let mut map = match &fc.map {
+            Some(m) => Some(
+                m.iter()
+                    .map(|(k, v)| Ok((fold(k), toml_scalar(v)?)))
+                    .collect::<Result<HashMap<_, _>, String>>()?,
+            ),
+            None => None,
+        };
+        if let Some(l) = &fc.lookup {
+            let table = self
+                .lookups
+                .get(l)
+                .ok_or_else(|| format!("lookup '{l}' is not defined under [lookups]"))?;
+            let m = map.get_or_insert_with(HashMap::new);
+            for (k, v) in table {
+                m.entry(fold(k)).or_insert_with(|| v.clone());
+            }
+        }
+        if fc.ignore_case && map.is_none() {
+            return Err(
+                "'ignore_case' applies to a 'map' or 'lookup'; this field has neither".into(),
+            );
+        }
+        Ok(map)
     }
 
     /// Check a `[lists."target"]` entry; an error names the sub-key it concerns.
@@ -934,6 +942,21 @@ impl FieldContext<'_> {
             fields: out,
         })
     }
+}
+
+/// A field's `date_format`.
+fn date_format(name: Option<&str>) -> Result<Option<DateFormat>, String> {
+    Ok(match name {
+        None => None,
+        Some("yyyy-mm-dd") => Some(DateFormat::Iso),
+        Some("dd-mm-yyyy") => Some(DateFormat::DayMonthYear('-')),
+        Some("dd/mm/yyyy") => Some(DateFormat::DayMonthYear('/')),
+        Some("dd.mm.yyyy") => Some(DateFormat::DayMonthYear('.')),
+        Some("excel") => Some(DateFormat::Excel),
+        Some(other) => return Err(format!(
+            "date_format '{other}': use yyyy-mm-dd, dd-mm-yyyy, dd/mm/yyyy, dd.mm.yyyy or excel"
+        )),
+    })
 }
 
 /// Refuse fields that would pair values from different source elements: two or more fields
