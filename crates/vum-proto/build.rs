@@ -14,7 +14,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     prost_build::Config::new()
         .file_descriptor_set_path(&descriptor)
         .compile_well_known_types()
-        .compile_protos(&protos.map(|p| root.join(p)), &[root.clone()])?;
+        .compile_protos(&protos.map(|p| root.join(p)), std::slice::from_ref(&root))?;
     let set = std::fs::read(&descriptor)?;
     pbjson_build::Builder::new()
         .register_descriptors(&set)?

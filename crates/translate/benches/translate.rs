@@ -185,7 +185,7 @@ fn main() {
         .unwrap_or(3);
     let mut ratios = Vec::new();
     let mut cpu_ratios = Vec::new();
-    let mut secs_by_threads = vec![0.0f64; 2];
+    let mut secs_by_threads = [0.0f64; 2];
     for round in 0..rounds {
         let mut wall = [0.0f64; 2];
         let mut cpu = [0.0f64; 2];

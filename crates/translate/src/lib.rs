@@ -21,37 +21,57 @@ pub mod mapping;
 pub mod source;
 
 use mapping::{
-    Consent, DateFormat, Field, LeafType, Mapping, Privacy, Step, Unmapped, ValueSource,
+    Consent, DateFormat, Field, LeafType, ListMap, Mapping, Privacy, Step, Unmapped, ValueSource,
 };
 pub use source::{Element, OpenError, Record, RowError};
 
+/// Reject rule: the record has no local id (an empty id column, or a document without its id).
 pub const ID_MISSING: &str = "translate/id-ontbreekt";
+/// Reject rule: the local id was already accepted at an earlier row of the run.
 pub const ID_DUPLICATE: &str = "translate/id-dubbel";
+/// Reject rule: a BSN (the BSN column, or a local id declared to be one) fails the elfproef.
 pub const BSN_ELFPROEF: &str = "translate/bsn-elfproef";
+/// Reject rule: the BSN was already seen at an earlier row of the run.
 pub const BSN_DUPLICATE: &str = "translate/bsn-dubbel";
+/// Reject rule: a `required` field is empty and has no default.
 pub const REQUIRED: &str = "translate/verplicht";
+/// Reject rule: a value is not in the field's value map (and `unmapped` is `reject`).
 pub const UNMAPPED: &str = "translate/onbekende-waarde";
+/// Reject rule: an integer property's value is not a whole number.
 pub const NOT_A_NUMBER: &str = "translate/geen-geheel-getal";
+/// Reject rule: a date property's value is not a date (in the field's `date_format`).
 pub const BAD_DATE: &str = "translate/datum";
+/// Reject rule: free text would carry personal data out of the node.
 pub const FREE_TEXT_PII: &str = vum::privacy::FREE_TEXT_RULE;
+/// Reject rule: a target that holds one value receives several.
 pub const MULTIPLE: &str = "translate/meerdere-waarden";
 
 /// Why a record was rejected: one line of the rejects file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reject {
+    /// The record's row in the source ([`Record::row`]).
     pub row: u64,
+    /// The source column the reject concerns, when it can be named.
     pub column: Option<String>,
+    /// The rule id: one of this crate's rule constants (also those of [`source`]), or a
+    /// validator rule id.
     pub rule: String,
+    /// What is wrong; source values appear only quoted and shortened, never a BSN.
     pub message: String,
 }
 
 /// What happened to one record.
 #[derive(Debug, Clone)]
 pub enum Outcome {
+    /// The record became a valid VUM document.
     Accepted {
+        /// The record's row in the source.
         row: u64,
+        /// The record id written into the document.
         id: String,
+        /// The document (`Null` when `json` holds it).
         doc: Value,
+        /// The validator's warnings about the document.
         warnings: Vec<Finding>,
         /// the document as JSON, when the sink asked for it ([`Sink::wants_json`]); made by the
         /// thread that translated the record, and `doc` is then `Null`
@@ -59,14 +79,22 @@ pub enum Outcome {
     },
     /// `vum_id`: the id the record would have had, so a store can stop sharing an earlier version
     Filtered {
+        /// The record's row in the source.
         row: u64,
+        /// The record id it would have had, when its local id could be read.
         vum_id: Option<String>,
+        /// Which consent value or filter left it out, for the summary.
         reason: String,
+        /// True when consent left it out, false when a filter did.
         consent: bool,
     },
+    /// The record was not written; the rejects say why.
     Rejected {
+        /// The record's row in the source.
         row: u64,
+        /// Every reason, at least one; the first counts in [`Summary::rejected_by_rule`].
         rejects: Vec<Reject>,
+        /// The source values a rejects file may show: (column, values joined by ` | `).
         original: Vec<(String, String)>,
     },
 }
@@ -74,25 +102,36 @@ pub enum Outcome {
 /// Counts of a run, by rule.
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct Summary {
+    /// Records read, including rows the source could not read.
     pub read: u64,
+    /// Records accepted.
     pub accepted: u64,
+    /// Records filtered (consent or filters).
     pub filtered: u64,
+    /// Records rejected.
     pub rejected: u64,
+    /// Filtered records per reason.
     pub filtered_by_reason: BTreeMap<String, u64>,
+    /// Rejected records per rule of their first reject.
     pub rejected_by_rule: BTreeMap<String, u64>,
+    /// Warnings about accepted documents per rule.
     pub warnings_by_rule: BTreeMap<String, u64>,
     /// contact values left out because the record's consent does not allow them
     pub contact_withheld: u64,
     /// per field target: values that neither its map nor its lookup knows, with counts (at most
-    /// `MAX_UNMAPPED_VALUES` values per field; `other_unmapped` counts the rest), so a lookup can
+    /// [`MAX_UNMAPPED_VALUES`] values per field; `other_unmapped` counts the rest), so a lookup can
     /// be filled in one pass
     pub unmapped: BTreeMap<String, BTreeMap<String, u64>>,
+    /// Unmapped values not kept in `unmapped` because their field already had
+    /// [`MAX_UNMAPPED_VALUES`] distinct values.
     pub other_unmapped: u64,
+    /// Wall-clock duration of the run.
     pub seconds: f64,
 }
 
 /// Where the outcomes go (files for `matchgate translate`, the store for `matchgate ingest`).
 pub trait Sink {
+    /// An accepted document with its source row and record id.
     fn accepted(&mut self, row: u64, id: &str, doc: &Value) -> std::io::Result<()>;
     /// Whether the sink writes accepted documents as JSON: the translating threads then
     /// serialise them and [`Sink::accepted_json`] gets the bytes.
@@ -105,6 +144,8 @@ pub trait Sink {
         let doc: Value = serde_json::from_slice(json)?;
         self.accepted(row, id, &doc)
     }
+    /// A rejected record: its rejects (messages already cleared of BSN-like numbers) and the
+    /// source values it may show.
     fn rejected(
         &mut self,
         rejects: &[Reject],
@@ -119,28 +160,36 @@ pub trait Sink {
     ) -> std::io::Result<()> {
         Ok(())
     }
+    /// The counts so far: after every 10,000 records read and once at the end of the run.
     fn progress(&mut self, _summary: &Summary) {}
 }
 
+/// Why a run stopped before its end (a problem with one record is a [`Reject`] instead).
 #[derive(Debug, thiserror::Error)]
 pub enum TranslateError {
+    /// The input could not be opened as the mapping's source.
     #[error(transparent)]
     Open(#[from] OpenError),
+    /// The sink failed to write.
     #[error("writing output: {0}")]
     Write(#[from] std::io::Error),
     /// The identity column holds BSNs but the mapping does not say so.
     #[error("the identity column '{column}' holds BSNs ({bsns} of the first {ids} ids pass the elfproef). A BSN is not used as a local id by accident: choose another id column, or, if the BSN is the only id this export has, say so with `column_is_bsn = true` under [identity] (the BSN is then keyed like any local id and never written or shown)")]
     IdIsBsn {
+        /// The identity column's name.
         column: String,
+        /// How many of the looked-at ids pass the elfproef.
         bsns: usize,
+        /// How many non-empty ids were looked at (of the first records of the input).
         ids: usize,
     },
 }
 
-/// Turns source records into VUM documents. The work per record is split in two: [`Engine::prepare`]
-/// needs only the mapping, the key and the validator, so it runs on several threads; the checks
-/// that need the records seen before it (duplicate local ids and BSNs) run in source order in
-/// [`Translator::finish`], so the output is the same, byte for byte, whatever the thread count.
+/// Turns source records into VUM documents. The work per record is split in two: the stateless
+/// stages (`Engine::prepare`: admit, identity, privacy, fill, key, validate) need only the mapping,
+/// the key and the validator, so they run on several threads; the checks that need the records
+/// seen before it (duplicate local ids and BSNs, `Seen::finish`) run in source order, so the
+/// output is the same, byte for byte, whatever the thread count.
 pub struct Translator {
     engine: Engine,
     seen: Seen,
@@ -193,7 +242,7 @@ impl Seen {
             }
         };
         record(s, sink, outcome)?;
-        if s.read % 10_000 == 0 {
+        if s.read.is_multiple_of(10_000) {
             sink.progress(s);
         }
         Ok(go_on)
@@ -215,49 +264,12 @@ impl Seen {
             body,
         } = *c;
         let row = rec.row;
-        let rejected = |rule: &str, column: Option<String>, message: String, engine: &Engine| {
-            Outcome::Rejected {
+        if let Some(reject) = self.seen_before(&id_key, id_column, bsn, row) {
+            return Outcome::Rejected {
                 row,
-                rejects: vec![Reject {
-                    row,
-                    column,
-                    rule: rule.into(),
-                    message,
-                }],
+                rejects: vec![reject],
                 original: engine.original(&rec),
-            }
-        };
-        if let Some(prev) = self.ids.get(&id_key) {
-            return rejected(
-                ID_DUPLICATE,
-                id_column,
-                format!("the local id also appears at row {prev}"),
-                engine,
-            );
-        }
-        match bsn {
-            Bsn::Absent => {}
-            Bsn::Invalid(col) => {
-                return rejected(
-                    BSN_ELFPROEF,
-                    Some(col),
-                    "the BSN is not 9 digits passing the elfproef".into(),
-                    engine,
-                )
-            }
-            Bsn::Valid(col, k) => {
-                if let Some(prev) = self.bsn.get(&k) {
-                    return rejected(
-                        BSN_DUPLICATE,
-                        Some(col),
-                        format!(
-                            "the same person (BSN) is already at row {prev} under another local id"
-                        ),
-                        engine,
-                    );
-                }
-                self.bsn.insert(k, row);
-            }
+            };
         }
         summary.contact_withheld += contact_withheld;
         for (t, v) in &unmapped {
@@ -283,6 +295,51 @@ impl Seen {
                     warnings,
                     json,
                 }
+            }
+        }
+    }
+
+    /// A local id accepted earlier, an invalid BSN, or a BSN seen earlier: the reject. A valid BSN
+    /// seen for the first time is remembered (whether or not the record is accepted).
+    fn seen_before(
+        &mut self,
+        id_key: &[u8; 16],
+        id_column: Option<String>,
+        bsn: Bsn,
+        row: u64,
+    ) -> Option<Reject> {
+        let reject = |rule: &str, column: Option<String>, message: String| Reject {
+            row,
+            column,
+            rule: rule.into(),
+            message,
+        };
+        if let Some(prev) = self.ids.get(id_key) {
+            return Some(reject(
+                ID_DUPLICATE,
+                id_column,
+                format!("the local id also appears at row {prev}"),
+            ));
+        }
+        match bsn {
+            Bsn::Absent => None,
+            Bsn::Invalid(col) => Some(reject(
+                BSN_ELFPROEF,
+                Some(col),
+                "the BSN is not 9 digits passing the elfproef".into(),
+            )),
+            Bsn::Valid(col, k) => {
+                if let Some(prev) = self.bsn.get(&k) {
+                    return Some(reject(
+                        BSN_DUPLICATE,
+                        Some(col),
+                        format!(
+                            "the same person (BSN) is already at row {prev} under another local id"
+                        ),
+                    ));
+                }
+                self.bsn.insert(k, row);
+                None
             }
         }
     }
@@ -380,6 +437,7 @@ impl Translator {
         self
     }
 
+    /// The mapping this translator applies.
     pub fn mapping(&self) -> &Mapping {
         &self.engine.mapping
     }
@@ -409,7 +467,7 @@ impl Translator {
         if self.threads <= 1 {
             let mut batch = tracing::info_span!("import_batch", first_row = 1u64);
             for item in records {
-                if s.read % 10_000 == 0 {
+                if s.read.is_multiple_of(10_000) {
                     batch = tracing::info_span!("import_batch", first_row = s.read + 1);
                 }
                 let _b = batch.enter();
@@ -507,7 +565,7 @@ impl Translator {
                 while let Some(chunk) = pending.remove(&next) {
                     next += 1;
                     for item in chunk {
-                        if s.read % 10_000 == 0 {
+                        if s.read.is_multiple_of(10_000) {
                             batch = tracing::info_span!("import_batch", first_row = s.read + 1);
                         }
                         let _b = batch.enter();
@@ -612,10 +670,10 @@ impl Engine {
         Ok(())
     }
 
-    /// The stateless stages: admit (consent, filters) → identity → fill → privacy → key → validate.
+    /// The stateless stages: admit (consent, filters) → identity → privacy (BSN) → fill → key →
+    /// validate.
     fn prepare(&self, rec: Record) -> Prepared {
         let m = &self.mapping;
-        let row = rec.row;
         let contact_allowed = match self.admit(&rec) {
             Ok(c) => c,
             Err(o) => return Prepared(PreparedInner::Done(o)),
@@ -624,7 +682,7 @@ impl Engine {
             Ok(x) => x,
             Err(rejects) => {
                 return Prepared(PreparedInner::Done(Outcome::Rejected {
-                    row,
+                    row: rec.row,
                     rejects,
                     original: self.original(&rec),
                 }))
@@ -632,40 +690,14 @@ impl Engine {
         };
         // one HMAC gives both the key that finds duplicate local ids and the VUM id
         let id_key = self.key.record_id_bytes(m.kind, &local_id);
-        let bsn = match m.bsn_column {
-            None => Bsn::Absent,
-            Some(bc) => match self.first(&rec, bc) {
-                None => Bsn::Absent,
-                Some(raw) => {
-                    let col = m.columns[bc].clone();
-                    match vum::privacy::normalise_bsn(raw).filter(|b| vum::privacy::is_valid_bsn(b))
-                    {
-                        None => Bsn::Invalid(col),
-                        Some(b) => {
-                            let h = self.key.keyed(&["bsn", &b]);
-                            Bsn::Valid(col, h[..16].try_into().unwrap_or_default())
-                        }
-                    }
-                }
-            },
-        };
+        let bsn = self.bsn(&rec);
         let mut filled = match &rec.doc {
-            Some(doc) => self.take_document(doc, row, contact_allowed),
+            Some(doc) => self.take_document(doc, rec.row, contact_allowed),
             None => self.fill(&rec, contact_allowed),
         };
         let body = if filled.rejects.is_empty() {
-            let id = if rec.doc.is_some() && !m.key_document_id {
-                local_id.clone()
-            } else {
-                hex::encode(id_key)
-            };
-            if let Value::Object(o) = &mut filled.doc {
-                o.insert(
-                    vum::record_id_property(m.kind).to_string(),
-                    Value::String(id.clone()),
-                );
-            }
-            self.validate(row, id, filled.doc, &filled.places)
+            let id = self.key_document(&rec, local_id, &id_key, &mut filled.doc);
+            self.validate(rec.row, id, filled.doc, &filled.places)
         } else {
             Err(filled.rejects)
         };
@@ -678,6 +710,50 @@ impl Engine {
             unmapped: filled.unmapped,
             body,
         })))
+    }
+
+    /// The record's BSN column: absent, failing the elfproef, or valid and keyed (the BSN itself
+    /// is not kept).
+    fn bsn(&self, rec: &Record) -> Bsn {
+        let m = &self.mapping;
+        let Some(bc) = m.bsn_column else {
+            return Bsn::Absent;
+        };
+        let Some(raw) = self.first(rec, bc) else {
+            return Bsn::Absent;
+        };
+        let col = m.columns[bc].clone();
+        match vum::privacy::normalise_bsn(raw).filter(|b| vum::privacy::is_valid_bsn(b)) {
+            None => Bsn::Invalid(col),
+            Some(b) => {
+                let h = self.key.keyed(&["bsn", &b]);
+                Bsn::Valid(col, h[..16].try_into().unwrap_or_default())
+            }
+        }
+    }
+
+    /// The record id, written into the document: the keyed local id, or a `vum` document's own
+    /// id unless the mapping keys it.
+    fn key_document(
+        &self,
+        rec: &Record,
+        local_id: String,
+        id_key: &[u8; 16],
+        doc: &mut Value,
+    ) -> String {
+        let m = &self.mapping;
+        let id = if rec.doc.is_some() && !m.key_document_id {
+            local_id
+        } else {
+            hex::encode(id_key)
+        };
+        if let Value::Object(o) = doc {
+            o.insert(
+                vum::record_id_property(m.kind).to_string(),
+                Value::String(id.clone()),
+            );
+        }
+        id
     }
 
     /// Consent and filters: a record that fails is filtered (counted), not judged. Ok: whether
@@ -775,7 +851,7 @@ impl Engine {
         Ok((id.to_string(), Some(col)))
     }
 
-    /// Fill a document from the record's columns and lists.
+    /// Fill a document from the record's columns and lists, then set the contact indicator.
     fn fill(&self, rec: &Record, contact_allowed: bool) -> Filled {
         let m = &self.mapping;
         let mut out = Filled::new(Value::Object(Map::new()));
@@ -792,63 +868,75 @@ impl Engine {
             put(&mut out, f, fi, values, column, rec.row);
         }
         for (g, l) in m.lists.iter().enumerate() {
-            let mut k = 0;
-            for (e, element) in rec
-                .lists
-                .get(g)
-                .map(Vec::as_slice)
-                .unwrap_or(&[])
-                .iter()
-                .enumerate()
-            {
-                let mut inner = Filled::new(Value::Object(Map::new()));
-                for (fi, f) in l.fields.iter().enumerate() {
-                    let column = match f.source {
-                        ValueSource::Column(c) => Some(element_column(&l.from, &l.columns[c])),
-                        ValueSource::Constant(_) => None,
-                    };
-                    let cells = cells(f, element);
-                    let Some(values) = self.values(
-                        f,
-                        cells,
-                        column.as_deref(),
-                        rec.row,
-                        contact_allowed,
-                        &mut inner,
-                    ) else {
-                        continue;
-                    };
-                    put(&mut inner, f, fi, values, column.as_deref(), rec.row);
-                }
-                out.contact_withheld += inner.contact_withheld;
-                out.unmapped.append(&mut inner.unmapped);
-                for mut r in inner.rejects {
-                    r.message = format!("element {} of {}: {}", e + 1, l.from, r.message);
-                    out.rejects.push(r);
-                }
-                if inner.doc.as_object().is_some_and(|o| !o.is_empty()) {
-                    place(&mut out.doc, &l.steps, k, inner.doc);
-                    out.places.extend(inner.places.into_iter().map(|p| Place {
-                        list: Some((g, k)),
-                        ..p
-                    }));
-                    k += 1;
-                }
-            }
+            let elements = rec.lists.get(g).map(Vec::as_slice).unwrap_or(&[]);
+            self.fill_list(g, l, elements, rec.row, contact_allowed, &mut out);
         }
         compact(&mut out.doc);
         if m.kind == Kind::Werkzoekende && !derives_indicator(m) {
-            let present = ["emailadres", "telefoonnummer", "contactpersoon"]
-                .iter()
-                .any(|p| out.doc.get(p).is_some_and(|v| !is_empty(v)));
-            if let Value::Object(o) = &mut out.doc {
-                o.insert(
-                    CONTACT_INDICATOR.into(),
-                    Value::from(if present { 1 } else { 2 }),
-                );
-            }
+            set_contact_indicator(&mut out.doc);
         }
         out
+    }
+
+    /// Fill list `g` of the mapping: each source element that gives at least one value becomes
+    /// the next element of the target list.
+    fn fill_list(
+        &self,
+        g: usize,
+        l: &ListMap,
+        elements: &[Element],
+        row: u64,
+        contact_allowed: bool,
+        out: &mut Filled,
+    ) {
+        let mut k = 0;
+        for (e, element) in elements.iter().enumerate() {
+            let inner = self.fill_element(l, element, row, contact_allowed);
+            out.contact_withheld += inner.contact_withheld;
+            out.unmapped.extend(inner.unmapped);
+            for mut r in inner.rejects {
+                r.message = format!("element {} of {}: {}", e + 1, l.from, r.message);
+                out.rejects.push(r);
+            }
+            if inner.doc.as_object().is_some_and(|o| !o.is_empty()) {
+                place(&mut out.doc, &l.steps, k, inner.doc);
+                out.places.extend(inner.places.into_iter().map(|p| Place {
+                    list: Some((g, k)),
+                    ..p
+                }));
+                k += 1;
+            }
+        }
+    }
+
+    /// One element of a source list as an object, its fields read relative to the element.
+    fn fill_element(
+        &self,
+        l: &ListMap,
+        element: &Element,
+        row: u64,
+        contact_allowed: bool,
+    ) -> Filled {
+        let mut inner = Filled::new(Value::Object(Map::new()));
+        for (fi, f) in l.fields.iter().enumerate() {
+            let column = match f.source {
+                ValueSource::Column(c) => Some(element_column(&l.from, &l.columns[c])),
+                ValueSource::Constant(_) => None,
+            };
+            let cells = cells(f, element);
+            let Some(values) = self.values(
+                f,
+                cells,
+                column.as_deref(),
+                row,
+                contact_allowed,
+                &mut inner,
+            ) else {
+                continue;
+            };
+            put(&mut inner, f, fi, values, column.as_deref(), row);
+        }
+        inner
     }
 
     /// A `vum` document: taken as it is, without contact details when consent does not allow
@@ -907,12 +995,7 @@ impl Engine {
             message,
         };
         // (cleaned value, the cell as it was)
-        let mut raw: Vec<(String, &str)> = cells
-            .into_iter()
-            .filter(|c| !self.is_null(c, &f.null_values))
-            .map(|c| (clean(f, c), c))
-            .filter(|(v, _)| !self.is_null(v, &f.null_values))
-            .collect();
+        let mut raw = self.present(f, cells);
         if raw.is_empty() {
             if let Some(d) = &f.default {
                 raw.push((d.clone(), d.as_str()));
@@ -930,78 +1013,34 @@ impl Engine {
             out.contact_withheld += 1;
             return None;
         }
-        let parts: Vec<(String, &str)> = match &f.split {
-            Some(sep) => raw
-                .iter()
-                .flat_map(|(v, cell)| {
-                    v.split(sep.as_str())
-                        .map(|p| p.trim().to_string())
-                        .filter(|p| !p.is_empty())
-                        .map(move |p| (p, *cell))
-                })
-                .collect(),
-            None => raw,
-        };
         let mut values: Vec<Value> = Vec::new();
-        for (p, cell) in parts {
-            let p = match &f.map {
-                Some(map) => {
-                    let key = if f.ignore_case {
-                        p.to_lowercase()
-                    } else {
-                        p.clone()
-                    };
-                    match map.get(&key) {
-                        Some(v) if v.is_empty() => continue, // mapped to nothing: deliberately left out
-                        Some(v) => v.clone(),
-                        None => {
-                            if !looks_like_bsn(&p) {
-                                let value: String = p.chars().take(QUOTE_MAX).collect();
-                                out.unmapped.push((f.target.clone(), value));
-                            }
-                            match f.unmapped {
-                                Unmapped::Reject => {
-                                    out.rejects.push(reject(
-                                        UNMAPPED,
-                                        format!(
-                                            "{} is not in the value map of {}",
-                                            shown(&p, cell),
-                                            f.target
-                                        ),
-                                    ));
-                                    continue;
-                                }
-                                Unmapped::Drop => continue,
-                                Unmapped::Keep => p,
-                            }
-                        }
-                    }
-                }
-                None => p,
+        for (p, cell) in split(f, raw) {
+            let converted = match map_value(f, p, cell, &mut out.unmapped) {
+                Ok(Some(p)) => convert(f, &p, cell),
+                Ok(None) => continue,
+                Err(e) => Err(e),
             };
-            match convert(f, &p, cell) {
+            match converted {
                 Ok(v) => values.push(v),
                 Err((rule, msg)) => out.rejects.push(reject(rule, msg)),
             }
         }
-        if f.privacy == Privacy::FreeText {
-            if let Some(kind) = values
-                .iter()
-                .filter_map(Value::as_str)
-                .find_map(vum::privacy::scan_free_text)
-            {
-                out.rejects.push(reject(
-                    FREE_TEXT_PII,
-                    format!(
-                        "{} would carry {} out of the node",
-                        f.target,
-                        kind.describe()
-                    ),
-                ));
-                return None;
-            }
+        if let Some(message) = free_text_pii(f, &values) {
+            out.rejects.push(reject(FREE_TEXT_PII, message));
+            return None;
         }
         Some(values)
+    }
+
+    /// The cells that hold a value after `remove`/`uppercase` (not empty, not a null value),
+    /// each as (cleaned value, the cell as it was).
+    fn present<'c>(&self, f: &Field, cells: Vec<&'c str>) -> Vec<(String, &'c str)> {
+        cells
+            .into_iter()
+            .filter(|c| !self.is_null(c, &f.null_values))
+            .map(|c| (clean(f, c), c))
+            .filter(|(v, _)| !self.is_null(v, &f.null_values))
+            .collect()
     }
 
     /// Validate the finished document; findings name the source column their pointer came from.
@@ -1169,6 +1208,93 @@ fn clean(f: &Field, cell: &str) -> String {
         v = v.to_uppercase();
     }
     v.trim().to_string()
+}
+
+/// With `split`: every value cut at the separator into its trimmed, non-empty parts, each with
+/// the cell it came from.
+fn split<'c>(f: &Field, raw: Vec<(String, &'c str)>) -> Vec<(String, &'c str)> {
+    match &f.split {
+        Some(sep) => raw
+            .iter()
+            .flat_map(|(v, cell)| {
+                v.split(sep.as_str())
+                    .map(|p| p.trim().to_string())
+                    .filter(|p| !p.is_empty())
+                    .map(move |p| (p, *cell))
+            })
+            .collect(),
+        None => raw,
+    }
+}
+
+/// A value through the field's value map. `Ok(None)`: left out (mapped to nothing, or unknown
+/// and `unmapped = "drop"`); `Err`: unknown and `unmapped = "reject"`. An unknown value that does
+/// not look like a BSN is noted in `unmapped`.
+fn map_value(
+    f: &Field,
+    p: String,
+    cell: &str,
+    unmapped: &mut Vec<(String, String)>,
+) -> Result<Option<String>, (&'static str, String)> {
+    let Some(map) = &f.map else {
+        return Ok(Some(p));
+    };
+    let key = if f.ignore_case {
+        p.to_lowercase()
+    } else {
+        p.clone()
+    };
+    match map.get(&key) {
+        Some(v) if v.is_empty() => Ok(None), // mapped to nothing: deliberately left out
+        Some(v) => Ok(Some(v.clone())),
+        None => {
+            if !looks_like_bsn(&p) {
+                let value: String = p.chars().take(QUOTE_MAX).collect();
+                unmapped.push((f.target.clone(), value));
+            }
+            match f.unmapped {
+                Unmapped::Reject => Err((
+                    UNMAPPED,
+                    format!(
+                        "{} is not in the value map of {}",
+                        shown(&p, cell),
+                        f.target
+                    ),
+                )),
+                Unmapped::Drop => Ok(None),
+                Unmapped::Keep => Ok(Some(p)),
+            }
+        }
+    }
+}
+
+/// For a free-text field: the message when a value holds personal data.
+fn free_text_pii(f: &Field, values: &[Value]) -> Option<String> {
+    if f.privacy != Privacy::FreeText {
+        return None;
+    }
+    let kind = values
+        .iter()
+        .filter_map(Value::as_str)
+        .find_map(vum::privacy::scan_free_text)?;
+    Some(format!(
+        "{} would carry {} out of the node",
+        f.target,
+        kind.describe()
+    ))
+}
+
+/// Say in the document whether it holds contact details (`1`) or not (`2`).
+fn set_contact_indicator(doc: &mut Value) {
+    let present = ["emailadres", "telefoonnummer", "contactpersoon"]
+        .iter()
+        .any(|p| doc.get(p).is_some_and(|v| !is_empty(v)));
+    if let Value::Object(o) = doc {
+        o.insert(
+            CONTACT_INDICATOR.into(),
+            Value::from(if present { 1 } else { 2 }),
+        );
+    }
 }
 
 /// Put a field's values into the document: the i-th value into element i of a `[]` list; a

@@ -8,19 +8,33 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use vum::{Family, Kind};
 
+/// Why a mapping could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum MappingError {
+    /// The mapping file could not be read.
     #[error("{path}: {source}")]
     Read {
+        /// The mapping file.
         path: PathBuf,
+        /// The I/O error.
         source: std::io::Error,
     },
+    /// The text is not TOML, or not shaped as a mapping (unknown keys, wrong types).
     #[error("{path}: {message}")]
-    Syntax { path: PathBuf, message: String },
+    Syntax {
+        /// The mapping file (or the name it was parsed under).
+        path: PathBuf,
+        /// The TOML parser's message.
+        message: String,
+    },
+    /// A key of the mapping is not what it may be.
     #[error("{path}: {field}: {message}")]
     Field {
+        /// The mapping file (or the name it was parsed under).
         path: PathBuf,
+        /// The key concerned, e.g. `identity.column` or `fields."mobiliteit.bemiddelingspostcode"`.
         field: String,
+        /// What is wrong and how to put it right.
         message: String,
     },
 }
@@ -63,23 +77,31 @@ struct ListConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, tag = "format", rename_all = "lowercase")]
 pub enum SourceConfig {
+    /// A CSV file with a header row.
     Csv {
+        /// the field separator, one ASCII character (default `,`)
         #[serde(default = "default_delimiter")]
         delimiter: String,
+        /// the quote character, one ASCII character (default `"`)
         #[serde(default = "default_quote")]
         quote: String,
+        /// the file's character encoding (default UTF-8)
         #[serde(default)]
         encoding: Encoding,
         /// 1-based row that holds the column names
         #[serde(default = "one")]
         header_row: u64,
     },
+    /// An Excel workbook with a header row.
     Xlsx {
+        /// the worksheet to read (default: the first)
         #[serde(default)]
         sheet: Option<String>,
+        /// 1-based row that holds the column names
         #[serde(default = "one")]
         header_row: u64,
     },
+    /// An XML file; columns are element and attribute paths relative to the record.
     Xml {
         /// element path of one record, e.g. "export/clienten/client"
         record: String,
@@ -87,11 +109,13 @@ pub enum SourceConfig {
         #[serde(default)]
         namespaces: BTreeMap<String, String>,
     },
+    /// A JSON file holding an array of records; columns are JSON pointers relative to the record.
     Json {
         /// JSON pointer to the array of records ("" for a top-level array)
         #[serde(default)]
         record_path: String,
     },
+    /// One JSON record per line; columns as for `Json`.
     Ndjson {},
     /// documents already in VUM form: one document, a JSON array of documents, or NDJSON
     Vum {},
@@ -107,14 +131,18 @@ fn one() -> u64 {
     1
 }
 
+/// The character encoding of a CSV file.
 #[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]
 pub enum Encoding {
+    /// `utf-8` (the default)
     #[default]
     #[serde(rename = "utf-8")]
     Utf8,
+    /// `windows-1252`
     #[serde(rename = "windows-1252")]
     Windows1252,
+    /// `iso-8859-1`
     #[serde(rename = "iso-8859-1")]
     Iso88591,
 }
@@ -169,12 +197,18 @@ impl Default for ContactConsent {
 pub enum Consent {
     /// a column: `share` values let the record be shared, `contact` values also its contact details
     Column {
+        /// index into [`Mapping::columns`]
         column: usize,
+        /// values that let the record be shared; a record with another value is filtered
         share: Vec<String>,
+        /// values that also let its contact details be written
         contact: Vec<String>,
     },
     /// every record of the source consents; `contact`: to contact details too
-    Constant { contact: bool },
+    Constant {
+        /// whether every record's contact details may be written
+        contact: bool,
+    },
 }
 
 impl Consent {
@@ -248,14 +282,18 @@ struct FieldConfig {
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum Unmapped {
+    /// reject the record (`translate/onbekende-waarde`); the default
     Reject,
+    /// leave the value out
     Drop,
+    /// write the value as it is
     Keep,
 }
 
 /// One step of a target path: a property, then maybe an array position.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Step {
+    /// a property name
     Prop(String),
     /// `[]`: the i-th value of the field goes to the i-th element
     Each,
@@ -266,14 +304,18 @@ pub enum Step {
 /// The scalar type of a target, from the schema.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LeafType {
+    /// a string, written as it is
     String,
+    /// a `format: date` string, written as `YYYY-MM-DD`
     Date,
+    /// an integer
     Integer,
 }
 
 /// Privacy class of a target (werkzoekenden only; see `privacy_class`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Privacy {
+    /// nothing special
     Plain,
     /// contact details: written only when consent allows
     Contact,
@@ -281,27 +323,43 @@ pub enum Privacy {
     FreeText,
 }
 
+/// Where a field's value comes from.
 #[derive(Debug, Clone)]
 pub enum ValueSource {
+    /// a source column: index into the mapping's (or the list's) `columns`
     Column(usize),
+    /// a constant (`value`)
     Constant(String),
 }
 
+/// A checked `[fields."target"]` entry (or a field of a `[lists]` element).
 #[derive(Debug, Clone)]
 pub struct Field {
+    /// the target as written in the mapping (`arbeidsmarktkwalificatie.rijbewijs[].codeSoortRijbewijs`)
     pub target: String,
+    /// the target's path; for a list field, relative to the list's element
     pub steps: Vec<Step>,
+    /// the target's scalar type
     pub leaf: LeafType,
+    /// the target's privacy class
     pub privacy: Privacy,
+    /// where the value comes from
     pub source: ValueSource,
+    /// the value used when the source gives none
     pub default: Option<String>,
+    /// separator that splits one cell into several values
     pub split: Option<String>,
     /// value map (inline `map` or a `lookup`), keys compared after trimming
     pub map: Option<HashMap<String, String>>,
+    /// what to do with a value `map` does not know
     pub unmapped: Unmapped,
+    /// how dates are written in the source; `None`: ISO, then dd-mm-yyyy, then dd/mm/yyyy
     pub date_format: Option<DateFormat>,
+    /// an empty value (without default) rejects the record
     pub required: bool,
+    /// characters removed from the value before anything else
     pub remove: Option<String>,
+    /// upper-case the value (after `remove`)
     pub uppercase: bool,
     /// map keys are lower-cased; values are looked up lower-cased
     pub ignore_case: bool,
@@ -327,26 +385,38 @@ pub struct ListMap {
     pub fields: Vec<Field>,
 }
 
+/// How a date is written in the source (`date_format`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DateFormat {
+    /// `yyyy-mm-dd`
     Iso,
+    /// `dd-mm-yyyy`, `dd/mm/yyyy` or `dd.mm.yyyy`: day, month, year with this separator
     DayMonthYear(char),
+    /// an Excel serial day number (1900 date system)
     Excel,
 }
 
+/// A checked `[[filter]]`: a record whose value fails it is filtered.
 #[derive(Debug, Clone)]
 pub struct Filter {
+    /// index into [`Mapping::columns`]
     pub column: usize,
+    /// `in`: the value must be one of these
     pub one_of: Option<Vec<String>>,
+    /// `not_in`: the value must be none of these
     pub not_in: Option<Vec<String>>,
 }
 
 /// A checked mapping, ready to drive a translation.
 #[derive(Debug, Clone)]
 pub struct Mapping {
+    /// the mapping file (or the name it was parsed under); lookups are relative to its folder
     pub path: PathBuf,
+    /// the document each record becomes: [`Kind::Werkzoekende`] or [`Kind::Vacature`]
     pub kind: Kind,
+    /// free text for people
     pub description: Option<String>,
+    /// the source format and how to find records in it
     pub source: SourceConfig,
     /// every source column (CSV/XLSX header name, XML path, JSON pointer) the mapping reads, in order
     pub columns: Vec<String>,
@@ -356,16 +426,22 @@ pub struct Mapping {
     pub id_is_bsn: bool,
     /// `vum` source: key the document's own id instead of keeping it
     pub key_document_id: bool,
+    /// the BSN column (werkzoekenden): checked and used to find duplicates, never written
     pub bsn_column: Option<usize>,
+    /// the consent rule; `None`: every record is shared, without contact details
     pub consent: Option<Consent>,
     /// source-wide values that mean "empty", trimmed
     pub null_values: Vec<String>,
+    /// the `[[filter]]` entries, all of which a record must pass
     pub filters: Vec<Filter>,
+    /// the `[fields]` entries, in target order
     pub fields: Vec<Field>,
+    /// the `[lists]` entries, in target order
     pub lists: Vec<ListMap>,
 }
 
 impl Mapping {
+    /// Read and check the mapping file at `path`.
     pub fn load(path: &Path) -> Result<Mapping, MappingError> {
         let text = std::fs::read_to_string(path).map_err(|source| MappingError::Read {
             path: path.into(),
@@ -385,72 +461,29 @@ impl Mapping {
     }
 
     /// Parse a mapping; `path` names it in errors and anchors relative lookup files.
+    ///
+    /// Stages, in the order their mistakes are reported: TOML → kind → identity → consent and
+    /// filters → lookups → fields → lists → what the source allows.
     pub fn parse(text: &str, path: &Path) -> Result<Mapping, MappingError> {
         let raw: RawMapping = toml::from_str(text).map_err(|e| MappingError::Syntax {
             path: path.into(),
             message: e.to_string(),
         })?;
-        let ferr = |field: &str, message: String| MappingError::Field {
+        let ferr = |(field, message): Mistake| MappingError::Field {
             path: path.into(),
-            field: field.into(),
+            field,
             message,
         };
-        let kind: Kind = raw.kind.parse().map_err(|e: String| ferr("kind", e))?;
-        if !matches!(kind, Kind::Werkzoekende | Kind::Vacature) {
-            return Err(ferr(
-                "kind",
-                "a mapping produces 'werkzoekende' or 'vacature' documents".into(),
-            ));
-        }
+        let kind = parse_kind(&raw.kind).map_err(ferr)?;
         let is_vum = matches!(raw.source, SourceConfig::Vum {});
         let mut columns = Columns::default();
-        let identity = raw.identity.as_ref();
-        let id_column = match identity.and_then(|i| i.column.as_deref()) {
-            Some(c) => Some(columns.index(c)),
-            None if is_vum => None,
-            None => {
-                return Err(ferr(
-                    "identity.column",
-                    "name the column that holds the local id".into(),
-                ))
-            }
-        };
-        let id_is_bsn = identity.is_some_and(|i| i.column_is_bsn);
-        let key_document_id = identity.is_some_and(|i| i.key);
-        if key_document_id && !is_vum {
-            return Err(ferr("identity.key", "'key' is for a vum source (documents that carry their own id); other sources always key the local id".into()));
-        }
-        if id_is_bsn && kind != Kind::Werkzoekende {
-            return Err(ferr(
-                "identity.column_is_bsn",
-                "only a werkzoekende has a BSN".into(),
-            ));
-        }
-        let bsn_column = identity
-            .and_then(|i| i.bsn_column.as_deref())
-            .map(|c| columns.index(c));
+        let identity = identity(raw.identity.as_ref(), kind, is_vum, &mut columns).map_err(ferr)?;
         let consent = match &raw.consent {
             None => None,
-            Some(c) => Some(consent(c, &mut columns).map_err(|m| ferr("consent", m))?),
+            Some(c) => Some(consent(c, &mut columns).map_err(|m| ferr(("consent".into(), m)))?),
         };
-        let filters = raw
-            .filter
-            .iter()
-            .map(|f| Filter {
-                column: columns.index(&f.column),
-                one_of: f.one_of.clone(),
-                not_in: f.not_in.clone(),
-            })
-            .collect();
-        let base = path.parent().unwrap_or(Path::new("."));
-        let mut lookups: HashMap<String, HashMap<String, String>> = HashMap::new();
-        for (name, l) in &raw.lookups {
-            lookups.insert(
-                name.clone(),
-                load_lookup(&base.join(&l.file), l)
-                    .map_err(|m| ferr(&format!("lookups.{name}"), m))?,
-            );
-        }
+        let filters = filters(&raw.filter, &mut columns);
+        let lookups = load_lookups(&raw.lookups, path).map_err(ferr)?;
         let ctx = FieldContext {
             kind,
             schema: vum_schema(kind.family()),
@@ -459,56 +492,11 @@ impl Mapping {
             null_values: trimmed(&raw.null_values),
             source: &raw.source,
         };
-        let mut fields = Vec::new();
-        for (target, fc) in &raw.fields {
-            let fname = format!("fields.\"{target}\"");
-            let steps = parse_target(target).map_err(|m| ferr(&fname, m))?;
-            fields.push(
-                ctx.field(target, &[], steps, fc, &mut columns)
-                    .map_err(|m| ferr(&fname, m))?,
-            );
-        }
-        let mut lists = Vec::new();
-        for (target, lc) in &raw.lists {
-            let lname = format!("lists.\"{target}\"");
-            lists.push(
-                ctx.list(target, lc, &fields)
-                    .map_err(|(f, m)| ferr(&format!("{lname}{f}"), m))?,
-            );
-        }
-        if is_vum {
-            if !fields.is_empty() || !lists.is_empty() {
-                return Err(ferr(
-                    "fields",
-                    "a vum source takes documents as they are: it maps no fields".into(),
-                ));
-            }
-            if bsn_column.is_some() || id_is_bsn {
-                return Err(ferr("identity", "a VUM document holds no BSN".into()));
-            }
-        } else if fields.is_empty() && lists.is_empty() {
-            return Err(ferr("fields", "the mapping maps no property".into()));
-        }
-        if !lists.is_empty()
-            && matches!(
-                raw.source,
-                SourceConfig::Csv { .. } | SourceConfig::Xlsx { .. }
-            )
-        {
-            return Err(ferr("lists", "a CSV or XLSX row holds no list of elements: map numbered columns to fixed elements ('taalbeheersing[0].codeTaal', 'taalbeheersing[1].codeTaal'), or split one cell into a list with 'split'".into()));
-        }
-        check_pairing(&fields).map_err(|(f, m)| ferr(&format!("fields.\"{f}\""), m))?;
-        if let SourceConfig::Csv {
-            delimiter, quote, ..
-        } = &raw.source
-        {
-            if delimiter.len() != 1 || quote.len() != 1 {
-                return Err(ferr(
-                    "source",
-                    "delimiter and quote are single ASCII characters".into(),
-                ));
-            }
-        }
+        let fields = ctx.fields(&raw.fields, &mut columns).map_err(ferr)?;
+        let lists = ctx.lists(&raw.lists, &fields).map_err(ferr)?;
+        check_source_fit(&raw.source, &identity, &fields, &lists).map_err(ferr)?;
+        check_pairing(&fields).map_err(|(f, m)| ferr((format!("fields.\"{f}\""), m)))?;
+        check_csv_characters(&raw.source).map_err(ferr)?;
         let null_values = ctx.null_values;
         Ok(Mapping {
             path: path.into(),
@@ -516,10 +504,10 @@ impl Mapping {
             description: raw.description,
             source: raw.source,
             columns: columns.0,
-            id_column,
-            id_is_bsn,
-            key_document_id,
-            bsn_column,
+            id_column: identity.id_column,
+            id_is_bsn: identity.id_is_bsn,
+            key_document_id: identity.key_document_id,
+            bsn_column: identity.bsn_column,
             consent,
             null_values,
             filters,
@@ -527,6 +515,141 @@ impl Mapping {
             lists,
         })
     }
+}
+
+/// A mistake in a mapping: the key it concerns (as [`MappingError::Field`] names it) and what is
+/// wrong.
+type Mistake = (String, String);
+
+/// `kind`: a document kind, and one a mapping can produce.
+fn parse_kind(name: &str) -> Result<Kind, Mistake> {
+    let kind: Kind = name.parse().map_err(|e: String| ("kind".to_string(), e))?;
+    if !matches!(kind, Kind::Werkzoekende | Kind::Vacature) {
+        return Err((
+            "kind".into(),
+            "a mapping produces 'werkzoekende' or 'vacature' documents".into(),
+        ));
+    }
+    Ok(kind)
+}
+
+/// The checked `[identity]` section.
+struct Identity {
+    id_column: Option<usize>,
+    id_is_bsn: bool,
+    key_document_id: bool,
+    bsn_column: Option<usize>,
+}
+
+/// `[identity]`: the local id column (a `vum` source may leave it out), whether it holds BSNs,
+/// `key` (`vum` sources only) and the BSN column.
+fn identity(
+    identity: Option<&IdentityConfig>,
+    kind: Kind,
+    is_vum: bool,
+    columns: &mut Columns,
+) -> Result<Identity, Mistake> {
+    let id_column = match identity.and_then(|i| i.column.as_deref()) {
+        Some(c) => Some(columns.index(c)),
+        None if is_vum => None,
+        None => {
+            return Err((
+                "identity.column".into(),
+                "name the column that holds the local id".into(),
+            ))
+        }
+    };
+    let id_is_bsn = identity.is_some_and(|i| i.column_is_bsn);
+    let key_document_id = identity.is_some_and(|i| i.key);
+    if key_document_id && !is_vum {
+        return Err(("identity.key".into(), "'key' is for a vum source (documents that carry their own id); other sources always key the local id".into()));
+    }
+    if id_is_bsn && kind != Kind::Werkzoekende {
+        return Err((
+            "identity.column_is_bsn".into(),
+            "only a werkzoekende has a BSN".into(),
+        ));
+    }
+    let bsn_column = identity
+        .and_then(|i| i.bsn_column.as_deref())
+        .map(|c| columns.index(c));
+    Ok(Identity {
+        id_column,
+        id_is_bsn,
+        key_document_id,
+        bsn_column,
+    })
+}
+
+/// `[[filter]]`: each with its column.
+fn filters(filter: &[FilterConfig], columns: &mut Columns) -> Vec<Filter> {
+    filter
+        .iter()
+        .map(|f| Filter {
+            column: columns.index(&f.column),
+            one_of: f.one_of.clone(),
+            not_in: f.not_in.clone(),
+        })
+        .collect()
+}
+
+/// `[lookups]`: every table read from its file, relative to the mapping's folder.
+fn load_lookups(
+    lookups: &BTreeMap<String, LookupConfig>,
+    path: &Path,
+) -> Result<HashMap<String, HashMap<String, String>>, Mistake> {
+    let base = path.parent().unwrap_or(Path::new("."));
+    let mut out: HashMap<String, HashMap<String, String>> = HashMap::new();
+    for (name, l) in lookups {
+        out.insert(
+            name.clone(),
+            load_lookup(&base.join(&l.file), l).map_err(|m| (format!("lookups.{name}"), m))?,
+        );
+    }
+    Ok(out)
+}
+
+/// What the source format allows: a `vum` source maps no fields and holds no BSN, any other maps
+/// at least one property, and a CSV or XLSX row holds no list.
+fn check_source_fit(
+    source: &SourceConfig,
+    identity: &Identity,
+    fields: &[Field],
+    lists: &[ListMap],
+) -> Result<(), Mistake> {
+    if matches!(source, SourceConfig::Vum {}) {
+        if !fields.is_empty() || !lists.is_empty() {
+            return Err((
+                "fields".into(),
+                "a vum source takes documents as they are: it maps no fields".into(),
+            ));
+        }
+        if identity.bsn_column.is_some() || identity.id_is_bsn {
+            return Err(("identity".into(), "a VUM document holds no BSN".into()));
+        }
+    } else if fields.is_empty() && lists.is_empty() {
+        return Err(("fields".into(), "the mapping maps no property".into()));
+    }
+    if !lists.is_empty() && matches!(source, SourceConfig::Csv { .. } | SourceConfig::Xlsx { .. }) {
+        return Err(("lists".into(), "a CSV or XLSX row holds no list of elements: map numbered columns to fixed elements ('taalbeheersing[0].codeTaal', 'taalbeheersing[1].codeTaal'), or split one cell into a list with 'split'".into()));
+    }
+    Ok(())
+}
+
+/// A CSV source's delimiter and quote are one character each.
+fn check_csv_characters(source: &SourceConfig) -> Result<(), Mistake> {
+    if let SourceConfig::Csv {
+        delimiter, quote, ..
+    } = source
+    {
+        if delimiter.len() != 1 || quote.len() != 1 {
+            return Err((
+                "source".into(),
+                "delimiter and quote are single ASCII characters".into(),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The source columns a mapping reads, each once, in order of first mention.
@@ -594,6 +717,42 @@ struct FieldContext<'a> {
 }
 
 impl FieldContext<'_> {
+    /// `[fields]`: every entry checked, in target order; a mistake names the entry.
+    fn fields(
+        &self,
+        raw: &BTreeMap<String, FieldConfig>,
+        columns: &mut Columns,
+    ) -> Result<Vec<Field>, Mistake> {
+        let mut fields = Vec::new();
+        for (target, fc) in raw {
+            let fname = format!("fields.\"{target}\"");
+            let steps = parse_target(target).map_err(|m| (fname.clone(), m))?;
+            fields.push(
+                self.field(target, &[], steps, fc, columns)
+                    .map_err(|m| (fname.clone(), m))?,
+            );
+        }
+        Ok(fields)
+    }
+
+    /// `[lists]`: every entry checked against the `[fields]` entries, in target order; a mistake
+    /// names the entry and its sub-key.
+    fn lists(
+        &self,
+        raw: &BTreeMap<String, ListConfig>,
+        fields: &[Field],
+    ) -> Result<Vec<ListMap>, Mistake> {
+        let mut lists = Vec::new();
+        for (target, lc) in raw {
+            let lname = format!("lists.\"{target}\"");
+            lists.push(
+                self.list(target, lc, fields)
+                    .map_err(|(f, m)| (format!("{lname}{f}"), m))?,
+            );
+        }
+        Ok(lists)
+    }
+
     /// Check one field. `prefix` is the list a list field's element belongs to (steps ending in
     /// `Each`); `steps` are relative to it.
     fn field(
@@ -617,60 +776,9 @@ impl FieldContext<'_> {
         if privacy == Privacy::Contact && !self.consent.is_some_and(Consent::allows_contact) {
             return Err("contact details need a [consent] rule with 'contact' values: they are written only for records whose consent allows it".into());
         }
-        let (source, multi) = match (&fc.column, &fc.value) {
-            (Some(c), None) => {
-                let multi = match self.source {
-                    SourceConfig::Json { .. } | SourceConfig::Ndjson {} => c.contains('*'),
-                    SourceConfig::Xml { .. } => true,
-                    _ => false,
-                };
-                (
-                    ValueSource::Column(columns.index(c)),
-                    multi || fc.split.is_some(),
-                )
-            }
-            (None, Some(v)) => (ValueSource::Constant(toml_scalar(v)?), fc.split.is_some()),
-            _ => return Err("give exactly one of 'column' or 'value'".into()),
-        };
-        let fold = |k: &str| {
-            if fc.ignore_case {
-                k.trim().to_lowercase()
-            } else {
-                k.trim().to_string()
-            }
-        };
-        let mut map = match &fc.map {
-            Some(m) => Some(
-                m.iter()
-                    .map(|(k, v)| Ok((fold(k), toml_scalar(v)?)))
-                    .collect::<Result<HashMap<_, _>, String>>()?,
-            ),
-            None => None,
-        };
-        if let Some(l) = &fc.lookup {
-            let table = self
-                .lookups
-                .get(l)
-                .ok_or_else(|| format!("lookup '{l}' is not defined under [lookups]"))?;
-            let m = map.get_or_insert_with(HashMap::new);
-            for (k, v) in table {
-                m.entry(fold(k)).or_insert_with(|| v.clone());
-            }
-        }
-        if fc.ignore_case && map.is_none() {
-            return Err(
-                "'ignore_case' applies to a 'map' or 'lookup'; this field has neither".into(),
-            );
-        }
-        let date_format = match fc.date_format.as_deref() {
-            None => None,
-            Some("yyyy-mm-dd") => Some(DateFormat::Iso),
-            Some("dd-mm-yyyy") => Some(DateFormat::DayMonthYear('-')),
-            Some("dd/mm/yyyy") => Some(DateFormat::DayMonthYear('/')),
-            Some("dd.mm.yyyy") => Some(DateFormat::DayMonthYear('.')),
-            Some("excel") => Some(DateFormat::Excel),
-            Some(other) => return Err(format!("date_format '{other}': use yyyy-mm-dd, dd-mm-yyyy, dd/mm/yyyy, dd.mm.yyyy or excel")),
-        };
+        let (source, multi) = self.value_source(fc, columns)?;
+        let map = self.value_map(fc)?;
+        let date_format = date_format(fc.date_format.as_deref())?;
         if date_format.is_some() && leaf != LeafType::Date {
             return Err("date_format on a property that is not a date".into());
         }
@@ -702,6 +810,65 @@ impl FieldContext<'_> {
             null_values,
             multi,
         })
+    }
+
+    /// `column` or `value`, and whether the source can give the field several values.
+    fn value_source(
+        &self,
+        fc: &FieldConfig,
+        columns: &mut Columns,
+    ) -> Result<(ValueSource, bool), String> {
+        Ok(match (&fc.column, &fc.value) {
+            (Some(c), None) => {
+                let multi = match self.source {
+                    SourceConfig::Json { .. } | SourceConfig::Ndjson {} => c.contains('*'),
+                    SourceConfig::Xml { .. } => true,
+                    _ => false,
+                };
+                (
+                    ValueSource::Column(columns.index(c)),
+                    multi || fc.split.is_some(),
+                )
+            }
+            (None, Some(v)) => (ValueSource::Constant(toml_scalar(v)?), fc.split.is_some()),
+            _ => return Err("give exactly one of 'column' or 'value'".into()),
+        })
+    }
+
+    /// The value map: the inline `map`, completed with the `lookup` table (the map wins), keys
+    /// trimmed and, with `ignore_case`, lower-cased.
+    fn value_map(&self, fc: &FieldConfig) -> Result<Option<HashMap<String, String>>, String> {
+        let fold = |k: &str| {
+            if fc.ignore_case {
+                k.trim().to_lowercase()
+            } else {
+                k.trim().to_string()
+            }
+        };
+        let mut map = match &fc.map {
+            Some(m) => Some(
+                m.iter()
+                    .map(|(k, v)| Ok((fold(k), toml_scalar(v)?)))
+                    .collect::<Result<HashMap<_, _>, String>>()?,
+            ),
+            None => None,
+        };
+        if let Some(l) = &fc.lookup {
+            let table = self
+                .lookups
+                .get(l)
+                .ok_or_else(|| format!("lookup '{l}' is not defined under [lookups]"))?;
+            let m = map.get_or_insert_with(HashMap::new);
+            for (k, v) in table {
+                m.entry(fold(k)).or_insert_with(|| v.clone());
+            }
+        }
+        if fc.ignore_case && map.is_none() {
+            return Err(
+                "'ignore_case' applies to a 'map' or 'lookup'; this field has neither".into(),
+            );
+        }
+        Ok(map)
     }
 
     /// Check a `[lists."target"]` entry; an error names the sub-key it concerns.
@@ -775,6 +942,21 @@ impl FieldContext<'_> {
             fields: out,
         })
     }
+}
+
+/// A field's `date_format`.
+fn date_format(name: Option<&str>) -> Result<Option<DateFormat>, String> {
+    Ok(match name {
+        None => None,
+        Some("yyyy-mm-dd") => Some(DateFormat::Iso),
+        Some("dd-mm-yyyy") => Some(DateFormat::DayMonthYear('-')),
+        Some("dd/mm/yyyy") => Some(DateFormat::DayMonthYear('/')),
+        Some("dd.mm.yyyy") => Some(DateFormat::DayMonthYear('.')),
+        Some("excel") => Some(DateFormat::Excel),
+        Some(other) => return Err(format!(
+            "date_format '{other}': use yyyy-mm-dd, dd-mm-yyyy, dd/mm/yyyy, dd.mm.yyyy or excel"
+        )),
+    })
 }
 
 /// Refuse fields that would pair values from different source elements: two or more fields

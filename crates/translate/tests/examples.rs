@@ -4,14 +4,14 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use translate::{mapping::Mapping, Reject, Sink, Summary, Translator};
 
-pub const SECRET: &[u8] = b"example-node-secret-0123456789";
+const SECRET: &[u8] = b"example-node-secret-0123456789";
 
 #[derive(Default)]
-pub struct Collect {
-    pub out: Vec<u8>,
-    pub docs: Vec<Value>,
-    pub rejects: Vec<Reject>,
-    pub originals: Vec<Vec<(String, String)>>,
+struct Collect {
+    out: Vec<u8>,
+    docs: Vec<Value>,
+    rejects: Vec<Reject>,
+    originals: Vec<Vec<(String, String)>>,
 }
 
 impl Sink for Collect {
@@ -86,7 +86,7 @@ fn xlsx_column(path: &Path, name: &str) -> Vec<String> {
     let range = wb.worksheet_range("Export").unwrap();
     let mut rows = range.rows();
     let header = rows.next().unwrap();
-    let i = header.iter().position(|h| h.to_string() == name).unwrap();
+    let i = header.iter().position(|h| *h == name).unwrap();
     rows.map(|r| match &r[i] {
         Data::Float(f) => format!("{}", *f as i64),
         d => d.to_string(),

@@ -269,6 +269,9 @@ fn deref<'a>(defs: &'a Value, mut n: &'a Value) -> &'a Value {
     n
 }
 
+/// A list of objects found by [`leaves`]: (full target, JSON pointer, the leaves of one element).
+type ListLeaves = (String, String, Vec<(String, String)>);
+
 /// Every leaf under `node` as (target relative to it, JSON pointer relative to it); arrays of
 /// objects become `[lists]` (pushed to `lists`, keyed by their full target).
 fn leaves(
@@ -278,7 +281,7 @@ fn leaves(
     pointer: &str,
     base: &str,
     out: &mut Vec<(String, String)>,
-    lists: &mut Vec<(String, String, Vec<(String, String)>)>,
+    lists: &mut Vec<ListLeaves>,
 ) {
     let node = deref(defs, node);
     match node["type"].as_str() {

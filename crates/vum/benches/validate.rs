@@ -1,6 +1,7 @@
 //! Validation throughput, single core, against baselines measured in the same run:
 //!   * bare serde_json parsing of the same bytes (into `Value`, and into `IgnoredAny` as a floor);
 //!   * ajv (npm; compiled schema, JSON.parse included) on the same schema and data, via node.
+//!
 //! Run: `cargo bench -p vum --bench validate` (needs node + `npm ci` in bench/ajv for the ajv line;
 //! without node that baseline is reported as missing, never invented). See BENCHMARKS.md.
 use std::hint::black_box;

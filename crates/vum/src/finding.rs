@@ -6,7 +6,9 @@ use std::fmt;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
+    /// Breaks the contract: the document is rejected.
     Error,
+    /// A plausibility note: the document is still valid.
     Warning,
 }
 
@@ -26,15 +28,18 @@ pub struct Finding {
     /// (e.g. `werkzoekenden#Postcode/pattern`), `prose/<name>` for rules the standard states in
     /// prose, `plausibility/<name>` for warnings, `json/syntax` for unparseable input.
     pub rule: String,
+    /// Whether the finding rejects the document.
     pub severity: Severity,
     /// RFC 6901 JSON pointer into the document ("" is the whole document).
     pub pointer: String,
+    /// Human-readable explanation of what is wrong at `pointer`.
     pub message: String,
 }
 
 /// The outcome of validating one document.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Report {
+    /// Every finding, in the order they were found (empty for a clean document).
     pub findings: Vec<Finding>,
 }
 
@@ -43,11 +48,15 @@ impl Report {
     pub fn is_valid(&self) -> bool {
         !self.findings.iter().any(|f| f.severity == Severity::Error)
     }
+
+    /// The findings with severity [`Severity::Error`].
     pub fn errors(&self) -> impl Iterator<Item = &Finding> {
         self.findings
             .iter()
             .filter(|f| f.severity == Severity::Error)
     }
+
+    /// The findings with severity [`Severity::Warning`].
     pub fn warnings(&self) -> impl Iterator<Item = &Finding> {
         self.findings
             .iter()

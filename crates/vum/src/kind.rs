@@ -5,11 +5,14 @@ use std::str::FromStr;
 /// The two schema families: one per pair of contracts (Bron + Bemiddelaar).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Family {
+    /// Jobseekers (`vum-werkzoekenden.schema.json`).
     Werkzoekenden,
+    /// Vacancies (`vum-vacatures.schema.json`).
     Vacatures,
 }
 
 impl Family {
+    /// The family's name as used in rule ids and file names (`werkzoekenden`, `vacatures`).
     pub fn name(self) -> &'static str {
         match self {
             Family::Werkzoekenden => "werkzoekenden",
@@ -22,6 +25,8 @@ impl Family {
             Family::Vacatures => include_str!("../../../schemas/vum-vacatures.schema.json"),
         }
     }
+
+    /// The `$id` URL of the family's schema file.
     pub fn schema_id(self) -> String {
         format!(
             "https://schemas.matchgate.nl/vum/3.0.0/vum-{}.schema.json",
@@ -45,15 +50,22 @@ pub enum Kind {
     WerkzoekendeMatchesVum,
     /// The exchange's detail response (`{bronID, werkzoekende}`).
     WerkzoekendeDetailVum,
+    /// Detail document of a vacancy (`Vacature`).
     Vacature,
+    /// Match profile as a source returns it (`MPVacatureMatch`).
     VacatureMatch,
+    /// Selection request body (`{"vraagObject": MPVacature}`).
     VacatureVraag,
+    /// A source's selection response.
     VacatureMatches,
+    /// The exchange's selection response (matches carry `vumID`).
     VacatureMatchesVum,
+    /// The exchange's detail response (`{bronID, vacature}`).
     VacatureDetailVum,
 }
 
 impl Kind {
+    /// Every kind, werkzoekenden first, in declaration order.
     pub const ALL: [Kind; 12] = [
         Kind::Werkzoekende,
         Kind::WerkzoekendeMatch,
@@ -69,6 +81,7 @@ impl Kind {
         Kind::VacatureDetailVum,
     ];
 
+    /// The kind's name as accepted by [`str::parse`] and shown by `Display` (`werkzoekende-vraag`).
     pub fn name(self) -> &'static str {
         match self {
             Kind::Werkzoekende => "werkzoekende",
@@ -86,6 +99,7 @@ impl Kind {
         }
     }
 
+    /// The schema family this kind belongs to.
     pub fn family(self) -> Family {
         if (self as u8) < (Kind::Vacature as u8) {
             Family::Werkzoekenden
@@ -112,6 +126,7 @@ impl Kind {
         }
     }
 
+    /// True for the selection requests (`werkzoekende-vraag`, `vacature-vraag`).
     pub fn is_query(self) -> bool {
         matches!(self, Kind::WerkzoekendeVraag | Kind::VacatureVraag)
     }

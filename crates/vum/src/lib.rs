@@ -62,6 +62,7 @@ impl Validator {
         }
     }
 
+    /// The date (`YYYY-MM-DD`) this validator judges dates against.
     pub fn today(&self) -> &str {
         &self.today
     }

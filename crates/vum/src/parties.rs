@@ -17,13 +17,20 @@
 //! assert!(matches!(e.problem, HeaderProblem::NotAnOin(_)));
 //! ```
 
-/// Header names, lower case (gRPC metadata keys are lower case; HTTP header names compare
-/// without case). The standard writes them `X-VUM-fromParty`, `X-VUM-SUWIParty`, ...
+// Header names, lower case (gRPC metadata keys are lower case; HTTP header names compare
+// without case). The standard writes them `X-VUM-fromParty`, `X-VUM-SUWIParty`, ...
+
+/// `X-VUM-fromParty`: the OIN of the party the call comes from.
 pub const FROM: &str = "x-vum-fromparty";
+/// `X-VUM-viaParty`: the OIN of the party that passes the call on.
 pub const VIA: &str = "x-vum-viaparty";
+/// `X-VUM-toParty`: the OIN of the party the call is for.
 pub const TO: &str = "x-vum-toparty";
+/// `X-VUM-SUWIParty`: whether the calling party claims SUWI status (`true` or `false`).
 pub const SUWI: &str = "x-vum-suwiparty";
+/// `X-VUM-berichtVersie`: the message version of the call (must be [`BERICHT_VERSIE`]).
 pub const VERSION: &str = "x-vum-berichtversie";
+/// `X-Transaction-ID`: the call's transaction id, a canonical UUID.
 pub const TRANSACTION: &str = "x-transaction-id";
 /// The message version this crate speaks.
 pub const BERICHT_VERSIE: &str = "3.0.0";
@@ -35,11 +42,15 @@ pub const MAX_HEADER_BYTES: usize = 64;
 /// The party headers of one call, each checked for form.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PartyHeaders {
+    /// `X-VUM-fromParty`, an OIN (20 digits).
     pub from: String,
+    /// `X-VUM-viaParty`, an OIN (20 digits).
     pub via: String,
+    /// `X-VUM-toParty`, an OIN (20 digits).
     pub to: String,
     /// `X-VUM-SUWIParty` as claimed; a claim, to be checked against configuration
     pub suwi: bool,
+    /// `X-Transaction-ID`, a UUID in canonical form.
     pub transaction_id: String,
 }
 
@@ -49,6 +60,7 @@ pub struct PartyHeaders {
 pub struct HeaderError {
     /// the header's lower-case name
     pub header: &'static str,
+    /// What is wrong with it.
     pub problem: HeaderProblem,
 }
 
@@ -57,18 +69,25 @@ pub struct HeaderError {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum HeaderProblem {
+    /// The header is absent.
     #[error(" is required")]
     Missing,
+    /// The value is longer than [`MAX_HEADER_BYTES`] (its length in bytes).
     #[error(" is {0} bytes; at most {MAX_HEADER_BYTES} are accepted")]
     TooLong(usize),
+    /// The value is empty, not UTF-8, or holds non-ASCII or control characters.
     #[error(" is not readable text")]
     NotText,
+    /// The value is not 20 digits (the value as [`shown`]).
     #[error(": {0} is not an OIN (20 digits)")]
     NotAnOin(String),
+    /// The message version is not [`BERICHT_VERSIE`] (the value as [`shown`]).
     #[error(": {0} is not supported; this node speaks {BERICHT_VERSIE}")]
     Version(String),
+    /// `X-VUM-SUWIParty` is neither `true` nor `false` (the value as [`shown`]).
     #[error(": {0} is not true or false")]
     NotABoolean(String),
+    /// The transaction id is not a canonical UUID (the value as [`shown`]).
     #[error(": {0} is not a UUID in canonical form (8-4-4-4-12 hex digits, no braces)")]
     NotAUuid(String),
 }

@@ -37,13 +37,18 @@ pub fn is_valid_bsn(bsn: &str) -> bool {
 /// The kind of personal data found in free text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pii {
+    /// A 9-digit number (optionally grouped) that passes the elfproef.
     Bsn,
+    /// An e-mail address.
     Email,
+    /// A Dutch telephone number (`0…`, `0031…` or `+31…` with 9 more digits).
     Phone,
+    /// An IBAN.
     Iban,
 }
 
 impl Pii {
+    /// A short description for messages ("an e-mail address").
     pub fn describe(self) -> &'static str {
         match self {
             Pii::Bsn => "a BSN (9 digits passing the elfproef)",

@@ -7,7 +7,9 @@ use std::sync::OnceLock;
 /// A PC4 area's representative point (WGS84 degrees).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Pc4Point {
+    /// Latitude in degrees.
     pub lat: f64,
+    /// Longitude in degrees.
     pub lon: f64,
 }
 

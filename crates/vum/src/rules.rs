@@ -8,27 +8,44 @@ use crate::refdata;
 /// A rule that is not a schema keyword.
 #[derive(Debug, Clone, Copy)]
 pub struct RuleInfo {
+    /// The stable rule id findings carry (`prose/...`, `plausibility/...`, `json/...`).
     pub id: &'static str,
+    /// Whether a finding of this rule rejects the document.
     pub severity: Severity,
+    /// What the rule checks, in one sentence.
     pub description: &'static str,
     /// where the standard says so
     pub source: &'static str,
 }
 
+/// A postcode follows NEN 5825 (1000-9999, letters not SA, SD or SS).
 pub const POSTCODE_NEN5825: &str = "prose/postcode-nen5825";
+/// `codeTaal` is an ISO 639-3 code.
 pub const TAALCODE_ISO639_3: &str = "prose/taalcode-iso639-3";
+/// A sign language has only an oral (mondeling) level.
 pub const GEBARENTAAL: &str = "prose/gebarentaal-alleen-mondeling";
+/// A telephone number has the allowed characters and 8 to 13 digits.
 pub const TELEFOONNUMMER: &str = "prose/telefoonnummer";
+/// Warning: a period ends before it begins.
 pub const PERIODE: &str = "plausibility/periode-einde-voor-aanvang";
+/// Warning: minimum hours per week above the maximum.
 pub const WERKUREN: &str = "plausibility/werkuren-minimaal-boven-maximaal";
+/// Warning: the postcode's PC4 area is not in the PC4 table.
 pub const POSTCODE_ONBEKEND: &str = "plausibility/postcode-onbekend";
+/// Warning: availability for work ended in the past.
 pub const BESCHIKBAARHEID_VERLOPEN: &str = "plausibility/beschikbaarheid-verlopen";
+/// Warning: the vacancy's closing date is in the past.
 pub const SLUITINGSDATUM_VERSTREKEN: &str = "plausibility/sluitingsdatum-verstreken";
+/// Warning: `indicatieBeschikbaarheidContactgegevens` disagrees with the contact details present.
 pub const CONTACT_INDICATIE: &str = "plausibility/contactgegevens-indicatie";
+/// Warning: a CompetentNL code is not an absolute URI.
 pub const URI_NIET_ABSOLUUT: &str = "plausibility/uri-niet-absoluut";
+/// The input is not well-formed JSON.
 pub const JSON_SYNTAX: &str = "json/syntax";
+/// A property name occurs twice in one object.
 pub const JSON_DUPLICATE_KEY: &str = "json/duplicate-key";
 
+/// Every rule that is not a schema keyword, with its severity, description and source.
 pub const CATALOGUE: &[RuleInfo] = &[
     RuleInfo { id: JSON_SYNTAX, severity: Severity::Error, description: "the record is not well-formed JSON", source: "RFC 8259" },
     RuleInfo { id: JSON_DUPLICATE_KEY, severity: Severity::Error, description: "a property name occurs twice in one object, so receivers may read different values (the validator judges each)", source: "RFC 8259 section 4: names within an object SHOULD be unique" },

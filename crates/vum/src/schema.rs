@@ -72,12 +72,17 @@ pub(crate) struct Compiled {
     pub roots: HashMap<Kind, NodeId>,
 }
 
+/// Why an embedded schema could not be compiled (a build defect, never caused by input).
 #[derive(Debug, thiserror::Error)]
 pub enum SchemaError {
+    /// The schema uses a construct the compiler does not support.
     #[error("schema {family}: {location}: {message}")]
     Unsupported {
+        /// The family's name ([`Family::name`]).
         family: &'static str,
+        /// Where in the schema, as a `$defs` keyword location.
         location: String,
+        /// What is not supported.
         message: String,
     },
 }

@@ -17,6 +17,7 @@ pub use xlsx_source::excel_serial_to_date as excel_date;
 pub struct Record {
     /// row number in the source (1-based data row for CSV/XLSX counting the header, record index for XML/JSON)
     pub row: u64,
+    /// for each of the mapping's columns, in order: its values
     pub values: Vec<Vec<String>>,
     /// for each of the mapping's `[lists]`: the source list's elements, each with the values of
     /// the list's element-relative columns (so values of one element stay together)
@@ -39,30 +40,46 @@ impl Record {
     }
 }
 
+/// A row the source could not read; it becomes a reject.
 #[derive(Debug, Clone)]
 pub struct RowError {
+    /// The row, counted as [`Record::row`] is.
     pub row: u64,
+    /// The column whose value could not be read, when it is one.
     pub column: Option<String>,
+    /// The rule id (one of this module's constants).
     pub rule: &'static str,
+    /// What is wrong with the row.
     pub message: String,
     /// true when reading cannot go on after this error (malformed XML, a broken JSON array)
     pub fatal: bool,
 }
 
+/// The input cannot be read as the mapping's source at all (missing file, header without a mapped
+/// column, unreadable workbook, ...).
 #[derive(Debug, thiserror::Error)]
 #[error("{path}: {message}")]
 pub struct OpenError {
+    /// The input file as given.
     pub path: String,
+    /// What is wrong.
     pub message: String,
 }
 
+/// The records of an opened source, in source order.
 pub type Records = Box<dyn Iterator<Item = Result<Record, RowError>> + Send>;
 
+/// Row rule: a CSV value is not valid in the source's encoding.
 pub const ENCODING: &str = "translate/encoding";
+/// Row rule: a CSV row cannot be read.
 pub const CSV_MALFORMED: &str = "translate/csv";
+/// Row rule: an XLSX row or cell cannot be read.
 pub const XLSX_MALFORMED: &str = "translate/xlsx";
+/// Row rule: the XML is malformed.
 pub const XML_MALFORMED: &str = "translate/xml";
+/// Row rule: a JSON record or NDJSON line is not valid JSON.
 pub const JSON_MALFORMED: &str = "translate/json";
+/// Row rule: an NDJSON line or XML record is larger than [`MAX_LINE`].
 pub const TOO_LARGE: &str = "translate/te-groot";
 
 /// The largest file read whole (a JSON array or a single document); larger exports go as NDJSON.

@@ -20,34 +20,6 @@ pub fn excel_serial_to_date(serial: f64) -> Option<String> {
     Some(vum::date_from_unix_days(unix))
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn excel_serials() {
-        assert_eq!(
-            super::excel_serial_to_date(1.0).as_deref(),
-            Some("1900-01-01")
-        );
-        assert_eq!(
-            super::excel_serial_to_date(59.0).as_deref(),
-            Some("1900-02-28")
-        );
-        assert_eq!(
-            super::excel_serial_to_date(61.0).as_deref(),
-            Some("1900-03-01")
-        );
-        assert_eq!(
-            super::excel_serial_to_date(45658.0).as_deref(),
-            Some("2025-01-01")
-        );
-        assert_eq!(
-            super::excel_serial_to_date(46348.75).as_deref(),
-            Some("2026-11-22")
-        );
-        assert_eq!(super::excel_serial_to_date(0.0), None);
-    }
-}
-
 fn text(v: &DataRef<'_>) -> Result<String, String> {
     Ok(match v {
         DataRef::Empty => String::new(),
@@ -612,5 +584,33 @@ fn read(
         if tx.send(msg).is_err() {
             return; // the consumer stopped
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn excel_serials() {
+        assert_eq!(
+            super::excel_serial_to_date(1.0).as_deref(),
+            Some("1900-01-01")
+        );
+        assert_eq!(
+            super::excel_serial_to_date(59.0).as_deref(),
+            Some("1900-02-28")
+        );
+        assert_eq!(
+            super::excel_serial_to_date(61.0).as_deref(),
+            Some("1900-03-01")
+        );
+        assert_eq!(
+            super::excel_serial_to_date(45658.0).as_deref(),
+            Some("2025-01-01")
+        );
+        assert_eq!(
+            super::excel_serial_to_date(46348.75).as_deref(),
+            Some("2026-11-22")
+        );
+        assert_eq!(super::excel_serial_to_date(0.0), None);
     }
 }

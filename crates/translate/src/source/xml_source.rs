@@ -98,6 +98,13 @@ impl Open {
 }
 
 type Stack = Vec<(Option<String>, String)>;
+/// One scope of [`Open::scopes`]: where its values go, its columns, and the element path relative
+/// to it.
+type Scope<'a> = (
+    &'a mut Vec<Vec<String>>,
+    &'a [Column],
+    &'a [(Option<String>, String)],
+);
 
 impl Open {
     /// Every (values, columns, relative path) scope the current element is in.
@@ -107,13 +114,7 @@ impl Open {
         cols: &'a [Column],
         lists: &'a [List],
         rec_len: usize,
-    ) -> impl Iterator<
-        Item = (
-            &'a mut Vec<Vec<String>>,
-            &'a [Column],
-            &'a [(Option<String>, String)],
-        ),
-    > {
+    ) -> impl Iterator<Item = Scope<'a>> {
         let rec = std::iter::once((&mut self.values, cols, &stack[rec_len.min(stack.len())..]));
         let els = self
             .lists
