@@ -953,9 +953,11 @@ fn date_format(name: Option<&str>) -> Result<Option<DateFormat>, String> {
         Some("dd/mm/yyyy") => Some(DateFormat::DayMonthYear('/')),
         Some("dd.mm.yyyy") => Some(DateFormat::DayMonthYear('.')),
         Some("excel") => Some(DateFormat::Excel),
-        Some(other) => return Err(format!(
+        Some(other) => {
+            return Err(format!(
             "date_format '{other}': use yyyy-mm-dd, dd-mm-yyyy, dd/mm/yyyy, dd.mm.yyyy or excel"
-        )),
+        ))
+        }
     })
 }
 

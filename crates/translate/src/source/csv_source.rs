@@ -29,15 +29,7 @@ pub(super) fn open(
     // the first bytes: a workbook is named as one; a UTF-8 byte order mark is skipped whatever
     // the configured encoding
     let mut first = [0u8; 8];
-    let mut n = 0;
-    while n < first.len() {
-        match file.read(&mut first[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e.to_string()),
-        }
-    }
+    let n = super::read_head(&mut file, &mut first).map_err(|e| e.to_string())?;
     match super::xlsx_source::sniff(&first[..n]) {
         Some("zip") => {
             return Err(

@@ -10,6 +10,26 @@ mod xlsx_source;
 mod xml_source;
 
 pub use xlsx_source::excel_serial_to_date as excel_date;
+/// The XLSX package check every reader of a workbook runs before calamine opens it (zip bombs,
+/// oversized parts, too many shared strings), and the cell text rule.
+pub use xlsx_source::{check_package as check_xlsx_package, text as xlsx_cell_text};
+/// The XML entity rule of the XML source.
+pub use xml_source::entity as xml_entity;
+
+/// Fill `buf` from the start of `r` as far as the input goes (a file's first bytes, to tell
+/// its format); the count read.
+pub(crate) fn read_head(r: &mut impl std::io::Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
 
 /// One source record: for each mapping column, its values (none = absent; XML and JSON can hold
 /// several values for one path).

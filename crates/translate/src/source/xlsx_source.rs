@@ -20,7 +20,9 @@ pub fn excel_serial_to_date(serial: f64) -> Option<String> {
     Some(vum::date_from_unix_days(unix))
 }
 
-fn text(v: &DataRef<'_>) -> Result<String, String> {
+/// A cell's value as source text: whole numbers without a decimal point, booleans as TRUE/FALSE,
+/// date cells as `YYYY-MM-DD`; an Excel error value is an error.
+pub fn text(v: &DataRef<'_>) -> Result<String, String> {
     Ok(match v {
         DataRef::Empty => String::new(),
         DataRef::String(s) => s.clone(),
@@ -99,22 +101,14 @@ pub(super) fn sniff(first: &[u8]) -> Option<&'static str> {
 /// count, each XML part's declared unpacked size and packing ratio, and (for parts large enough to
 /// matter) the size of every XML event and the number of shared strings. The zip reader refuses to
 /// unpack more than an entry declares, so the declared sizes bound what calamine can read.
-fn check_package(path: &Path) -> Result<(), String> {
-    use std::io::Read;
+pub fn check_package(path: &Path) -> Result<(), String> {
     let mut file = std::fs::File::open(path).map_err(|e| format!("cannot open: {e}"))?;
     let len = file.metadata().map_err(|e| e.to_string())?.len();
     if len == 0 {
         return Err("the file is empty (0 bytes); an XLSX workbook is a zip archive".into());
     }
     let mut first = [0u8; 8];
-    let mut n = 0;
-    while n < first.len() {
-        match file.read(&mut first[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) => return Err(e.to_string()),
-        }
-    }
+    let n = super::read_head(&mut file, &mut first).map_err(|e| e.to_string())?;
     match sniff(&first[..n]) {
         Some("zip") => {}
         Some(_) => {

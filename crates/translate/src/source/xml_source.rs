@@ -137,7 +137,8 @@ fn resolve(r: ResolveResult<'_>) -> Option<String> {
     }
 }
 
-fn entity(name: &str) -> Option<String> {
+/// The text of an XML entity reference (`amp`, `#233`, `#xE9`, ...); `None` for an unknown one.
+pub fn entity(name: &str) -> Option<String> {
     Some(match name {
         "amp" => "&".into(),
         "lt" => "<".into(),
