@@ -36,7 +36,7 @@ async fn follower_state(db: &str) -> (i64, Vec<String>) {
         .await
         .unwrap()
         .into_iter()
-        .map(|(id, _, _)| id)
+        .map(|v| v.vum_id)
         .collect();
     (cursor, ids)
 }
@@ -194,7 +194,7 @@ feed_interval_s = 1
     assert_eq!(ids, expected, "the mirror is the source's live vacancies");
     let s = store::Store::open(&follower_db).await.unwrap();
     let mirrored = s.peer_vacatures(SOURCE).await.unwrap();
-    let v1 = mirrored.iter().find(|(id, _, _)| *id == all[1].0).unwrap();
-    assert!(v1.2.contains("Gewijzigde vacature"), "the change arrived");
+    let v1 = mirrored.iter().find(|v| v.vum_id == all[1].0).unwrap();
+    assert!(v1.doc.contains("Gewijzigde vacature"), "the change arrived");
     source.stop().await;
 }

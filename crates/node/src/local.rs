@@ -150,7 +150,11 @@ impl LocalService {
                     status.maximum_aantal_resultaten_bereikt = more;
                     for (id, encoded) in matches {
                         let vum_id = st.pseudonym(&peer.oin, &id);
-                        ids.push((vum_id.clone(), peer.oin.clone(), id));
+                        ids.push(store::exchange::ResultId {
+                            vum_id: vum_id.clone(),
+                            peer_oin: peer.oin.clone(),
+                            source_id: id,
+                        });
                         m.matches.push((vum_id, encoded));
                     }
                 }
@@ -655,7 +659,8 @@ impl Local for LocalService {
             .peer_vacatures(&peer.oin)
             .await
             .map_err(|e| Status::internal(e.to_string()))?;
-        let items = rows.into_iter().map(move |(id, seq, doc)| {
+        let items = rows.into_iter().map(move |r| {
+            let (id, seq, doc) = (r.vum_id, r.seq, r.doc);
             let vacature = serde_json::from_str::<vac::Vacature>(&doc)
                 .map_err(|e| Status::internal(format!("mirrored vacature {id}: {e}")))?;
             Ok(pb::PeerVacature {

@@ -191,7 +191,7 @@ pub(crate) enum ResultJob {
     Remember {
         vraag_id: String,
         kind: Kind,
-        ids: Vec<(String, String, String)>,
+        ids: Vec<store::exchange::ResultId>,
         at: i64,
     },
     Barrier(tokio::sync::oneshot::Sender<()>),
@@ -555,7 +555,11 @@ impl NodeState {
             .into_iter()
             .map(|id| {
                 let k = self.served_key(kind, &p.cert_oin, &id);
-                (format!("s{}", hex::encode(k)), p.cert_oin.clone(), id)
+                store::exchange::ResultId {
+                    vum_id: format!("s{}", hex::encode(k)),
+                    peer_oin: p.cert_oin.clone(),
+                    source_id: id,
+                }
             })
             .collect();
         self.remember_result_set(&format!("served:{}", uuid::Uuid::now_v7()), kind, ids)
@@ -623,7 +627,7 @@ impl NodeState {
         &self,
         vraag_id: &str,
         kind: Kind,
-        ids: Vec<(String, String, String)>,
+        ids: Vec<store::exchange::ResultId>,
     ) {
         let job = ResultJob::Remember {
             vraag_id: vraag_id.to_string(),
@@ -941,7 +945,8 @@ impl Peer for PeerService {
                 }
                 let events: Vec<RawFeedEvent> = page
                     .into_iter()
-                    .map(|(seq, id, deleted, vacature)| {
+                    .map(|e| {
+                        let (seq, id, deleted, vacature) = (e.seq, e.vum_id, e.deleted, e.pb);
                         cursor = seq;
                         // an upsert whose record has since gone is a tombstone for this consumer
                         let deleted = deleted || vacature.is_none();

@@ -115,6 +115,7 @@ pub struct Selection {
     pub more: bool,
 }
 
+/// The in-memory selection index of one kind.
 pub struct Engine {
     kind: Kind,
     buckets: HashMap<u16, Vec<Entry>>,
@@ -128,13 +129,17 @@ pub struct Engine {
     cursor: i64,
 }
 
+/// A language criterion: the language's interned code (None: no record has it), the minimum
+/// spoken and written levels asked (if any).
+type TaalCriterium = (Option<u32>, Option<u8>, Option<u8>);
+
 /// A query with its codes interned; a code no record has can never match.
 struct Compiled {
     any_beroep: Option<Vec<u32>>,
     /// bitmask; None inside = a code no record has (nothing can match)
     any_contract: Option<Option<u32>>,
     all_rijbewijs: Option<Option<u32>>,
-    talen: Option<Vec<(Option<u32>, Option<u8>, Option<u8>)>>,
+    talen: Option<Vec<TaalCriterium>>,
     onregelmatig: Option<u8>,
     kantoor: Option<u8>,
     uren_max_gte: Option<u8>,
@@ -150,6 +155,7 @@ fn digit(s: &Option<String>) -> Option<u8> {
 }
 
 impl Engine {
+    /// An empty index for `kind`.
     pub fn new(kind: Kind) -> Engine {
         Engine {
             kind,
@@ -168,8 +174,8 @@ impl Engine {
         let mut e = Engine::new(kind);
         // take the cursor first: changes after it are replayed, which is idempotent
         e.cursor = store.last_change_seq().await?;
-        for (id, refreshed, a) in store.attrs(kind, None).await? {
-            e.put(&id, refreshed, &a);
+        for r in store.attrs(kind, None).await? {
+            e.put(&r.vum_id, r.refreshed_ms, &r.attrs);
         }
         tracing::info!(kind = %kind, records = e.slots.len(), cursor = e.cursor, "selection index loaded");
         Ok(e)
@@ -187,9 +193,9 @@ impl Engine {
             let ids: Vec<String> = changes.iter().map(|c| c.vum_id.clone()).collect();
             let live = store.attrs(self.kind, Some(&ids)).await?;
             let mut seen: HashMap<&str, ()> = HashMap::new();
-            for (id, refreshed, a) in &live {
-                self.put(id, *refreshed, a);
-                seen.insert(id.as_str(), ());
+            for r in &live {
+                self.put(&r.vum_id, r.refreshed_ms, &r.attrs);
+                seen.insert(r.vum_id.as_str(), ());
             }
             for id in &ids {
                 if !seen.contains_key(id.as_str()) {
@@ -201,14 +207,17 @@ impl Engine {
         Ok(applied)
     }
 
+    /// The number of records in the index.
     pub fn len(&self) -> usize {
         self.slots.len()
     }
 
+    /// The index holds no records.
     pub fn is_empty(&self) -> bool {
         self.slots.is_empty()
     }
 
+    /// The change-log cursor the index is current to.
     pub fn cursor(&self) -> i64 {
         self.cursor
     }

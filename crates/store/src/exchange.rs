@@ -8,7 +8,9 @@ use vum::Kind;
 /// One event of a peer's vacancy feed as the consumer applies it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FeedItem {
+    /// the peer's change-log cursor of the event
     pub seq: i64,
+    /// the vacature's VUM id at the peer
     pub vum_id: String,
     /// the vacature's JSON; `None` is a tombstone
     pub doc: Option<String>,
@@ -17,30 +19,62 @@ pub struct FeedItem {
 /// What applying one page did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Applied {
+    /// events in the page
     pub events: i64,
+    /// vacatures stored or replaced in the mirror
     pub upserts: i64,
+    /// vacatures removed from the mirror
     pub tombstones: i64,
     /// events at or below the stored cursor (already applied: a page delivered twice)
     pub skipped: i64,
+    /// the stored cursor after the page
     pub cursor: i64,
+}
+
+/// A vacature mirrored from a peer's feed ([`Store::peer_vacatures`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MirroredVacature {
+    /// the vacature's VUM id at the peer
+    pub vum_id: String,
+    /// the peer's change-log cursor of its last event
+    pub seq: i64,
+    /// the vacature's JSON
+    pub doc: String,
+}
+
+/// One vumID of a federated result set and the peer record it stands for
+/// ([`Store::remember_result_set`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResultId {
+    /// the vumID handed out
+    pub vum_id: String,
+    /// the OIN of the peer that holds the record
+    pub peer_oin: String,
+    /// the record's id at that peer
+    pub source_id: String,
 }
 
 /// Where a vumID of a federated result set leads.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResultRef {
+    /// the OIN of the peer that holds the record
     pub peer_oin: String,
+    /// the record's id at that peer
     pub source_id: String,
+    /// the result set it came from
     pub vraag_id: String,
+    /// the record's kind
     pub kind: Kind,
 }
 
+/// The answer to counting a detail request against its result set ([`Store::use_detail`]).
 #[derive(Debug)]
 pub enum DetailGrant {
     /// the detail may be fetched; the count of the result set went up by one
     Granted(ResultRef),
     /// the vumID is not from a result set this node handed out (or it has been purged)
     Unknown,
-    /// the result set has had its `max` details
+    /// the result set (its vraag id) has had its `max` details
     Exhausted(String),
 }
 
@@ -135,11 +169,11 @@ impl Store {
         Ok(a)
     }
 
-    /// The mirrored live vacancies of a peer: (id, seq, JSON), by id.
+    /// The mirrored live vacancies of a peer, by id.
     pub async fn peer_vacatures(
         &self,
         peer_oin: &str,
-    ) -> Result<Vec<(String, i64, String)>, StoreError> {
+    ) -> Result<Vec<MirroredVacature>, StoreError> {
         let rows =
             sqlx::query(&self.sql(
                 "SELECT vum_id, seq, doc FROM peer_vacatures WHERE peer_oin = ? ORDER BY vum_id",
@@ -148,17 +182,23 @@ impl Store {
             .fetch_all(self.pool())
             .await?;
         rows.iter()
-            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+            .map(|r| {
+                Ok(MirroredVacature {
+                    vum_id: r.try_get(0)?,
+                    seq: r.try_get(1)?,
+                    doc: r.try_get(2)?,
+                })
+            })
             .collect()
     }
 
-    /// Remember a federated result set: each (vumID, peer OIN, source id) now leads to `vraag_id`.
+    /// Remember a federated result set: each of its vumIDs now leads to `vraag_id`.
     /// Result sets older than [`RESULT_SET_TTL_MS`] are purged on the way.
     pub async fn remember_result_set(
         &self,
         vraag_id: &str,
         kind: Kind,
-        ids: &[(String, String, String)],
+        ids: &[ResultId],
         now: i64,
     ) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
@@ -179,18 +219,19 @@ impl Store {
         .bind(now)
         .execute(&mut *tx)
         .await?;
-        for chunk in ids.chunks(500) {
-            let rows = vec!["(?, ?, ?, ?, ?)"; chunk.len()].join(", ");
-            let q = self.sql(&format!(
+        let batches = self.chunked(ids, 500, "(?, ?, ?, ?, ?)", |rows| {
+            format!(
                 "INSERT INTO result_ids (vum_id, peer_oin, source_id, vraag_id, created_ms) VALUES {rows} \
                  ON CONFLICT (vum_id) DO UPDATE SET vraag_id = excluded.vraag_id, created_ms = excluded.created_ms"
-            ));
+            )
+        });
+        for (chunk, q) in batches {
             let mut query = sqlx::query(&q).persistent(false);
-            for (vum_id, peer, source) in chunk {
+            for id in chunk {
                 query = query
-                    .bind(vum_id.as_str())
-                    .bind(peer.as_str())
-                    .bind(source.as_str())
+                    .bind(id.vum_id.as_str())
+                    .bind(id.peer_oin.as_str())
+                    .bind(id.source_id.as_str())
                     .bind(vraag_id)
                     .bind(now);
             }

@@ -320,11 +320,11 @@ async fn the_protobuf_form_is_stored_with_the_json_and_rebuilt_when_missing() {
         // now reads as gone, and its delete)
         let page = s.feed_page_pb(Kind::Vacature, 0, 1000, now).await.unwrap();
         assert_eq!(page.len(), 94, "{}", b.name);
-        assert!(page.windows(2).all(|w| w[0].0 < w[1].0));
-        assert_eq!(page.iter().filter(|p| p.3.is_none()).count(), 2);
-        for (_, id, _, bytes) in page.iter().filter(|p| p.3.is_some()) {
-            let d = &batch.iter().find(|(i, _)| i == id).unwrap().1;
-            let v = vum_proto::vacatures::Vacature::decode(bytes.as_ref().unwrap().as_slice());
+        assert!(page.windows(2).all(|w| w[0].seq < w[1].seq));
+        assert_eq!(page.iter().filter(|p| p.pb.is_none()).count(), 2);
+        for e in page.iter().filter(|p| p.pb.is_some()) {
+            let d = &batch.iter().find(|(i, _)| *i == e.vum_id).unwrap().1;
+            let v = vum_proto::vacatures::Vacature::decode(e.pb.as_ref().unwrap().as_slice());
             assert_eq!(v.unwrap(), typed(d), "{}", b.name);
         }
         // rows written before the protobuf column existed are encoded from their JSON

@@ -1,0 +1,478 @@
+//! Records: idempotent batch upserts (JSON plus its protobuf encoding and match attributes),
+//! tombstones, expiry, reads by id, and the operator's counts.
+use crate::conn::on_reader;
+use crate::{Attrs, LiveAttrs, Status, Store, StoreError, Upserted};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use sqlx::any::AnyRow;
+use sqlx::Row;
+use vum::Kind;
+
+const DAY_MS: i64 = 86_400_000;
+
+/// A record of an upsert batch that is not stored yet.
+struct NewRecord<'a> {
+    id: &'a str,
+    hash: String,
+    text: String,
+    pb: Option<Vec<u8>>,
+    attrs: Attrs,
+}
+
+/// SHA-256 of the document's canonical JSON (keys sorted, as serde_json's map is).
+pub fn content_hash(doc: &Value) -> String {
+    hex::encode(Sha256::digest(
+        serde_json::to_vec(&canonical(doc)).unwrap_or_default(),
+    ))
+}
+
+fn canonical(v: &Value) -> Value {
+    match v {
+        Value::Object(o) => {
+            let mut keys: Vec<&String> = o.keys().collect();
+            keys.sort();
+            Value::Object(
+                keys.into_iter()
+                    .map(|k| (k.clone(), canonical(&o[k])))
+                    .collect(),
+            )
+        }
+        Value::Array(a) => Value::Array(a.iter().map(canonical).collect()),
+        v => v.clone(),
+    }
+}
+
+fn opt_i(r: &AnyRow, c: &str) -> Option<i64> {
+    r.try_get::<Option<i64>, _>(c).ok().flatten()
+}
+fn opt_s(r: &AnyRow, c: &str) -> Option<String> {
+    r.try_get::<Option<String>, _>(c).ok().flatten()
+}
+
+/// The protobuf encoding of a document of `kind` (None for kinds without a stored form, or a
+/// document the message cannot hold, which validation prevents).
+pub fn encode_pb(kind: Kind, doc: &Value) -> Option<Vec<u8>> {
+    use prost::Message;
+    use serde::Deserialize;
+    match kind {
+        Kind::Werkzoekende => vum_proto::werkzoekenden::Werkzoekende::deserialize(doc)
+            .ok()
+            .map(|m| m.encode_to_vec()),
+        Kind::Vacature => vum_proto::vacatures::Vacature::deserialize(doc)
+            .ok()
+            .map(|m| m.encode_to_vec()),
+        _ => None,
+    }
+}
+
+/// The protobuf encoding of a stored JSON document (`id` names it in the error).
+pub(crate) fn pb_of_text(kind: Kind, id: &str, text: &str) -> Result<Vec<u8>, StoreError> {
+    let doc: Value = serde_json::from_str(text).map_err(|e| StoreError::Corrupt(id.into(), e))?;
+    encode_pb(kind, &doc).ok_or_else(|| {
+        StoreError::Corrupt(
+            id.into(),
+            serde::de::Error::custom("the document does not fit its protobuf message"),
+        )
+    })
+}
+
+/// Bind the match-attribute columns, in the order of the records table's attribute columns.
+fn bind_attrs<'q>(
+    q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    a: &Attrs,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    q.bind(a.pc4)
+        .bind(a.max_reis)
+        .bind(a.uren_min)
+        .bind(a.uren_max)
+        .bind(a.kantoor)
+        .bind(a.onregelmatig)
+        .bind(a.datum.clone())
+        .bind(a.niveau.clone())
+        .bind(Attrs::join(&a.beroepen))
+        .bind(Attrs::join(&a.rijbewijzen))
+        .bind(Attrs::join_talen(&a.talen))
+        .bind(Attrs::join(&a.contracten))
+}
+
+impl Store {
+    /// Store a batch of documents of one kind in one transaction. Idempotent: the same documents
+    /// again give `Unchanged` and no change-log entries. A few statements per batch, not per record.
+    pub async fn upsert_batch(
+        &self,
+        kind: Kind,
+        docs: &[(String, Value)],
+        now: i64,
+    ) -> Result<Vec<Upserted>, StoreError> {
+        let unique: std::collections::HashSet<&str> =
+            docs.iter().map(|(id, _)| id.as_str()).collect();
+        if unique.len() != docs.len() {
+            // the same id twice in one batch: store them one after the other
+            let mut out = Vec::with_capacity(docs.len());
+            for d in docs {
+                out.extend(Box::pin(self.upsert_batch(kind, std::slice::from_ref(d), now)).await?);
+            }
+            return Ok(out);
+        }
+        let mut tx = self.begin_writer().await?;
+        let mut existing: std::collections::HashMap<String, (String, i64, i64, i64)> =
+            std::collections::HashMap::new();
+        let lookups = self.chunked(docs, 500, "?", |marks| {
+            format!("SELECT vum_id, content_hash, version, deleted, consent FROM records WHERE kind = ? AND vum_id IN ({marks})")
+        });
+        for (chunk, q) in lookups {
+            let mut query = sqlx::query(&q).persistent(false).bind(kind.name());
+            for (id, _) in chunk {
+                query = query.bind(id.as_str());
+            }
+            for r in query.fetch_all(&mut *tx).await? {
+                existing.insert(
+                    r.try_get(0)?,
+                    (r.try_get(1)?, r.try_get(2)?, r.try_get(3)?, r.try_get(4)?),
+                );
+            }
+        }
+        let mut out = Vec::with_capacity(docs.len());
+        let mut inserts: Vec<NewRecord> = Vec::new();
+        let mut unchanged: Vec<&str> = Vec::new();
+        let mut changes: Vec<(&str, i64)> = Vec::new();
+        let update = self.sql(
+            "UPDATE records SET content_hash = ?, version = ?, doc = ?, pb = ?, updated_ms = ?, refreshed_ms = ?, consent = 1, deleted = 0, \
+             pc4 = ?, max_reis = ?, uren_min = ?, uren_max = ?, kantoor = ?, onregelmatig = ?, datum = ?, niveau = ?, beroepen = ?, \
+             rijbewijzen = ?, talen = ?, contracten = ? WHERE kind = ? AND vum_id = ?",
+        );
+        for (id, doc) in docs {
+            let hash = content_hash(doc);
+            match existing.get(id.as_str()) {
+                Some((h, _, deleted, consent)) if *h == hash && *deleted == 0 && *consent == 1 => {
+                    unchanged.push(id);
+                    out.push(Upserted::Unchanged);
+                }
+                Some((_, v, _, _)) => {
+                    let q = sqlx::query(&update)
+                        .bind(hash)
+                        .bind(v + 1)
+                        .bind(doc.to_string())
+                        .bind(encode_pb(kind, doc))
+                        .bind(now)
+                        .bind(now);
+                    bind_attrs(q, &Attrs::extract(kind, doc))
+                        .bind(kind.name())
+                        .bind(id.as_str())
+                        .execute(&mut *tx)
+                        .await?;
+                    changes.push((id, v + 1));
+                    out.push(Upserted::Updated);
+                }
+                None => {
+                    inserts.push(NewRecord {
+                        id,
+                        hash,
+                        text: doc.to_string(),
+                        pb: encode_pb(kind, doc),
+                        attrs: Attrs::extract(kind, doc),
+                    });
+                    changes.push((id, 1));
+                    out.push(Upserted::Inserted);
+                }
+            }
+        }
+        let refreshes = self.chunked(&unchanged, 500, "?", |marks| {
+            format!("UPDATE records SET refreshed_ms = ? WHERE kind = ? AND vum_id IN ({marks})")
+        });
+        for (chunk, q) in refreshes {
+            let mut query = sqlx::query(&q)
+                .persistent(false)
+                .bind(now)
+                .bind(kind.name());
+            for id in chunk {
+                query = query.bind(*id);
+            }
+            query.execute(&mut *tx).await?;
+        }
+        const ROW: &str = "(?, ?, ?, 1, ?, ?, ?, ?, ?, 1, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+        let batches = self.chunked(&inserts, 500, ROW, |rows| {
+            format!(
+                "INSERT INTO records (kind, vum_id, content_hash, version, doc, pb, created_ms, updated_ms, refreshed_ms, consent, deleted, \
+                 pc4, max_reis, uren_min, uren_max, kantoor, onregelmatig, datum, niveau, beroepen, rijbewijzen, talen, contracten) VALUES {rows}"
+            )
+        });
+        for (chunk, q) in batches {
+            let mut query = sqlx::query(&q).persistent(false);
+            for r in chunk {
+                query = bind_attrs(
+                    query
+                        .bind(kind.name())
+                        .bind(r.id)
+                        .bind(r.hash.as_str())
+                        .bind(r.text.as_str())
+                        .bind(r.pb.clone())
+                        .bind(now)
+                        .bind(now)
+                        .bind(now),
+                    &r.attrs,
+                );
+            }
+            query.execute(&mut *tx).await?;
+        }
+        let batches = self.chunked(&changes, 1000, "(?, ?, ?, 'upsert', ?)", |rows| {
+            format!("INSERT INTO changes (kind, vum_id, version, op, at_ms) VALUES {rows}")
+        });
+        for (chunk, q) in batches {
+            let mut query = sqlx::query(&q).persistent(false);
+            for (id, v) in chunk {
+                query = query.bind(kind.name()).bind(*id).bind(*v).bind(now);
+            }
+            query.execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    /// Tombstone a record: consent withdrawn (`withdrawn`) or deleted at the source. Returns false
+    /// when there was nothing live to remove.
+    pub async fn remove(
+        &self,
+        kind: Kind,
+        vum_id: &str,
+        withdrawn: bool,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.begin_writer().await?;
+        let r = sqlx::query(
+            &self.sql("SELECT version, deleted FROM records WHERE kind = ? AND vum_id = ?"),
+        )
+        .bind(kind.name())
+        .bind(vum_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(r) = r else { return Ok(false) };
+        let (v, deleted): (i64, i64) = (r.try_get(0)?, r.try_get(1)?);
+        if deleted == 1 {
+            return Ok(false);
+        }
+        sqlx::query(&self.sql(
+            "UPDATE records SET doc = NULL, pb = NULL, version = ?, updated_ms = ?, deleted = 1, consent = ?, pc4 = NULL, beroepen = NULL, \
+             rijbewijzen = NULL, talen = NULL, contracten = NULL WHERE kind = ? AND vum_id = ?",
+        ))
+        .bind(v + 1)
+        .bind(now)
+        .bind(if withdrawn { 0i64 } else { 1 })
+        .bind(kind.name())
+        .bind(vum_id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(&self.sql(
+            "INSERT INTO changes (kind, vum_id, version, op, at_ms) VALUES (?, ?, ?, 'delete', ?)",
+        ))
+        .bind(kind.name())
+        .bind(vum_id)
+        .bind(v + 1)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// The oldest refresh time that is still live at `now`.
+    pub(crate) fn live_since(&self, now: i64) -> i64 {
+        now - self.expiry_days * DAY_MS
+    }
+
+    /// The detail document of a live, shared, unexpired record.
+    pub async fn get(
+        &self,
+        kind: Kind,
+        vum_id: &str,
+        now: i64,
+    ) -> Result<Option<Value>, StoreError> {
+        match self.get_text(kind, vum_id, now).await? {
+            Some(t) => serde_json::from_str(&t)
+                .map(Some)
+                .map_err(|e| StoreError::Corrupt(vum_id.into(), e)),
+            None => Ok(None),
+        }
+    }
+
+    /// [`Store::get`] as the stored JSON text.
+    pub async fn get_text(
+        &self,
+        kind: Kind,
+        vum_id: &str,
+        now: i64,
+    ) -> Result<Option<String>, StoreError> {
+        let r = sqlx::query(&self.sql("SELECT doc FROM records WHERE kind = ? AND vum_id = ? AND deleted = 0 AND consent = 1 AND refreshed_ms >= ?"))
+            .bind(kind.name())
+            .bind(vum_id)
+            .bind(self.live_since(now))
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(r.and_then(|r| opt_s(&r, "doc")))
+    }
+
+    /// Documents for many ids (in the order given; missing ones left out).
+    pub async fn get_many(
+        &self,
+        kind: Kind,
+        ids: &[String],
+        now: i64,
+    ) -> Result<Vec<(String, Value)>, StoreError> {
+        let mut out = Vec::with_capacity(ids.len());
+        let lookups = self.chunked(ids, 200, "?", |marks| {
+            format!("SELECT vum_id, doc FROM records WHERE kind = ? AND deleted = 0 AND consent = 1 AND refreshed_ms >= ? AND vum_id IN ({marks})")
+        });
+        for (chunk, q) in lookups {
+            let since = self.live_since(now);
+            let mut reader = self.reader().await?;
+            let rows: Vec<(String, Option<String>)> = on_reader!(reader, c => {
+                let mut query = sqlx::query_as(&q)
+                    .persistent(false)
+                    .bind(kind.name())
+                    .bind(since);
+                for id in chunk {
+                    query = query.bind(id.as_str());
+                }
+                query.fetch_all(&mut *c).await?
+            });
+            reader.done();
+            let mut found: std::collections::HashMap<String, String> = rows
+                .into_iter()
+                .filter_map(|(id, doc)| doc.map(|d| (id, d)))
+                .collect();
+            for id in chunk {
+                if let Some(t) = found.remove(id) {
+                    out.push((
+                        id.clone(),
+                        serde_json::from_str(&t).map_err(|e| StoreError::Corrupt(id.clone(), e))?,
+                    ));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// [`Store::get`] as the protobuf encoding of the document.
+    pub async fn get_pb(
+        &self,
+        kind: Kind,
+        vum_id: &str,
+        now: i64,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        let sql = self.sql("SELECT pb, CASE WHEN pb IS NULL THEN doc END AS doc FROM records WHERE kind = ? AND vum_id = ? AND deleted = 0 AND consent = 1 AND refreshed_ms >= ?");
+        let since = self.live_since(now);
+        let mut reader = self.reader().await?;
+        let found: Option<(Option<Vec<u8>>, Option<String>)> = on_reader!(reader, c => sqlx::query_as(&sql)
+            .bind(kind.name())
+            .bind(vum_id)
+            .bind(since)
+            .fetch_optional(&mut *c)
+            .await?);
+        reader.done();
+        match found {
+            None | Some((None, None)) => Ok(None),
+            Some((Some(b), _)) => Ok(Some(b)),
+            Some((None, Some(t))) => Ok(Some(pb_of_text(kind, vum_id, &t)?)),
+        }
+    }
+
+    /// Match attributes and refresh time of live records (all, or the given ids).
+    pub async fn attrs(
+        &self,
+        kind: Kind,
+        ids: Option<&[String]>,
+    ) -> Result<Vec<LiveAttrs>, StoreError> {
+        const COLS: &str = "vum_id, refreshed_ms, consent, pc4, max_reis, uren_min, uren_max, kantoor, onregelmatig, datum, niveau, beroepen, rijbewijzen, talen, contracten";
+        let rows = match ids {
+            None => {
+                sqlx::query(&self.sql(&format!(
+                    "SELECT {COLS} FROM records WHERE kind = ? AND deleted = 0 AND consent = 1"
+                )))
+                .bind(kind.name())
+                .fetch_all(&self.pool)
+                .await?
+            }
+            Some(ids) => {
+                let mut all = Vec::new();
+                let lookups = self.chunked(ids, 200, "?", |marks| {
+                    format!("SELECT {COLS} FROM records WHERE kind = ? AND deleted = 0 AND consent = 1 AND vum_id IN ({marks})")
+                });
+                for (chunk, q) in lookups {
+                    let mut query = sqlx::query(&q).persistent(false).bind(kind.name());
+                    for id in chunk {
+                        query = query.bind(id.as_str());
+                    }
+                    all.extend(query.fetch_all(&self.pool).await?);
+                }
+                all
+            }
+        };
+        rows.iter()
+            .map(|r| {
+                let a = Attrs {
+                    pc4: opt_i(r, "pc4"),
+                    max_reis: opt_i(r, "max_reis"),
+                    uren_min: opt_i(r, "uren_min"),
+                    uren_max: opt_i(r, "uren_max"),
+                    kantoor: opt_i(r, "kantoor"),
+                    onregelmatig: opt_i(r, "onregelmatig"),
+                    datum: opt_s(r, "datum"),
+                    niveau: opt_s(r, "niveau"),
+                    beroepen: Attrs::split(opt_s(r, "beroepen")),
+                    rijbewijzen: Attrs::split(opt_s(r, "rijbewijzen")),
+                    talen: Attrs::split_talen(opt_s(r, "talen")),
+                    contracten: Attrs::split(opt_s(r, "contracten")),
+                };
+                Ok(LiveAttrs {
+                    vum_id: r.try_get::<String, _>("vum_id")?,
+                    refreshed_ms: r.try_get::<i64, _>("refreshed_ms")?,
+                    attrs: a,
+                })
+            })
+            .collect()
+    }
+
+    /// Counts for an operator: live, expired (not refreshed within the expiry period), withdrawn, deleted.
+    pub async fn status(&self, kind: Kind, now: i64) -> Result<Status, StoreError> {
+        let r = sqlx::query(&self.sql(
+            "SELECT \
+             COALESCE(SUM(CASE WHEN deleted = 0 AND consent = 1 AND refreshed_ms >= ? THEN 1 ELSE 0 END), 0), \
+             COALESCE(SUM(CASE WHEN deleted = 0 AND consent = 1 AND refreshed_ms < ? THEN 1 ELSE 0 END), 0), \
+             COALESCE(SUM(CASE WHEN deleted = 1 AND consent = 0 THEN 1 ELSE 0 END), 0), \
+             COALESCE(SUM(CASE WHEN deleted = 1 AND consent = 1 THEN 1 ELSE 0 END), 0) \
+             FROM records WHERE kind = ?",
+        ))
+        .bind(self.live_since(now))
+        .bind(self.live_since(now))
+        .bind(kind.name())
+        .fetch_one(&self.pool)
+        .await?;
+        let changes = sqlx::query(&self.sql("SELECT COUNT(*) FROM changes WHERE kind = ?"))
+            .bind(kind.name())
+            .fetch_one(&self.pool)
+            .await?;
+        let audit = sqlx::query("SELECT COUNT(*) FROM audit")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(Status {
+            live: r.try_get(0)?,
+            expired: r.try_get(1)?,
+            withdrawn: r.try_get(2)?,
+            deleted: r.try_get(3)?,
+            changes: changes.try_get(0)?,
+            audit_entries: audit.try_get(0)?,
+        })
+    }
+
+    /// Ids of records that expired (live but not refreshed within the expiry period).
+    pub async fn expired_ids(&self, kind: Kind, now: i64) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query(&self.sql("SELECT vum_id FROM records WHERE kind = ? AND deleted = 0 AND consent = 1 AND refreshed_ms < ? ORDER BY vum_id"))
+            .bind(kind.name())
+            .bind(self.live_since(now))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok(r.try_get::<String, _>(0)?))
+            .collect()
+    }
+}
