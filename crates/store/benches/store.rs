@@ -7,6 +7,7 @@
 //!     100 documents, projection to the typed match form, audit entry), against the baseline of
 //!     fetching 100 random documents by primary key;
 //!   * database size.
+//!
 //! Run: `cargo bench -p store --bench store` (BENCH_PROFILES=n for another size; MATCHGATE_TEST_PG
 //! for another PostgreSQL). Reported in BENCHMARKS.md.
 use rand::seq::IndexedRandom;

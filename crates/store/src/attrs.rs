@@ -3,22 +3,32 @@
 use serde_json::Value;
 use vum::Kind;
 
+/// A record's match attributes (codes as the standard gives them).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Attrs {
+    /// the PC4 area: vacature: adres.postcode; werkzoekende: mobiliteit.bemiddelingspostcode
     pub pc4: Option<i64>,
+    /// werkzoekende: mobiliteit.maximaleReisafstand
     pub max_reis: Option<i64>,
+    /// werktijden.aantalWerkurenPerWeekMinimaal
     pub uren_min: Option<i64>,
+    /// werktijden.aantalWerkurenPerWeekMaximaal
     pub uren_max: Option<i64>,
+    /// werktijden.indicatieKantoortijden
     pub kantoor: Option<i64>,
+    /// flexibiliteit.indicatieOnregelmatigWerkOfPloegendienst
     pub onregelmatig: Option<i64>,
     /// werkzoekende: datumAanvangBeschikbaarVoorWerk; vacature: arbeidsVoorwaarden.datumAanvangWerkzaamheden
     pub datum: Option<String>,
     /// vacature: codeWerkEnDenkniveauMinimaal
     pub niveau: Option<String>,
+    /// codeBeroepsnaam: vacature: beroep; werkzoekende: each bemiddelingsberoep
     pub beroepen: Vec<String>,
+    /// codeSoortRijbewijs of each rijbewijs
     pub rijbewijzen: Vec<String>,
     /// (codeTaal, mondeling, schriftelijk)
     pub talen: Vec<(String, Option<i64>, Option<i64>)>,
+    /// codeTypeArbeidscontract of each contractvorm
     pub contracten: Vec<String>,
 }
 
@@ -48,6 +58,7 @@ fn pc4_of(postcode: Option<&str>) -> Option<i64> {
 }
 
 impl Attrs {
+    /// The match attributes of a document of `kind` (absent fields stay empty).
     pub fn extract(kind: Kind, doc: &Value) -> Attrs {
         let mut a = Attrs::default();
         // a vacancy lists licences and languages at the top; a jobseeker under arbeidsmarktkwalificatie

@@ -10,20 +10,27 @@ use vum_proto::{vacatures as vac, werkzoekenden as wz};
 /// Who asks, for whom, why, under which transaction id.
 #[derive(Debug, Clone)]
 pub struct Caller {
+    /// who asks (an OIN or a user)
     pub actor: String,
+    /// on whose behalf
     pub on_behalf_of: String,
+    /// the stated purpose
     pub purpose: String,
+    /// the caller's transaction id
     pub transaction_id: String,
 }
 
 /// A source's selection response, typed: the match messages have no field for personal data.
 #[derive(Debug, Clone)]
 pub enum MatchesResponse {
+    /// matches of werkzoekenden
     Werkzoekenden(wz::WerkzoekendeProfielMatchesBronResponse),
+    /// matches of vacatures
     Vacatures(vac::VacaturesMatchesBronResponse),
 }
 
 impl MatchesResponse {
+    /// The response as JSON (`null` if it cannot be serialised).
     pub fn to_json(&self) -> Value {
         match self {
             MatchesResponse::Werkzoekenden(r) => serde_json::to_value(r),
@@ -31,23 +38,30 @@ impl MatchesResponse {
         }
         .unwrap_or(Value::Null)
     }
+    /// The number of matches.
     pub fn len(&self) -> usize {
         match self {
             MatchesResponse::Werkzoekenden(r) => r.matches.len(),
             MatchesResponse::Vacatures(r) => r.matches.len(),
         }
     }
+    /// There are no matches.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 }
 
+/// What answering a selection or detail request can fail with.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ServiceError {
+    /// the store failed
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// the selection cannot be answered (the engine's reason)
     #[error("selection: {0}")]
     Query(String),
+    /// a stored document (its VUM id, then the error) does not convert to the match form
     #[error("stored document {0} does not fit the match form: {1}")]
     MatchForm(String, serde_json::Error),
 }
