@@ -18,7 +18,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .file_descriptor_set_path(out.join("node_descriptor.bin"))
         .extern_path(".vum.v3.werkzoekenden", "::vum_proto::werkzoekenden")
         .extern_path(".vum.v3.vacatures", "::vum_proto::vacatures")
-        .compile_protos(&[root.join("matchgate/v1/node.proto")], &[root.clone()])?;
+        .compile_protos(
+            &[root.join("matchgate/v1/node.proto")],
+            std::slice::from_ref(&root),
+        )?;
     let raw = out.join("raw");
     std::fs::create_dir_all(&raw)?;
     tonic_prost_build::configure()

@@ -6,6 +6,7 @@
 //! again from the cursor it kept. Nothing leaves the machine; everything is removed at the end.
 use crate::node_cmd::DEFAULT_ORGS;
 use crate::store_cmd::{ingest_into, Db, IngestOptions};
+use anyhow::{anyhow, Context};
 use node::config::{Grant, LocalConfig, NodeConfig, OwnSystem, PeerConfig, TlsConfig};
 use node::pb::{
     local_client::LocalClient, push_request, FederatedGetRequest, PeerVacaturesRequest, PushDelete,
@@ -58,35 +59,30 @@ fn step(s: &str) {
     println!("\n== {s}");
 }
 
-pub fn run() -> ExitCode {
-    match run_inner() {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("matchgate demo: {e}");
-            ExitCode::FAILURE
-        }
-    }
+pub fn run() -> anyhow::Result<ExitCode> {
+    run_inner()?;
+    Ok(ExitCode::SUCCESS)
 }
 
-fn run_inner() -> Result<(), String> {
+fn run_inner() -> anyhow::Result<()> {
     let tmp = std::env::temp_dir().join(format!("matchgate-demo-{}", std::process::id()));
     let _cleanup = Cleanup(tmp.clone());
     let dir = tmp.as_path();
     for (rel, bytes) in FILES {
         let p = dir.join("data").join(rel);
-        std::fs::create_dir_all(p.parent().unwrap_or(dir)).map_err(|e| e.to_string())?;
-        std::fs::write(&p, bytes).map_err(|e| e.to_string())?;
+        std::fs::create_dir_all(p.parent().unwrap_or(dir))
+            .with_context(|| p.display().to_string())?;
+        std::fs::write(&p, bytes).with_context(|| p.display().to_string())?;
     }
     step("a development PKI: one CA, a certificate per organisation with its OIN in subject serialNumber");
     let certs = dir.join("certs");
-    node::pki::write_dev_pki(&certs, &DEFAULT_ORGS).map_err(|e| e.to_string())?;
+    node::pki::write_dev_pki(&certs, &DEFAULT_ORGS).map_err(|e| anyhow!("{e}"))?;
     for (name, oin) in DEFAULT_ORGS {
         println!("   {name:<11} OIN {oin}");
         std::fs::write(
             dir.join(format!("{name}.secret")),
             format!("demo-secret-of-{name}-0123456789"),
-        )
-        .map_err(|e| e.to_string())?;
+        )?;
     }
     let db = |name: &str| Db {
         url: format!("sqlite://{}", dir.join(format!("{name}.db")).display()),
@@ -101,8 +97,7 @@ fn run_inner() -> Result<(), String> {
         ("uwv", "xml-clienten", "clienten.xml"),
         ("sw-bedrijf", "csv-cp1252", "klanten.csv"),
     ] {
-        let mapping = translate::mapping::Mapping::load(&data.join(example).join("mapping.toml"))
-            .map_err(|e| e.to_string())?;
+        let mapping = translate::mapping::Mapping::load(&data.join(example).join("mapping.toml"))?;
         let secret = format!("demo-secret-of-{org}-0123456789");
         let (s, [ins, ..]) = ingest_into(
             &db(org),
@@ -122,7 +117,7 @@ fn run_inner() -> Result<(), String> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(|e| e.to_string())?;
+        .context("starting the runtime")?;
     rt.block_on(async move {
         let (gem_oin, uwv_oin, sw_oin) = (DEFAULT_ORGS[0].1, DEFAULT_ORGS[1].1, DEFAULT_ORGS[2].1);
         let cfg = |name: &str, oin: &str, peers: Vec<PeerConfig>, grants: Vec<Grant>, suwi: bool| NodeConfig {
@@ -144,9 +139,9 @@ fn run_inner() -> Result<(), String> {
         // bind every listener first, so each node's configuration can name the others
         let mut listeners = Vec::new();
         for _ in 0..6 {
-            listeners.push(tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(|e| e.to_string())?);
+            listeners.push(tokio::net::TcpListener::bind("127.0.0.1:0").await?);
         }
-        let addr = |i: usize| listeners[i].local_addr().map(|a| format!("https://{a}")).map_err(|e| e.to_string());
+        let addr = |i: usize| listeners[i].local_addr().map(|a| format!("https://{a}"));
         let (gem_url, uwv_url, sw_url) = (addr(0)?, addr(2)?, addr(4)?);
         let mut it = listeners.into_iter();
         let mut next_pair = || (it.next(), it.next());
@@ -154,7 +149,7 @@ fn run_inner() -> Result<(), String> {
         let (u_peer, u_local) = next_pair();
         let (s_peer, s_local) = next_pair();
         let start = |c: NodeConfig, p: Option<tokio::net::TcpListener>, l: Option<tokio::net::TcpListener>| async move {
-            node::run::start_on(c, p.ok_or("listener")?, l.ok_or("listener")?).await
+            anyhow::Ok(node::run::start_on(c, p.context("listener")?, l.context("listener")?).await?)
         };
         let uwv = start(cfg("uwv", uwv_oin, vec![PeerConfig::new(gem_oin, "Gemeente", gem_url.clone())], gemeente_may(&["select-werkzoekenden", "get-werkzoekende"]), true), u_peer, u_local).await?;
         let sw = start(cfg("sw-bedrijf", sw_oin, vec![], gemeente_may(&["select-werkzoekenden", "get-werkzoekende"]), true), s_peer, s_local).await?;
@@ -172,15 +167,15 @@ fn run_inner() -> Result<(), String> {
         let local = channel(&certs, gemeente.local_addr, "gemeente-local").await?;
         let local_gem = local.clone();
         let q: vum_proto::werkzoekenden::WerkzoekendeProfielMatchesRequest = serde_json::from_value(serde_json::json!({"vraagObject": {
-            "selectiegebied": {"postcode": "3511AA", "afstand": 200}, "werktijden.aantalWerkurenPerWeekMaximaal": {"$gte": 16}}})).map_err(|e| e.to_string())?;
-        let r = LocalClient::new(local.clone()).federated_select_werkzoekenden(q).await.map_err(|s| format!("federated selection: {s}"))?.into_inner();
+            "selectiegebied": {"postcode": "3511AA", "afstand": 200}, "werktijden.aantalWerkurenPerWeekMaximaal": {"$gte": 16}}}))?;
+        let r = LocalClient::new(local.clone()).federated_select_werkzoekenden(q).await.context("federated selection")?.into_inner();
         for p in &r.peers {
             println!("   {:<11} {:<3} {:>3} matches in {} ms", p.name, p.status, p.matches, p.millis);
         }
-        let resp = r.response.ok_or("no response")?;
+        let resp = r.response.context("no response")?;
         println!("   {} matches, in random order, maximumAantalResultatenBereikt = {}", resp.matches.len(), resp.maximum_aantal_resultaten_bereikt.unwrap_or(false));
         for m in resp.matches.iter().take(5) {
-            let j = serde_json::to_value(m).map_err(|e| e.to_string())?;
+            let j = serde_json::to_value(m)?;
             println!(
                 "   vumID {}…  postcode {}  hours {}-{}  licences {}",
                 m.vum_id.get(..12).unwrap_or(&m.vum_id),
@@ -194,8 +189,8 @@ fn run_inner() -> Result<(), String> {
 
         if let Some(first) = resp.matches.first() {
             step("details of the first match, by vumID, routed to the owning node");
-            let d = LocalClient::new(local).federated_get_werkzoekende(FederatedGetRequest { vum_id: first.vum_id.clone() }).await.map_err(|s| format!("detail: {s}"))?.into_inner();
-            let w = serde_json::to_value(d.werkzoekende).map_err(|e| e.to_string())?;
+            let d = LocalClient::new(local).federated_get_werkzoekende(FederatedGetRequest { vum_id: first.vum_id.clone() }).await.context("detail")?.into_inner();
+            let w = serde_json::to_value(d.werkzoekende)?;
             let keys: Vec<&str> = w.as_object().map(|o| o.keys().map(String::as_str).collect()).unwrap_or_default();
             println!("   from {} ({}): {}", d.bron_id, if d.bron_id == uwv_oin { "UWV" } else { "SW-bedrijf" }, keys.join(", "));
         }
@@ -203,18 +198,18 @@ fn run_inner() -> Result<(), String> {
         step("UWV's node follows the gemeente's vacancy feed into its mirror; the cursor is kept in UWV's store");
         let uwv_local = channel(&certs, uwv.local_addr, "uwv-local").await?;
         let sync = || SyncFeedRequest { peer_oin: gem_oin.into(), limit: 0 };
-        let r = LocalClient::new(uwv_local.clone()).sync_feed(sync()).await.map_err(|s| format!("feed: {s}"))?.into_inner();
+        let r = LocalClient::new(uwv_local.clone()).sync_feed(sync()).await.context("feed")?.into_inner();
         println!("   {} changes from cursor {} to {}: {} vacancies mirrored", r.events, r.from_cursor, r.cursor, r.upserts);
 
         step("the gemeente's own system withdraws vacancy V4002 (a streamed push), and UWV follows again");
         let withdraw = PushRequest { record: Some(push_request::Record::Delete(PushDelete { kind: "vacature".into(), id: "V4002".into(), withdrawn: false })) };
-        let p = LocalClient::new(local_gem.clone()).push(tokio_stream::iter(vec![withdraw])).await.map_err(|s| format!("push: {s}"))?.into_inner();
+        let p = LocalClient::new(local_gem.clone()).push(tokio_stream::iter(vec![withdraw])).await.context("push")?.into_inner();
         println!("   push: {} received, {} deleted", p.received, p.deleted);
-        let r = LocalClient::new(uwv_local.clone()).sync_feed(sync()).await.map_err(|s| format!("feed: {s}"))?.into_inner();
+        let r = LocalClient::new(uwv_local.clone()).sync_feed(sync()).await.context("feed")?.into_inner();
         println!("   {} change from cursor {} to {}: {} tombstone", r.events, r.from_cursor, r.cursor, r.tombstones);
-        let mut mirror = LocalClient::new(uwv_local).peer_vacatures(PeerVacaturesRequest { peer_oin: gem_oin.into() }).await.map_err(|s| format!("mirror: {s}"))?.into_inner();
+        let mut mirror = LocalClient::new(uwv_local).peer_vacatures(PeerVacaturesRequest { peer_oin: gem_oin.into() }).await.context("mirror")?.into_inner();
         let mut n = 0;
-        while let Some(v) = mirror.message().await.map_err(|s| format!("mirror: {s}"))? {
+        while let Some(v) = mirror.message().await.context("mirror")? {
             if n < 3 {
                 println!("   {}  {}", v.id.get(..12).unwrap_or(&v.id), v.vacature.as_ref().map(|v| v.naam_vacature.as_str()).unwrap_or(""));
             }
@@ -233,12 +228,15 @@ fn run_inner() -> Result<(), String> {
         uwv.stop().await;
         sw.stop().await;
         println!("\ndemo done; the federation is stopped and its files removed");
-        Ok::<(), String>(())
+        anyhow::Ok(())
     })
 }
 
-async fn channel(certs: &Path, addr: std::net::SocketAddr, who: &str) -> Result<Channel, String> {
-    let read = |f: String| std::fs::read(certs.join(f)).map_err(|e| e.to_string());
+async fn channel(certs: &Path, addr: std::net::SocketAddr, who: &str) -> anyhow::Result<Channel> {
+    let read = |f: String| {
+        let p = certs.join(f);
+        std::fs::read(&p).with_context(|| p.display().to_string())
+    };
     let tls = ClientTlsConfig::new()
         .ca_certificate(Certificate::from_pem(read("ca.pem".into())?))
         .identity(Identity::from_pem(
@@ -246,13 +244,10 @@ async fn channel(certs: &Path, addr: std::net::SocketAddr, who: &str) -> Result<
             read(format!("{who}.key"))?,
         ))
         .domain_name("localhost");
-    Endpoint::from_shared(format!("https://{addr}"))
-        .map_err(|e| e.to_string())?
-        .tls_config(tls)
-        .map_err(|e| e.to_string())?
+    Ok(Endpoint::from_shared(format!("https://{addr}"))?
+        .tls_config(tls)?
         .connect()
-        .await
-        .map_err(|e| e.to_string())
+        .await?)
 }
 
 struct Cleanup(std::path::PathBuf);

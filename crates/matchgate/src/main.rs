@@ -1,4 +1,8 @@
 //! `matchgate`: the gateway's command line.
+//!
+//! Each command returns `anyhow::Result<ExitCode>`: an error is printed with its chain (as `{:#}`
+//! prints it, less repeats: [`chain`]) after the command's prefix, and exits with the command's failure code (2 for a [`Usage`] error).
+#![cfg_attr(not(test), warn(clippy::unwrap_used))]
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -108,15 +112,63 @@ enum Command {
     Rules,
 }
 
+/// How `validate` writes its findings.
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
 pub enum Format {
+    /// `file:record:pointer rule severity: message` lines
     Text,
+    /// one JSON object per finding (NDJSON)
     Json,
 }
 
 fn parse_kind(s: &str) -> Result<vum::Kind, String> {
     s.parse()
 }
+
+/// A usage error: a flag, an input or a configuration that cannot be used, found before anything
+/// was done. It exits 2 whatever the command's own code for a failure is.
+#[derive(Debug)]
+pub struct Usage(pub anyhow::Error);
+
+impl std::fmt::Display for Usage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for Usage {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
+/// An error with its sources, as one line (`{:#}` of anyhow), leaving out a source whose text
+/// the line already holds (many errors repeat their source in their message).
+pub fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        let m = c.to_string();
+        if !s.contains(&m) {
+            s.push_str(": ");
+            s.push_str(&m);
+        }
+        cur = c.source();
+    }
+    s
+}
+
+/// How a command's failure is reported: the prefix of its message and its exit code (a [`Usage`]
+/// error exits 2 regardless).
+struct OnError {
+    prefix: &'static str,
+    code: u8,
+}
+
+const STORE: OnError = OnError {
+    prefix: "matchgate",
+    code: 2,
+};
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
@@ -126,6 +178,22 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
+    let (on_error, result) = run(cli);
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("{}: {}", on_error.prefix, chain(&*e));
+            ExitCode::from(if e.is::<Usage>() { 2 } else { on_error.code })
+        }
+    }
+}
+
+/// Run the command; its exit code, or its error with how to report it.
+fn run(cli: Cli) -> (OnError, anyhow::Result<ExitCode>) {
+    let db = || store_cmd::Db {
+        url: store_cmd::db_url(cli.database.clone(), &cli.data_dir),
+        expiry_days: cli.expiry_days,
+    };
     match cli.command {
         Command::Validate {
             files,
@@ -137,8 +205,8 @@ fn main() -> ExitCode {
             let validator = match today {
                 Some(t) if vum::is_valid_date(&t) => vum::Validator::with_today(&t),
                 Some(t) => {
-                    eprintln!("matchgate: --today {t}: expected a date YYYY-MM-DD");
-                    return ExitCode::from(2);
+                    let e = anyhow::anyhow!("--today {t}: expected a date YYYY-MM-DD");
+                    return (STORE, Err(e));
                 }
                 None => vum::Validator::new(),
             };
@@ -147,46 +215,55 @@ fn main() -> ExitCode {
                 format,
                 warnings: !no_warnings,
             };
-            validate::run(&validator, &files, &opts)
+            (STORE, Ok(validate::run(&validator, &files, &opts)))
         }
-        Command::Translate(args) => translate_cmd::run(&args),
-        Command::Mapping { command } => mapping_init::run(&command),
-        Command::Ingest(args) => store_cmd::ingest(
-            &store_cmd::Db {
-                url: store_cmd::db_url(cli.database.clone(), &cli.data_dir),
-                expiry_days: cli.expiry_days,
+        Command::Translate(args) => (
+            OnError {
+                prefix: "matchgate translate",
+                code: 2,
             },
-            &args,
+            translate_cmd::run(&args),
         ),
-        Command::Select(args) => store_cmd::select(
-            &store_cmd::Db {
-                url: store_cmd::db_url(cli.database.clone(), &cli.data_dir),
-                expiry_days: cli.expiry_days,
+        Command::Mapping { command } => (
+            OnError {
+                prefix: "matchgate mapping init",
+                code: 1,
             },
-            &args,
+            mapping_init::run(&command),
         ),
-        Command::Get(args) => store_cmd::get(
-            &store_cmd::Db {
-                url: store_cmd::db_url(cli.database.clone(), &cli.data_dir),
-                expiry_days: cli.expiry_days,
+        Command::Ingest(args) => (STORE, store_cmd::ingest(&db(), &args)),
+        Command::Select(args) => (STORE, store_cmd::select(&db(), &args)),
+        Command::Get(args) => (STORE, store_cmd::get(&db(), &args)),
+        Command::Audit { command } => (STORE, store_cmd::audit(&db(), &command)),
+        Command::Status => (STORE, store_cmd::status(&db())),
+        Command::Serve { config } => (
+            OnError {
+                prefix: "matchgate serve",
+                code: 2,
             },
-            &args,
+            node_cmd::serve(&config),
         ),
-        Command::Audit { command } => store_cmd::audit(
-            &store_cmd::Db {
-                url: store_cmd::db_url(cli.database.clone(), &cli.data_dir),
-                expiry_days: cli.expiry_days,
+        Command::Push(args) => (
+            OnError {
+                prefix: "matchgate push",
+                code: 1,
             },
-            &command,
+            push_cmd::run(&args),
         ),
-        Command::Status => store_cmd::status(&store_cmd::Db {
-            url: store_cmd::db_url(cli.database.clone(), &cli.data_dir),
-            expiry_days: cli.expiry_days,
-        }),
-        Command::Serve { config } => node_cmd::serve(&config),
-        Command::Push(args) => push_cmd::run(&args),
-        Command::Certs { out, orgs } => node_cmd::certs(&out, &orgs),
-        Command::Demo => demo::run(),
+        Command::Certs { out, orgs } => (
+            OnError {
+                prefix: "matchgate certs",
+                code: 2,
+            },
+            node_cmd::certs(&out, &orgs),
+        ),
+        Command::Demo => (
+            OnError {
+                prefix: "matchgate demo",
+                code: 1,
+            },
+            demo::run(),
+        ),
         Command::Rules => {
             for fam in [vum::Family::Werkzoekenden, vum::Family::Vacatures] {
                 for r in vum::schema_rules(fam) {
@@ -196,7 +273,7 @@ fn main() -> ExitCode {
             for r in vum::rules::CATALOGUE.iter().chain(vum::query::RULES) {
                 println!("{}\t{}\t{}", r.id, r.severity, r.description);
             }
-            ExitCode::SUCCESS
+            (STORE, Ok(ExitCode::SUCCESS))
         }
     }
 }

@@ -78,18 +78,12 @@ impl KindArg {
     }
 }
 
-pub fn run(cmd: &MappingCommand) -> ExitCode {
+pub fn run(cmd: &MappingCommand) -> Result<ExitCode> {
     match cmd {
-        MappingCommand::Init(args) => match init(args) {
-            Ok(text) => {
-                print!("{text}");
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                eprintln!("matchgate mapping init: {e:#}");
-                ExitCode::from(1)
-            }
-        },
+        MappingCommand::Init(args) => {
+            print!("{}", init(args)?);
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

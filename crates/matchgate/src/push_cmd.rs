@@ -4,6 +4,7 @@
 //! Files are read lazily on their own thread and handed to the gRPC stream over a bounded channel;
 //! each record is bounded ([`MAX_RECORD`]). The node answers with one summary that names bad
 //! records by their index in the stream; `Runs` maps that index back to file and record number.
+use crate::{chain, Usage};
 use anyhow::{anyhow, bail, Context};
 use node::pb::{self, local_client::LocalClient, push_request::Record};
 use serde_json::Value;
@@ -115,24 +116,14 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
-pub fn run(args: &Args) -> ExitCode {
-    let plan = match plan(args) {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("matchgate push: {e:#}");
-            return ExitCode::from(2);
-        }
-    };
-    let rt = match tokio::runtime::Builder::new_current_thread()
+/// Check everything first (a failure there is a [`Usage`] error, exit 2: nothing was sent),
+/// then push.
+pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
+    let plan = plan(args).map_err(|e| anyhow::Error::new(Usage(e)))?;
+    let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("matchgate push: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
+        .context("starting the runtime")?;
     let span = tracing::info_span!(
         "push",
         node = %plan.target,
@@ -140,13 +131,7 @@ pub fn run(args: &Args) -> ExitCode {
         delete_files = args.delete_files.len(),
         kind = args.kind.map(Kind::name).unwrap_or("detected"),
     );
-    match rt.block_on(tracing::Instrument::instrument(push(args, plan), span)) {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("matchgate push: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+    rt.block_on(tracing::Instrument::instrument(push(args, plan), span))
 }
 
 /// What was checked before connecting: the endpoint, and every input opened once.
@@ -304,23 +289,31 @@ fn dedup(s: &str) -> String {
     parts.join(": ")
 }
 
-/// An error with its sources, as one line (transport errors nest the useful part).
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        let m = c.to_string();
-        if !s.contains(&m) {
-            s.push_str(": ");
-            s.push_str(&m);
-        }
-        cur = c.source();
-    }
-    s
-}
-
+/// connect → read (on its own thread) → send → summarise.
 async fn push(args: &Args, plan: Plan) -> anyhow::Result<ExitCode> {
     let deadline = tokio::time::Instant::now() + args.timeout;
+    let client = connect(&plan).await?;
+    let target = plan.target.clone();
+    let (rx, reading) = start_reader(args, plan)?;
+    let sent = send(client, rx, args.timeout, deadline).await;
+    if !matches!(sent, Ok(Ok(_))) {
+        // the reader may wait on a full stream (or on standard input): it stops, and is not awaited
+        let _ = reading.stop.send(true);
+    }
+    let summary = answer(sent, args.timeout, &target)?;
+    // the node answers after the end of the stream, so the reader is done (awaited, not joined:
+    // the runtime must keep driving the connection meanwhile)
+    let read = reading
+        .done
+        .await
+        .map_err(|_| anyhow!("the reader thread ended without a result"))?;
+    let _ = reading.thread.join();
+    drop(reading.stop);
+    Ok(summarise(&summary, &read))
+}
+
+/// connect: the channel to the node's Local listener.
+async fn connect(plan: &Plan) -> anyhow::Result<LocalClient<tonic::transport::Channel>> {
     let channel = plan.endpoint.connect().await.map_err(|e| {
         anyhow!(
             "cannot reach the node at {}: {}",
@@ -329,8 +322,21 @@ async fn push(args: &Args, plan: Plan) -> anyhow::Result<ExitCode> {
         )
     })?;
     tracing::info!("connected");
-    let mut client = LocalClient::new(channel).max_decoding_message_size(MAX_SUMMARY);
+    Ok(LocalClient::new(channel).max_decoding_message_size(MAX_SUMMARY))
+}
 
+/// The reader thread at work: its stop signal, its result, the thread.
+struct Reading {
+    stop: tokio::sync::watch::Sender<bool>,
+    done: tokio::sync::oneshot::Receiver<Reader>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+/// read: the inputs, on their own thread, into the stream's channel.
+fn start_reader(
+    args: &Args,
+    plan: Plan,
+) -> anyhow::Result<(tokio::sync::mpsc::Receiver<pb::PushRequest>, Reading)> {
     let (tx, rx) = tokio::sync::mpsc::channel::<pb::PushRequest>(CHANNEL);
     let (stop_tx, stop) = tokio::sync::watch::channel(false);
     let (done_tx, done) = tokio::sync::oneshot::channel::<Reader>();
@@ -348,25 +354,45 @@ async fn push(args: &Args, plan: Plan) -> anyhow::Result<ExitCode> {
         validator: None,
     };
     let inputs = plan.inputs;
-    let producer = std::thread::Builder::new()
+    let thread = std::thread::Builder::new()
         .name("push-reader".into())
         .spawn(move || {
             let _ = done_tx.send(reader.run(inputs));
         })
         .context("starting the reader thread")?;
+    Ok((
+        rx,
+        Reading {
+            stop: stop_tx,
+            done,
+            thread,
+        },
+    ))
+}
 
+/// What sending the stream came to: the node's answer, or the deadline passed.
+type Sent =
+    Result<Result<tonic::Response<pb::PushSummary>, tonic::Status>, tokio::time::error::Elapsed>;
+
+/// send: the stream to the node, under the timeout.
+async fn send(
+    mut client: LocalClient<tonic::transport::Channel>,
+    rx: tokio::sync::mpsc::Receiver<pb::PushRequest>,
+    timeout: Duration,
+    deadline: tokio::time::Instant,
+) -> Sent {
     let mut req = tonic::Request::new(tokio_stream::wrappers::ReceiverStream::new(rx));
-    req.set_timeout(args.timeout);
-    let answer = tokio::time::timeout_at(deadline, client.push(req)).await;
-    if !matches!(answer, Ok(Ok(_))) {
-        // the reader may wait on a full stream (or on standard input): it stops, and is not awaited
-        let _ = stop_tx.send(true);
-    }
-    let summary = match answer {
+    req.set_timeout(timeout);
+    tokio::time::timeout_at(deadline, client.push(req)).await
+}
+
+/// The node's summary, or why there is none.
+fn answer(sent: Sent, timeout: Duration, target: &str) -> anyhow::Result<pb::PushSummary> {
+    match sent {
         Err(_) => bail!(
             "the push did not finish within --timeout {:?}; the records the node received are kept \
              (pushing again is safe: unchanged records stay unchanged)",
-            args.timeout
+            timeout
         ),
         Ok(Err(status)) => {
             let detail = dedup(&format!(
@@ -378,12 +404,11 @@ async fn push(args: &Args, plan: Plan) -> anyhow::Result<ExitCode> {
                     .unwrap_or_default()
             ));
             let what = match status.code() {
-                tonic::Code::Unavailable => format!("cannot reach the node at {}", plan.target),
+                tonic::Code::Unavailable => format!("cannot reach the node at {target}"),
                 // the TLS session broke off: with TLS 1.3 a refused client certificate shows here
                 tonic::Code::Unknown if detail.contains("transport error") => format!(
-                    "the connection to the node at {} broke off (a node refuses a client \
-                     certificate its own systems' CA did not issue, or one that has expired)",
-                    plan.target
+                    "the connection to the node at {target} broke off (a node refuses a client \
+                     certificate its own systems' CA did not issue, or one that has expired)"
                 ),
                 code => format!("the node ended the push ({code:?})"),
             };
@@ -392,15 +417,12 @@ async fn push(args: &Args, plan: Plan) -> anyhow::Result<ExitCode> {
                  safe: unchanged records stay unchanged)"
             )
         }
-        Ok(Ok(resp)) => resp.into_inner(),
-    };
-    // the node answers after the end of the stream, so the reader is done (awaited, not joined:
-    // the runtime must keep driving the connection meanwhile)
-    let read = done
-        .await
-        .map_err(|_| anyhow!("the reader thread ended without a result"))?;
-    let _ = producer.join();
-    drop(stop_tx);
+        Ok(Ok(resp)) => Ok(resp.into_inner()),
+    }
+}
+
+/// summarise: each rejected record's violations by file and record, the totals, the exit code.
+fn summarise(summary: &pb::PushSummary, read: &Reader) -> ExitCode {
     let mut out = io::stdout().lock();
     for r in &summary.rejected {
         let (name, record) = read.runs.locate(r.index);
@@ -446,13 +468,11 @@ async fn push(args: &Args, plan: Plan) -> anyhow::Result<ExitCode> {
         rejected = rejected + read.not_sent,
         "push done"
     );
-    Ok(
-        if rejected > 0 || read.not_sent > 0 || read.unread_files > 0 {
-            ExitCode::FAILURE
-        } else {
-            ExitCode::SUCCESS
-        },
-    )
+    if rejected > 0 || read.not_sent > 0 || read.unread_files > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
 }
 
 /// Stream index → (file, record number), as runs of consecutive records of one file: one entry

@@ -1,5 +1,6 @@
 //! Store commands: ingest, select, get, audit verify, status.
 use crate::translate_cmd::{print_summary, ImportArgs};
+use anyhow::{bail, Context};
 use serde_json::Value;
 use std::io::{self, IsTerminal};
 use std::path::{Path, PathBuf};
@@ -72,17 +73,12 @@ pub fn db_url(database: Option<String>, data_dir: &Path) -> String {
     })
 }
 
-fn runtime() -> tokio::runtime::Runtime {
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
-        .expect("a tokio runtime")
-}
-
-fn fail(e: impl std::fmt::Display) -> ExitCode {
-    eprintln!("matchgate: {e}");
-    ExitCode::from(2)
+        .context("starting the runtime")
 }
 
 fn caller(purpose: &str) -> Caller {
@@ -160,31 +156,20 @@ impl Sink for StoreSink {
     }
 }
 
-pub fn ingest(db: &Db, args: &IngestArgs) -> ExitCode {
-    let mapping = match args.import.mapping() {
-        Ok(m) => m,
-        Err(e) => return fail(e),
-    };
-    let secret = match args.import.secret() {
-        Ok(s) => s,
-        Err(e) => return fail(e),
-    };
+pub fn ingest(db: &Db, args: &IngestArgs) -> anyhow::Result<ExitCode> {
+    let mapping = args.import.mapping()?;
+    let secret = args.import.secret()?;
     let rejects = args.import.rejects_path("ingest");
     let options = IngestOptions {
         batch: args.batch,
         progress: io::stderr().is_terminal(),
         threads: args.import.threads(),
     };
-    match ingest_into(db, mapping, &args.input, &secret, &rejects, &options) {
-        Ok((summary, [ins, upd, unch, rem])) => {
-            print_summary(&summary, &rejects);
-            eprintln!(
-                "store: {ins} inserted, {upd} updated, {unch} unchanged, {rem} no longer shared"
-            );
-            args.import.max_rejects().exit_code(&summary)
-        }
-        Err(e) => fail(e),
-    }
+    let (summary, [ins, upd, unch, rem]) =
+        ingest_into(db, mapping, &args.input, &secret, &rejects, &options)?;
+    print_summary(&summary, &rejects);
+    eprintln!("store: {ins} inserted, {upd} updated, {unch} unchanged, {rem} no longer shared");
+    Ok(args.import.max_rejects().exit_code(&summary))
 }
 
 /// How an ingest runs.
@@ -206,12 +191,12 @@ pub fn ingest_into(
     secret: &[u8],
     rejects_path: &Path,
     options: &IngestOptions,
-) -> Result<(Summary, [u64; 4]), String> {
+) -> anyhow::Result<(Summary, [u64; 4])> {
     let (batch, progress) = (options.batch, options.progress);
-    let rt = runtime();
-    let store = rt.block_on(db.open()).map_err(|e| e.to_string())?;
-    let mut rejects = csv::Writer::from_path(rejects_path)
-        .map_err(|e| format!("{}: {e}", rejects_path.display()))?;
+    let rt = runtime()?;
+    let store = rt.block_on(db.open())?;
+    let mut rejects =
+        csv::Writer::from_path(rejects_path).with_context(|| rejects_path.display().to_string())?;
     let _ = rejects.write_record(["row", "column", "rule", "message", "original"]);
     let kind = mapping.kind;
     let progress = progress.then(|| {
@@ -231,8 +216,8 @@ pub fn ingest_into(
         last_plain: 0,
     };
     let mut t = Translator::new(mapping, secret, Validator::new()).with_threads(options.threads);
-    let summary = t.run(input, &mut sink).map_err(|e| e.to_string())?;
-    sink.flush().map_err(|e| e.to_string())?;
+    let summary = t.run(input, &mut sink)?;
+    sink.flush()?;
     let _ = sink.rejects.flush();
     if let Err(e) = rt.block_on(sink.store.optimize()) {
         tracing::warn!(error = %e, "refreshing planner statistics failed");
@@ -243,36 +228,29 @@ pub fn ingest_into(
     Ok((summary, sink.counts))
 }
 
-fn kind_arg(k: &Option<String>) -> Result<Option<Kind>, String> {
+fn kind_arg(k: &Option<String>) -> anyhow::Result<Option<Kind>> {
     match k.as_deref() {
         None => Ok(None),
         Some("werkzoekende") => Ok(Some(Kind::Werkzoekende)),
         Some("vacature") => Ok(Some(Kind::Vacature)),
-        Some(o) => Err(format!("--kind {o}: use werkzoekende or vacature")),
+        Some(o) => bail!("--kind {o}: use werkzoekende or vacature"),
     }
 }
 
-pub fn select(db: &Db, args: &SelectArgs) -> ExitCode {
-    let text = match std::fs::read(&args.query) {
-        Ok(t) => t,
-        Err(e) => return fail(format!("{}: {e}", args.query.display())),
+pub fn select(db: &Db, args: &SelectArgs) -> anyhow::Result<ExitCode> {
+    let text = std::fs::read(&args.query).with_context(|| args.query.display().to_string())?;
+    let request: Value = serde_json::from_slice(&text)
+        .with_context(|| format!("{}: not JSON", args.query.display()))?;
+    let kind = match kind_arg(&args.kind)? {
+        Some(k) => k,
+        None => match Kind::detect(&request) {
+            Some(Kind::VacatureVraag) => Kind::Vacature,
+            Some(Kind::WerkzoekendeVraag) => Kind::Werkzoekende,
+            _ => bail!(
+                "cannot tell whether this query is for werkzoekenden or vacatures; pass --kind"
+            ),
+        },
     };
-    let request: Value = match serde_json::from_slice(&text) {
-        Ok(v) => v,
-        Err(e) => return fail(format!("{}: not JSON: {e}", args.query.display())),
-    };
-    let kind =
-        match kind_arg(&args.kind) {
-            Ok(Some(k)) => k,
-            Ok(None) => match Kind::detect(&request) {
-                Some(Kind::VacatureVraag) => Kind::Vacature,
-                Some(Kind::WerkzoekendeVraag) => Kind::Werkzoekende,
-                _ => return fail(
-                    "cannot tell whether this query is for werkzoekenden or vacatures; pass --kind",
-                ),
-            },
-            Err(e) => return fail(e),
-        };
     let qkind = vum::query_kind(kind);
     let report = Validator::new().validate_value(qkind, &request);
     for f in &report.findings {
@@ -286,113 +264,99 @@ pub fn select(db: &Db, args: &SelectArgs) -> ExitCode {
         );
     }
     if !report.is_valid() {
-        return ExitCode::FAILURE;
+        return Ok(ExitCode::FAILURE);
     }
-    let selectie = match vum::query::Selectie::from_request(kind.family(), &request) {
-        Ok(s) => s,
-        Err(e) => return fail(e),
-    };
-    let rt = runtime();
-    let result = rt.block_on(async {
-        let store = db.open().await.map_err(|e| e.to_string())?;
-        let engine = Engine::load(&store, kind)
-            .await
-            .map_err(|e| e.to_string())?;
-        service::select(
-            &store,
-            &engine,
-            kind,
-            &selectie,
-            args.limit,
-            &caller(&args.purpose),
-            now_ms(),
+    let selectie = vum::query::Selectie::from_request(kind.family(), &request)?;
+    let resp = runtime()?.block_on(async {
+        let store = db.open().await?;
+        let engine = Engine::load(&store, kind).await?;
+        anyhow::Ok(
+            service::select(
+                &store,
+                &engine,
+                kind,
+                &selectie,
+                args.limit,
+                &caller(&args.purpose),
+                now_ms(),
+            )
+            .await?,
         )
-        .await
-        .map_err(|e| e.to_string())
-    });
-    match result {
-        Ok(resp) => {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&resp.to_json()).unwrap_or_default()
-            );
-            ExitCode::SUCCESS
-        }
-        Err(e) => fail(e),
-    }
+    })?;
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&resp.to_json()).unwrap_or_default()
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
-pub fn get(db: &Db, args: &GetArgs) -> ExitCode {
-    let kinds = match kind_arg(&args.kind) {
-        Ok(Some(k)) => vec![k],
-        Ok(None) => vec![Kind::Werkzoekende, Kind::Vacature],
-        Err(e) => return fail(e),
+pub fn get(db: &Db, args: &GetArgs) -> anyhow::Result<ExitCode> {
+    let kinds = match kind_arg(&args.kind)? {
+        Some(k) => vec![k],
+        None => vec![Kind::Werkzoekende, Kind::Vacature],
     };
-    let rt = runtime();
-    let result: Result<Option<Value>, String> = rt.block_on(async {
-        let store = db.open().await.map_err(|e| e.to_string())?;
+    let found = runtime()?.block_on(async {
+        let store = db.open().await?;
         let c = caller(&args.purpose);
         for k in kinds {
-            if let Some(d) = service::detail(&store, k, &args.vum_id, &c, now_ms())
-                .await
-                .map_err(|e| e.to_string())?
-            {
-                return Ok(Some(d));
+            if let Some(d) = service::detail(&store, k, &args.vum_id, &c, now_ms()).await? {
+                return anyhow::Ok(Some(d));
             }
         }
         Ok(None)
-    });
-    match result {
-        Ok(Some(d)) => {
+    })?;
+    match found {
+        Some(d) => {
             println!("{}", serde_json::to_string_pretty(&d).unwrap_or_default());
-            ExitCode::SUCCESS
+            Ok(ExitCode::SUCCESS)
         }
-        Ok(None) => {
+        None => {
             eprintln!(
                 "matchgate: {}: no live, shared record with this id",
                 args.vum_id
             );
-            ExitCode::FAILURE
+            Ok(ExitCode::FAILURE)
         }
-        Err(e) => fail(e),
     }
 }
 
-pub fn audit(db: &Db, cmd: &AuditCommand) -> ExitCode {
+pub fn audit(db: &Db, cmd: &AuditCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         AuditCommand::Verify => {
-            match runtime().block_on(async { db.open().await?.audit_verify().await }) {
-                Ok(Ok(n)) => {
+            match runtime()?.block_on(async { db.open().await?.audit_verify().await })? {
+                Ok(n) => {
                     println!("audit log intact: {n} entries, hash chain verified");
-                    ExitCode::SUCCESS
+                    Ok(ExitCode::SUCCESS)
                 }
-                Ok(Err(why)) => {
+                Err(why) => {
                     println!("audit log BROKEN: {why}");
-                    ExitCode::FAILURE
+                    Ok(ExitCode::FAILURE)
                 }
-                Err(e) => fail(e),
             }
         }
     }
 }
 
-pub fn status(db: &Db) -> ExitCode {
-    let r = runtime().block_on(async {
+pub fn status(db: &Db) -> anyhow::Result<ExitCode> {
+    let (rows, days) = runtime()?.block_on(async {
         let store = db.open().await?;
         let mut out = Vec::new();
         for k in [Kind::Werkzoekende, Kind::Vacature] {
             out.push((k, store.status(k, now_ms()).await?));
         }
         Ok::<_, store::StoreError>((out, store.expiry_days))
-    });
-    match r {
-        Ok((rows, days)) => {
-            for (k, s) in rows {
-                println!("{:<13} live {:>8}  expired {:>8}  withdrawn {:>8}  deleted {:>8}  changes {:>8}", k.name(), s.live, s.expired, s.withdrawn, s.deleted, s.changes);
-            }
-            println!("(expired: not refreshed by an import for {days} days; no longer shared)");
-            ExitCode::SUCCESS
-        }
-        Err(e) => fail(e),
+    })?;
+    for (k, s) in rows {
+        println!(
+            "{:<13} live {:>8}  expired {:>8}  withdrawn {:>8}  deleted {:>8}  changes {:>8}",
+            k.name(),
+            s.live,
+            s.expired,
+            s.withdrawn,
+            s.deleted,
+            s.changes
+        );
     }
+    println!("(expired: not refreshed by an import for {days} days; no longer shared)");
+    Ok(ExitCode::SUCCESS)
 }

@@ -1,4 +1,5 @@
 //! `matchgate translate`: mapping + export in, VUM NDJSON/JSON, a rejects CSV and a summary out.
+use anyhow::{bail, Context};
 use clap::ValueEnum;
 use serde_json::Value;
 use std::fs::File;
@@ -120,21 +121,24 @@ impl MaxRejects {
 
 impl ImportArgs {
     /// The mapping file, or the built-in mapping of `--vum`.
-    pub fn mapping(&self) -> Result<Mapping, String> {
+    pub fn mapping(&self) -> anyhow::Result<Mapping> {
         if self.vum {
             let kind = self
                 .kind
-                .ok_or("--vum needs --kind werkzoekende or vacature")?;
+                .context("--vum needs --kind werkzoekende or vacature")?;
             if kind == vum::Kind::Werkzoekende && !self.consent {
-                return Err("a werkzoekende is shared only with recorded consent: pass --consent when every record in the file consents, or use a mapping whose [consent] reads it per record".into());
+                bail!("a werkzoekende is shared only with recorded consent: pass --consent when every record in the file consents, or use a mapping whose [consent] reads it per record");
             }
-            return Mapping::vum_documents(kind, self.contact_consent).map_err(|e| e.to_string());
+            return Ok(Mapping::vum_documents(kind, self.contact_consent)?);
         }
-        let path = self.mapping.as_deref().ok_or("--mapping FILE (or --vum)")?;
-        Mapping::load(path).map_err(|e| e.to_string())
+        let path = self
+            .mapping
+            .as_deref()
+            .context("--mapping FILE (or --vum)")?;
+        Ok(Mapping::load(path)?)
     }
 
-    pub fn secret(&self) -> Result<Vec<u8>, String> {
+    pub fn secret(&self) -> anyhow::Result<Vec<u8>> {
         node_secret(self.secret_file.as_deref())
     }
 
@@ -163,18 +167,17 @@ enum OutFormat {
 
 /// The node secret: from a file, or the environment. Never a built-in default, so ids cannot be
 /// recomputed by someone who does not hold the secret.
-pub fn node_secret(file: Option<&Path>) -> Result<Vec<u8>, String> {
+pub fn node_secret(file: Option<&Path>) -> anyhow::Result<Vec<u8>> {
     let secret = match file {
-        Some(p) => std::fs::read(p).map_err(|e| format!("--secret-file {}: {e}", p.display()))?,
-        None => std::env::var("MATCHGATE_NODE_SECRET")
-            .map(String::into_bytes)
-            .map_err(|_| {
-                "no node secret: pass --secret-file or set MATCHGATE_NODE_SECRET".to_string()
-            })?,
+        Some(p) => std::fs::read(p).with_context(|| format!("--secret-file {}", p.display()))?,
+        None => match std::env::var("MATCHGATE_NODE_SECRET") {
+            Ok(s) => s.into_bytes(),
+            Err(_) => bail!("no node secret: pass --secret-file or set MATCHGATE_NODE_SECRET"),
+        },
     };
     let trimmed: Vec<u8> = secret.trim_ascii().to_vec();
     if trimmed.len() < 16 {
-        return Err("the node secret is shorter than 16 bytes".into());
+        bail!("the node secret is shorter than 16 bytes");
     }
     Ok(trimmed)
 }
@@ -228,37 +231,25 @@ impl Sink for FileSink {
     }
 }
 
-pub fn run(args: &Args) -> ExitCode {
-    match run_inner(args) {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("matchgate translate: {e}");
-            ExitCode::from(2)
-        }
-    }
-}
-
-fn run_inner(args: &Args) -> Result<ExitCode, String> {
+pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let mapping = args.import.mapping()?;
     let secret = args.import.secret()?;
     let rejects_path = args.import.rejects_path("translate");
     let validator = match &args.today {
         Some(t) if vum::is_valid_date(t) => vum::Validator::with_today(t),
-        Some(t) => return Err(format!("--today {t}: expected YYYY-MM-DD")),
+        Some(t) => bail!("--today {t}: expected YYYY-MM-DD"),
         None => vum::Validator::new(),
     };
     let out: Box<dyn Write> = match &args.output {
         Some(p) if p.as_os_str() != "-" => Box::new(BufWriter::with_capacity(
             1 << 16,
-            File::create(p).map_err(|e| format!("{}: {e}", p.display()))?,
+            File::create(p).with_context(|| p.display().to_string())?,
         )),
         _ => Box::new(BufWriter::new(io::stdout())),
     };
     let mut rejects = csv::Writer::from_path(&rejects_path)
-        .map_err(|e| format!("{}: {e}", rejects_path.display()))?;
-    rejects
-        .write_record(["row", "column", "rule", "message", "original"])
-        .map_err(|e| e.to_string())?;
+        .with_context(|| rejects_path.display().to_string())?;
+    rejects.write_record(["row", "column", "rule", "message", "original"])?;
     let progress = io::stderr().is_terminal().then(|| {
         let pb = indicatif::ProgressBar::new_spinner();
         pb.enable_steady_tick(std::time::Duration::from_millis(200));
@@ -274,23 +265,20 @@ fn run_inner(args: &Args) -> Result<ExitCode, String> {
     };
     let mut translator =
         Translator::new(mapping, &secret, validator).with_threads(args.import.threads());
-    let summary = translator
-        .run(&args.input, &mut sink)
-        .map_err(|e| e.to_string())?;
+    let summary = translator.run(&args.input, &mut sink)?;
     if args.format == OutFormat::Json {
         sink.out
-            .write_all(if sink.first { b"[]\n" } else { b"\n]\n" })
-            .map_err(|e| e.to_string())?;
+            .write_all(if sink.first { b"[]\n" } else { b"\n]\n" })?;
     }
-    sink.out.flush().map_err(|e| e.to_string())?;
-    sink.rejects.flush().map_err(|e| e.to_string())?;
+    sink.out.flush()?;
+    sink.rejects.flush()?;
     if let Some(pb) = &sink.progress {
         pb.finish_and_clear();
     }
     print_summary(&summary, &rejects_path);
     if let Some(p) = &args.summary {
         std::fs::write(p, serde_json::to_vec_pretty(&summary).unwrap_or_default())
-            .map_err(|e| format!("{}: {e}", p.display()))?;
+            .with_context(|| p.display().to_string())?;
     }
     Ok(args.import.max_rejects().exit_code(&summary))
 }

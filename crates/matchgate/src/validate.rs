@@ -1,5 +1,6 @@
 //! `matchgate validate`: streams records out of files and reports findings per record.
 use crate::Format;
+use anyhow::{anyhow, bail, Context};
 use serde_json::value::RawValue;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Write};
@@ -92,55 +93,6 @@ fn escape(s: &str) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Owned(out)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn validate_text_output_escapes_control_characters() {
-        let f = Finding {
-            rule: "werkzoekenden#MPWerkzoekende/additionalProperties".into(),
-            severity: Severity::Error,
-            pointer: "/x\u{1b}[2J".into(),
-            message: "property 'x\u{1b}[2J\r\nfake:1:/ ok' is not in the standard \u{9b}".into(),
-        };
-        let line = text_line("a\u{7}.json", 3, &f);
-        assert_eq!(
-            line,
-            "a\\u{7}.json:3:/x\\u{1b}[2J werkzoekenden#MPWerkzoekende/additionalProperties error: \
-             property 'x\\u{1b}[2J\\u{d}\\u{a}fake:1:/ ok' is not in the standard \\u{9b}"
-        );
-        assert!(!line.chars().any(char::is_control), "{line:?}");
-        // ordinary text, accents included, is left alone
-        let plain = Finding {
-            message: "'Zoë' is not one of [\"a\"]".into(),
-            pointer: "/naam".into(),
-            ..f
-        };
-        assert!(text_line("b.json", 1, &plain).ends_with("error: 'Zoë' is not one of [\"a\"]"));
-    }
-
-    #[test]
-    fn validate_text_output_of_a_hostile_property_name_is_one_line() {
-        let v = Validator::with_today("2026-11-22");
-        let r = v.validate_slice(
-            Kind::Werkzoekende,
-            b"{\"idWerkzoekende\":\"a1\",\"x\\u001b]0;owned\\u0007\\n\":1}",
-        );
-        let hostile: Vec<String> = r
-            .findings
-            .iter()
-            .filter(|f| f.message.contains("owned"))
-            .map(|f| text_line("f.json", 1, f))
-            .collect();
-        assert!(!hostile.is_empty(), "{:?}", r.findings);
-        for line in hostile {
-            assert!(!line.chars().any(char::is_control), "{line:?}");
-            assert!(line.contains("\\u{1b}]0;owned\\u{7}\\u{a}"), "{line}");
-        }
-    }
-}
-
 pub fn run(validator: &Validator, files: &[PathBuf], opts: &Options) -> ExitCode {
     let stdout = io::stdout();
     let mut sink = Sink {
@@ -156,6 +108,7 @@ pub fn run(validator: &Validator, files: &[PathBuf], opts: &Options) -> ExitCode
         if let Err(e) = validate_file(validator, path, &name, &mut sink) {
             sink.totals.unreadable_files += 1;
             let _ = sink.out.flush();
+            let e = crate::chain(&*e);
             eprintln!("matchgate: {}: {}", escape(&name), escape(&e));
         }
     }
@@ -203,15 +156,13 @@ fn open(path: &Path) -> io::Result<Box<dyn BufRead>> {
 }
 
 /// The kind for this file: the one given, or detected from its first record.
-fn kind_for(opts: &Options, first: &[u8]) -> Result<Kind, String> {
+fn kind_for(opts: &Options, first: &[u8]) -> anyhow::Result<Kind> {
     if let Some(k) = opts.kind {
         return Ok(k);
     }
     let v: serde_json::Value = serde_json::from_slice(first)
-        .map_err(|e| format!("first record is not JSON ({e}); cannot detect its kind"))?;
-    Kind::detect(&v).ok_or_else(|| {
-        "cannot tell the document kind from the first record; pass --kind".to_string()
-    })
+        .map_err(|e| anyhow!("first record is not JSON ({e}); cannot detect its kind"))?;
+    Kind::detect(&v).context("cannot tell the document kind from the first record; pass --kind")
 }
 
 fn validate_file(
@@ -219,13 +170,13 @@ fn validate_file(
     path: &Path,
     name: &str,
     sink: &mut Sink<'_>,
-) -> Result<(), String> {
-    let mut reader = open(path).map_err(|e| e.to_string())?;
+) -> anyhow::Result<()> {
+    let mut reader = open(path)?;
     // skip a UTF-8 byte order mark and leading whitespace, then look at the first byte
     let first = loop {
-        let buf = reader.fill_buf().map_err(|e| e.to_string())?;
+        let buf = reader.fill_buf()?;
         if buf.is_empty() {
-            return Err("empty file, no records".into());
+            bail!("empty file, no records");
         }
         if buf.starts_with(&[0xEF, 0xBB, 0xBF]) {
             reader.consume(3);
@@ -256,14 +207,14 @@ fn validate_array(
     reader: Box<dyn BufRead>,
     name: &str,
     sink: &mut Sink<'_>,
-) -> Result<(), String> {
+) -> anyhow::Result<()> {
     use serde::de::{DeserializeSeed, SeqAccess, Visitor};
     struct Each<'a, 'b> {
         validator: &'a Validator,
         name: &'a str,
         sink: &'a mut Sink<'b>,
         kind: Option<Kind>,
-        error: Option<String>,
+        error: Option<anyhow::Error>,
     }
     impl<'de> Visitor<'de> for &mut Each<'_, '_> {
         type Value = ();
@@ -279,7 +230,7 @@ fn validate_array(
                     None => match kind_for(self.sink.opts, raw.get().as_bytes()) {
                         Ok(k) => *self.kind.insert(k),
                         Err(e) => {
-                            self.error = Some(format!("record {record}: {e}"));
+                            self.error = Some(e.context(format!("record {record}")));
                             return Ok(());
                         }
                     },
@@ -329,14 +280,12 @@ fn validate_lines(
     mut reader: Box<dyn BufRead>,
     name: &str,
     sink: &mut Sink<'_>,
-) -> Result<(), String> {
+) -> anyhow::Result<()> {
     let mut first = Vec::new();
-    reader
-        .read_until(b'\n', &mut first)
-        .map_err(|e| e.to_string())?;
+    reader.read_until(b'\n', &mut first)?;
     if serde_json::from_slice::<serde::de::IgnoredAny>(&first).is_err() {
         // not one document per line: a single (pretty-printed) document
-        reader.read_to_end(&mut first).map_err(|e| e.to_string())?;
+        reader.read_to_end(&mut first)?;
         let kind = kind_for(sink.opts, &first)?;
         let report = validator.validate_slice(kind, &first);
         sink.report(name, 1, Some(kind), &report.findings);
@@ -352,13 +301,58 @@ fn validate_lines(
             sink.report(name, record, Some(kind), &report.findings);
         }
         line.clear();
-        if reader
-            .read_until(b'\n', &mut line)
-            .map_err(|e| e.to_string())?
-            == 0
-        {
+        if reader.read_until(b'\n', &mut line)? == 0 {
             break;
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validate_text_output_escapes_control_characters() {
+        let f = Finding {
+            rule: "werkzoekenden#MPWerkzoekende/additionalProperties".into(),
+            severity: Severity::Error,
+            pointer: "/x\u{1b}[2J".into(),
+            message: "property 'x\u{1b}[2J\r\nfake:1:/ ok' is not in the standard \u{9b}".into(),
+        };
+        let line = text_line("a\u{7}.json", 3, &f);
+        assert_eq!(
+            line,
+            "a\\u{7}.json:3:/x\\u{1b}[2J werkzoekenden#MPWerkzoekende/additionalProperties error: \
+             property 'x\\u{1b}[2J\\u{d}\\u{a}fake:1:/ ok' is not in the standard \\u{9b}"
+        );
+        assert!(!line.chars().any(char::is_control), "{line:?}");
+        // ordinary text, accents included, is left alone
+        let plain = Finding {
+            message: "'Zoë' is not one of [\"a\"]".into(),
+            pointer: "/naam".into(),
+            ..f
+        };
+        assert!(text_line("b.json", 1, &plain).ends_with("error: 'Zoë' is not one of [\"a\"]"));
+    }
+
+    #[test]
+    fn validate_text_output_of_a_hostile_property_name_is_one_line() {
+        let v = Validator::with_today("2026-11-22");
+        let r = v.validate_slice(
+            Kind::Werkzoekende,
+            b"{\"idWerkzoekende\":\"a1\",\"x\\u001b]0;owned\\u0007\\n\":1}",
+        );
+        let hostile: Vec<String> = r
+            .findings
+            .iter()
+            .filter(|f| f.message.contains("owned"))
+            .map(|f| text_line("f.json", 1, f))
+            .collect();
+        assert!(!hostile.is_empty(), "{:?}", r.findings);
+        for line in hostile {
+            assert!(!line.chars().any(char::is_control), "{line:?}");
+            assert!(line.contains("\\u{1b}]0;owned\\u{7}\\u{a}"), "{line}");
+        }
+    }
 }

@@ -5,6 +5,7 @@
 //!   * federated selection p50/p99 over 10 source nodes (100 official profiles each), and the
 //!     gateway's own hop: a federated selection over 1 peer vs calling that peer directly;
 //!   * vacancy feed: changes per second streamed to a consumer.
+//!
 //! Run: `cargo bench -p node --bench exchange`. Reported in BENCHMARKS.md.
 use node::config::{Grant, LocalConfig, NodeConfig, PeerConfig, TlsConfig};
 use node::parties;

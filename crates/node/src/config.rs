@@ -2,11 +2,13 @@
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
+/// The node's configuration, as `node.toml` holds it ([`NodeConfig::load`]).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NodeConfig {
     /// this organisation's OIN (20 digits; must equal the OIN in `tls.cert`)
     pub oin: String,
+    /// this organisation's name, as node-info reports it
     pub name: String,
     /// whether this organisation takes part in SUWI
     #[serde(default)]
@@ -15,18 +17,22 @@ pub struct NodeConfig {
     pub database: String,
     /// keys the vumIDs this node hands to its own users
     pub secret_file: PathBuf,
+    /// the node's certificate and key, and the peers' CA
     pub tls: TlsConfig,
     /// the peer-facing listener (other organisations' nodes)
     pub listen: String,
     /// the own-organisation listener and the CA its clients' certificates come from
     pub local: LocalConfig,
+    /// the peers this node calls (federated selection, details, feeds)
     #[serde(default)]
     pub peers: Vec<PeerConfig>,
+    /// what peers may ask of this node
     #[serde(default)]
     pub grants: Vec<Grant>,
     /// deadline for each peer in a federated selection, milliseconds
     #[serde(default = "default_deadline")]
     pub peer_deadline_ms: u64,
+    /// rate, size, connection and detail limits per peer
     #[serde(default)]
     pub limits: Limits,
 }
@@ -110,18 +116,23 @@ fn default_deadline() -> u64 {
     2000
 }
 
+/// The node's TLS material (PEM files).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TlsConfig {
+    /// the node's certificate (chain), server and client alike; its OIN is the node's
     pub cert: PathBuf,
+    /// the certificate's private key
     pub key: PathBuf,
     /// trust anchors for peers (PKIoverheid roots in production)
     pub ca: PathBuf,
 }
 
+/// The own-organisation (Local) listener.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LocalConfig {
+    /// the address it listens on (HOST:PORT)
     pub listen: String,
     /// the CA of the own systems' client certificates (not the peers' CA)
     pub ca: PathBuf,
@@ -136,8 +147,10 @@ pub struct LocalConfig {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OwnSystem {
+    /// the OIN in the certificate's subject serialNumber
     #[serde(default)]
     pub oin: Option<String>,
+    /// the certificate's subject CN
     #[serde(default)]
     pub cn: Option<String>,
 }
@@ -159,16 +172,20 @@ impl OwnSystem {
     }
 }
 
+/// A peer node this node calls.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PeerConfig {
+    /// the peer organisation's OIN (its certificate's)
     pub oin: String,
+    /// the peer's name, for people (peer statuses, the log)
     pub name: String,
     /// https://host:port
     pub endpoint: String,
     /// follow this peer's vacancy feed: pull it every `feed_interval_s` seconds into the mirror
     #[serde(default)]
     pub follow_feed: bool,
+    /// how often a followed feed is pulled, seconds
     #[serde(default = "default_feed_interval")]
     pub feed_interval_s: u64,
 }
@@ -194,7 +211,9 @@ impl PeerConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Grant {
+    /// the calling peer, by the OIN in its certificate
     pub via: String,
+    /// the controllers (fromParty) it may act for; `*` is any
     pub on_behalf_of: Vec<String>,
     /// node-info, select-werkzoekenden, select-vacatures, get-werkzoekende, get-vacature, vacancy-feed
     pub services: Vec<String>,
@@ -205,11 +224,49 @@ pub struct Grant {
     pub suwi: bool,
 }
 
+/// Why `node.toml` could not be used: each names the file, and the key when one is at fault.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// the file could not be read
+    #[error("{}: {source}", path.display())]
+    Read {
+        /// the configuration file
+        path: PathBuf,
+        /// what reading it said
+        source: std::io::Error,
+    },
+    /// the file is not TOML of the expected shape
+    #[error("{}: {source}", path.display())]
+    Parse {
+        /// the configuration file
+        path: PathBuf,
+        /// what the TOML parser said (it names the line and key)
+        source: toml::de::Error,
+    },
+    /// a value is out of range or malformed
+    #[error("{}: {key} {problem}", path.display())]
+    Invalid {
+        /// the configuration file
+        path: PathBuf,
+        /// the key at fault, as written in the file (`limits.burst`, `local.clients[0].oin`)
+        key: String,
+        /// what is wrong with it
+        problem: String,
+    },
+}
+
 impl NodeConfig {
-    pub fn load(path: &Path) -> Result<NodeConfig, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let mut c: NodeConfig =
-            toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    /// Read and check `node.toml`; relative paths in it are taken from the file's directory.
+    pub fn load(path: &Path) -> Result<NodeConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let mut c: NodeConfig = toml::from_str(&text).map_err(|source| ConfigError::Parse {
+            path: path.to_path_buf(),
+            source,
+        })?;
         let base = path.parent().unwrap_or(Path::new("."));
         for p in [
             &mut c.tls.cert,
@@ -222,19 +279,30 @@ impl NodeConfig {
                 *p = base.join(&*p);
             }
         }
-        if !(c.limits.requests_per_second > 0.0 && c.limits.burst >= 1.0) {
-            return Err(format!(
-                "{}: limits.requests_per_second must be above 0 and limits.burst at least 1",
-                path.display()
-            ));
+        c.check().map_err(|(key, problem)| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            key,
+            problem,
+        })?;
+        Ok(c)
+    }
+
+    /// The checks on values TOML cannot express: the key at fault and what is wrong with it.
+    fn check(&self) -> Result<(), (String, String)> {
+        let invalid = |key: &str, problem: String| Err((key.to_string(), problem));
+        let l = &self.limits;
+        if !(l.requests_per_second > 0.0 && l.burst >= 1.0) {
+            return invalid(
+                "limits.requests_per_second",
+                "must be above 0 and limits.burst at least 1".into(),
+            );
         }
-        if !(1..=86_400).contains(&c.limits.detail_window_s) || c.limits.details_per_selection < 1 {
-            return Err(format!(
-                "{}: limits.detail_window_s must be 1 to 86400 and limits.details_per_selection at least 1",
-                path.display()
-            ));
+        if !(1..=86_400).contains(&l.detail_window_s) || l.details_per_selection < 1 {
+            return invalid(
+                "limits.detail_window_s",
+                "must be 1 to 86400 and limits.details_per_selection at least 1".into(),
+            );
         }
-        let l = &c.limits;
         for (key, v) in [
             ("max_connections", l.max_connections as u64),
             (
@@ -253,33 +321,29 @@ impl NodeConfig {
             ("max_header_bytes", u64::from(l.max_header_bytes)),
         ] {
             if v == 0 {
-                return Err(format!("{}: limits.{key} must be above 0", path.display()));
+                return invalid(&format!("limits.{key}"), "must be above 0".into());
             }
         }
-        for (i, client) in c.local.clients.iter().enumerate() {
+        for (i, client) in self.local.clients.iter().enumerate() {
             if client.oin.is_none() && client.cn.is_none() {
-                return Err(format!(
-                    "{}: local.clients[{i}] names neither an oin nor a cn",
-                    path.display()
-                ));
+                return invalid(
+                    &format!("local.clients[{i}]"),
+                    "names neither an oin nor a cn".into(),
+                );
             }
             if let Some(o) = &client.oin {
                 if !crate::parties::is_oin(o) {
-                    return Err(format!(
-                        "{}: local.clients[{i}].oin '{o}' is not 20 digits",
-                        path.display()
-                    ));
+                    return invalid(
+                        &format!("local.clients[{i}].oin"),
+                        format!("'{o}' is not 20 digits"),
+                    );
                 }
             }
         }
-        if !(c.oin.len() == 20 && c.oin.bytes().all(|b| b.is_ascii_digit())) {
-            return Err(format!(
-                "{}: oin '{}' is not 20 digits",
-                path.display(),
-                c.oin
-            ));
+        if !(self.oin.len() == 20 && self.oin.bytes().all(|b| b.is_ascii_digit())) {
+            return invalid("oin", format!("'{}' is not 20 digits", self.oin));
         }
-        Ok(c)
+        Ok(())
     }
 
     fn grants_for<'a>(
@@ -295,6 +359,7 @@ impl NodeConfig {
         })
     }
 
+    /// Whether a grant lets `via` act for `on_behalf_of` on `service`.
     pub fn allowed(&self, via: &str, on_behalf_of: &str, service: &str) -> bool {
         self.grants_for(via, on_behalf_of, service).next().is_some()
     }

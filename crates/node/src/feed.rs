@@ -4,12 +4,16 @@
 //! (`raw_feed_events_decode_as_feed_events` holds this).
 use prost::Message;
 
+/// One event of the vacancy feed, the vacature left encoded (see the module docs).
 #[derive(Clone, PartialEq, Message)]
 pub struct RawFeedEvent {
+    /// the event's position in the feed (the cursor after it)
     #[prost(int64, tag = "1")]
     pub seq: i64,
+    /// the vacature's record id
     #[prost(string, tag = "2")]
     pub id: String,
+    /// a tombstone: the vacature is no longer shared
     #[prost(bool, tag = "3")]
     pub deleted: bool,
     /// the protobuf encoding of the vacature (absent for a tombstone)

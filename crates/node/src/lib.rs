@@ -3,12 +3,21 @@
 //! mutual-TLS gRPC (tonic over rustls). A peer's identity is the OIN in its certificate's subject
 //! serialNumber; every call carries the VUM party roles, checked against the certificate and the
 //! configured grants, and is written to the audit log.
+//!
+//! Errors: [`error::NodeError`] when a node cannot start, [`config::ConfigError`] and
+//! [`tls::TlsError`] for its configuration and TLS material, [`error::CallError`] for a call
+//! refused or failed; `From<CallError> for Status` is the one mapping to a gRPC status.
+#![cfg_attr(not(test), warn(clippy::unwrap_used))]
+
+/// The generated messages and services of `matchgate.v1` (the node's own API).
+#[allow(missing_docs)]
 pub mod pb {
     tonic::include_proto!("matchgate.v1");
 }
 /// The node's services and every message they use, for gRPC reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("node_descriptor");
 pub mod config;
+pub mod error;
 pub mod feed;
 pub mod local;
 pub mod parties;

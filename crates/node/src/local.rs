@@ -2,6 +2,7 @@
 //! over the peers (each match under a vumID), details by vumID routed to the owner (at most 10 per
 //! result set), pushing own records, and following peers' vacancy feeds.
 use crate::config::PeerConfig;
+use crate::error::{store_failed, CallError};
 use crate::parties::{self, Parties};
 use crate::pb::{self, local_server::Local, peer_client::PeerClient};
 use crate::server::{from_json, refuse_report, to_json, NodeState, MAX_DETAILS_PER_RESULT_SET};
@@ -17,6 +18,7 @@ use tonic::{Request, Response, Status, Streaming};
 use vum::Kind;
 use vum_proto::{vacatures as vac, werkzoekenden as wz};
 
+/// The Local gRPC service over the node's state.
 #[derive(Clone)]
 pub struct LocalService(pub Arc<NodeState>);
 
@@ -209,33 +211,37 @@ impl LocalService {
                 .bytes()
                 .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
         {
-            let why = format!(
-                "vum_id: {} is not a vumID of this node (40 lowercase hex digits)",
-                parties::shown(vum_id)
-            );
-            return Err(parties::bad_request(
-                why.clone(),
-                vec![("vum_id".into(), why)],
-            ));
+            return Err(CallError::BadField {
+                field: "vum_id".into(),
+                why: format!(
+                    "vum_id: {} is not a vumID of this node (40 lowercase hex digits)",
+                    parties::shown(vum_id)
+                ),
+            }
+            .into());
         }
+        let tx_id = uuid::Uuid::now_v7().to_string();
         st.result_sets_written().await;
         let grant = st
             .store
             .use_detail(vum_id, kind, MAX_DETAILS_PER_RESULT_SET)
             .await
-            .map_err(|e| Status::internal(e.to_string()))?;
+            .map_err(store_failed(&tx_id))?;
         let r = match grant {
             DetailGrant::Granted(r) => r,
             DetailGrant::Unknown => {
-                return Err(Status::not_found(format!(
-                    "vumID {vum_id} is not from a {} selection of this node (or its result set expired)",
-                    kind.name()
-                )))
+                return Err(CallError::UnknownVumId {
+                    vum_id: vum_id.to_string(),
+                    kind: kind.name(),
+                }
+                .into())
             }
             DetailGrant::Exhausted(set) => {
-                return Err(Status::resource_exhausted(format!(
-                    "at most {MAX_DETAILS_PER_RESULT_SET} detail requests per result set ({set})"
-                )))
+                return Err(CallError::ResultSetUsedUp {
+                    max: MAX_DETAILS_PER_RESULT_SET,
+                    set,
+                }
+                .into())
             }
         };
         let peer = st
@@ -244,15 +250,9 @@ impl LocalService {
             .iter()
             .find(|p| p.oin == r.peer_oin)
             .cloned()
-            .ok_or_else(|| {
-                Status::failed_precondition("the owning peer is no longer configured")
-            })?;
+            .ok_or(CallError::OwnerGone)?;
         let ch = st.channel(&peer.endpoint).await?;
-        let (req, mut own) = st.outgoing(
-            pb::GetRequest { id: r.source_id },
-            &peer.oin,
-            &uuid::Uuid::now_v7().to_string(),
-        );
+        let (req, mut own) = st.outgoing(pb::GetRequest { id: r.source_id }, &peer.oin, &tx_id);
         own.cert_oin = actor;
         let span = tracing::info_span!("peer_call", peer = %peer.oin, service);
         let result = tracing::Instrument::instrument(call(PeerClient::new(ch), req), span).await;
@@ -266,19 +266,14 @@ impl LocalService {
         Ok((peer.oin, result?))
     }
 
-    fn peer(&self, oin: &str) -> Result<PeerConfig, Status> {
+    fn peer(&self, oin: &str) -> Result<PeerConfig, CallError> {
         self.0
             .config
             .peers
             .iter()
             .find(|p| p.oin == oin)
             .cloned()
-            .ok_or_else(|| {
-                Status::not_found(format!(
-                    "peer_oin: {} is not a configured peer",
-                    parties::shown(oin)
-                ))
-            })
+            .ok_or_else(|| CallError::UnknownPeer(parties::shown(oin)))
     }
 }
 
@@ -289,12 +284,12 @@ impl LocalService {
 fn with_vum_ids<M: Message + Default>(
     matches: Vec<(String, Vec<u8>)>,
     set_id: impl Fn(&mut M, String),
-) -> Result<Vec<M>, Status> {
+) -> Result<Vec<M>, CallError> {
     matches
         .into_iter()
         .map(|(vum_id, encoded)| {
             let mut m = M::decode(encoded.as_slice())
-                .map_err(|e| Status::internal(format!("match profile: {e}")))?;
+                .map_err(|e| CallError::internal(format!("match profile: {e}")))?;
             set_id(&mut m, vum_id);
             Ok(m)
         })
@@ -309,6 +304,313 @@ pub const MAX_LOCAL_ID: usize = 128;
 
 /// Records buffered for one upsert batch.
 const PUSH_BATCH: usize = 500;
+
+/// One violation of a pushed record: (field, rule, description).
+type Violation = (String, String, String);
+
+fn violation(field: impl Into<String>, rule: &str, description: impl Into<String>) -> Violation {
+    (field.into(), rule.into(), description.into())
+}
+
+/// A pushed record past its first check: a document to store, or a delete.
+enum Admitted {
+    Doc {
+        kind: Kind,
+        doc: Value,
+        /// the property that holds the record id
+        id_field: &'static str,
+    },
+    Delete {
+        kind: Kind,
+        local_id: String,
+        withdrawn: bool,
+    },
+}
+
+/// A push in progress: the summary so far and the records buffered per kind. Each message goes
+/// admit → key → validate → privacy → batch; a delete flushes what came before it.
+struct Push {
+    st: Arc<NodeState>,
+    sum: pb::PushSummary,
+    batches: [(Kind, Vec<(String, Value)>); 2],
+    transaction_id: String,
+}
+
+impl Push {
+    fn new(st: Arc<NodeState>) -> Push {
+        Push {
+            st,
+            sum: pb::PushSummary::default(),
+            batches: [
+                (Kind::Werkzoekende, Vec::new()),
+                (Kind::Vacature, Vec::new()),
+            ],
+            transaction_id: uuid::Uuid::now_v7().to_string(),
+        }
+    }
+
+    /// Every message of the stream, in order, until it ends or breaks.
+    async fn receive(&mut self, mut stream: Streaming<pb::PushRequest>) -> Result<(), Status> {
+        while let Some(msg) = stream.message().await? {
+            let index = self.sum.received;
+            self.sum.received += 1;
+            if let Err(violations) = self.take(msg).await? {
+                self.sum.rejected.push(pb::PushRejection {
+                    index,
+                    violations: violations
+                        .into_iter()
+                        .map(|(field, rule, description)| pb::FieldViolation {
+                            field,
+                            rule,
+                            description,
+                        })
+                        .collect(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// One message: stored, buffered or deleted (`Ok(Ok(()))`), or rejected with its violations.
+    async fn take(
+        &mut self,
+        msg: pb::PushRequest,
+    ) -> Result<Result<(), Vec<Violation>>, CallError> {
+        let (kind, doc, id_field) = match admit(msg) {
+            Err(v) => return Ok(Err(v)),
+            Ok(Admitted::Delete {
+                kind,
+                local_id,
+                withdrawn,
+            }) => {
+                self.delete(kind, &local_id, withdrawn).await?;
+                return Ok(Ok(()));
+            }
+            Ok(Admitted::Doc {
+                kind,
+                doc,
+                id_field,
+            }) => (kind, doc, id_field),
+        };
+        let (id, doc) = match self.key(kind, doc, id_field) {
+            Ok(keyed) => keyed,
+            Err(v) => return Ok(Err(v)),
+        };
+        if let Err(v) = self.validate(kind, &doc).and_then(|()| privacy(&doc)) {
+            return Ok(Err(v));
+        }
+        self.batch(kind, id, doc).await?;
+        Ok(Ok(()))
+    }
+
+    /// key: the record id from the document's local id, put in its place.
+    fn key(
+        &self,
+        kind: Kind,
+        mut doc: Value,
+        id_field: &str,
+    ) -> Result<(String, Value), Vec<Violation>> {
+        let local_id = doc
+            .get(id_field)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        check_local_id(format!("/{id_field}"), &local_id).map_err(|v| vec![v])?;
+        let id = self.st.record_id(kind, &local_id);
+        if let Some(o) = doc.as_object_mut() {
+            o.insert(id_field.into(), Value::String(id.clone()));
+        }
+        Ok((id, doc))
+    }
+
+    /// validate: the document against the standard.
+    fn validate(&self, kind: Kind, doc: &Value) -> Result<(), Vec<Violation>> {
+        let report = self.st.validator.validate_value(kind, doc);
+        if report.is_valid() {
+            return Ok(());
+        }
+        Err(report
+            .errors()
+            .map(|f| (f.pointer.clone(), f.rule.clone(), f.message.clone()))
+            .collect())
+    }
+
+    /// batch: buffer the record; a full batch is written.
+    async fn batch(&mut self, kind: Kind, id: String, doc: Value) -> Result<(), CallError> {
+        let i = usize::from(kind == Kind::Vacature);
+        self.batches[i].1.push((id, doc));
+        if self.batches[i].1.len() >= PUSH_BATCH {
+            self.flush(i).await?;
+        }
+        Ok(())
+    }
+
+    /// A delete, after what came before it in the stream has landed.
+    async fn delete(
+        &mut self,
+        kind: Kind,
+        local_id: &str,
+        withdrawn: bool,
+    ) -> Result<(), CallError> {
+        self.flush_all().await?;
+        let id = self.st.record_id(kind, local_id);
+        if self
+            .st
+            .store
+            .remove(kind, &id, withdrawn, now_ms())
+            .await
+            .map_err(store_failed(&self.transaction_id))?
+        {
+            self.sum.deleted += 1;
+        }
+        Ok(())
+    }
+
+    /// Write the buffered records of batch `i`.
+    async fn flush(&mut self, i: usize) -> Result<(), CallError> {
+        let (kind, batch) = &mut self.batches[i];
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let written = self
+            .st
+            .store
+            .upsert_batch(*kind, batch, now_ms())
+            .await
+            .map_err(store_failed(&self.transaction_id))?;
+        for u in written {
+            match u {
+                Upserted::Inserted => self.sum.inserted += 1,
+                Upserted::Updated => self.sum.updated += 1,
+                Upserted::Unchanged => self.sum.unchanged += 1,
+            }
+        }
+        batch.clear();
+        Ok(())
+    }
+
+    async fn flush_all(&mut self) -> Result<(), CallError> {
+        for i in 0..self.batches.len() {
+            self.flush(i).await?;
+        }
+        Ok(())
+    }
+
+    /// The push in the audit log and the log.
+    async fn summarise(&self, who: String) {
+        let (st, sum) = (&self.st, &self.sum);
+        let own = Parties {
+            cert_oin: who,
+            from: st.config.oin.clone(),
+            to: st.config.oin.clone(),
+            suwi: st.config.suwi,
+            transaction_id: self.transaction_id.clone(),
+        };
+        st.audit(
+            &own,
+            "push",
+            &format!(
+                "inserted {}, updated {}, unchanged {}, deleted {}, rejected {}",
+                sum.inserted,
+                sum.updated,
+                sum.unchanged,
+                sum.deleted,
+                sum.rejected.len()
+            ),
+            sum.received,
+        )
+        .await;
+        tracing::info!(
+            received = sum.received,
+            inserted = sum.inserted,
+            updated = sum.updated,
+            deleted = sum.deleted,
+            rejected = sum.rejected.len(),
+            "push"
+        );
+    }
+}
+
+/// admit: what the message holds (a werkzoekende only with consent; a delete with a known kind
+/// and a usable local id).
+fn admit(msg: pb::PushRequest) -> Result<Admitted, Vec<Violation>> {
+    match msg.record {
+        Some(pb::push_request::Record::Werkzoekende(w)) => {
+            if !w.consent {
+                return Err(vec![violation(
+                    "/consent",
+                    "push/toestemming",
+                    "a jobseeker is shared only with recorded consent",
+                )]);
+            }
+            Ok(Admitted::Doc {
+                kind: Kind::Werkzoekende,
+                doc: to_json(&w.werkzoekende.unwrap_or_default()),
+                id_field: vum::record_id_property(Kind::Werkzoekende),
+            })
+        }
+        Some(pb::push_request::Record::Vacature(v)) => Ok(Admitted::Doc {
+            kind: Kind::Vacature,
+            doc: to_json(&v),
+            id_field: vum::record_id_property(Kind::Vacature),
+        }),
+        Some(pb::push_request::Record::Delete(d)) => {
+            let kind = match d.kind.as_str() {
+                "werkzoekende" => Kind::Werkzoekende,
+                "vacature" => Kind::Vacature,
+                other => {
+                    return Err(vec![violation(
+                        "/kind",
+                        "push/soort",
+                        format!("{} is not werkzoekende or vacature", parties::shown(other)),
+                    )])
+                }
+            };
+            check_local_id("/id", &d.id).map_err(|v| vec![v])?;
+            Ok(Admitted::Delete {
+                kind,
+                local_id: d.id,
+                withdrawn: d.withdrawn,
+            })
+        }
+        None => Err(vec![violation(
+            "",
+            "push/leeg",
+            "the message holds no record",
+        )]),
+    }
+}
+
+/// A local id is present and at most [`MAX_LOCAL_ID`] bytes.
+fn check_local_id(field: impl Into<String>, id: &str) -> Result<(), Violation> {
+    if id.is_empty() {
+        return Err(violation(
+            field,
+            "push/id-ontbreekt",
+            "the local id is empty",
+        ));
+    }
+    if id.len() > MAX_LOCAL_ID {
+        return Err(violation(
+            field,
+            "push/id-te-lang",
+            format!("the local id is {} bytes; at most {MAX_LOCAL_ID}", id.len()),
+        ));
+    }
+    Ok(())
+}
+
+/// privacy: no free text that would carry personal data out of the node.
+fn privacy(doc: &Value) -> Result<(), Vec<Violation>> {
+    match vum::privacy::scan_document(doc) {
+        None => Ok(()),
+        Some((pointer, pii)) => Err(vec![violation(
+            pointer,
+            vum::privacy::FREE_TEXT_RULE,
+            format!("free text would carry {} out of the node", pii.describe()),
+        )]),
+    }
+}
 
 #[tonic::async_trait]
 impl Local for LocalService {
@@ -393,247 +695,14 @@ impl Local for LocalService {
         req: Request<Streaming<pb::PushRequest>>,
     ) -> Result<Response<pb::PushSummary>, Status> {
         let who = actor(&req);
-        let st = self.0.clone();
-        let mut stream = req.into_inner();
-        let mut sum = pb::PushSummary::default();
-        let mut batches: [(Kind, Vec<(String, Value)>); 2] = [
-            (Kind::Werkzoekende, Vec::new()),
-            (Kind::Vacature, Vec::new()),
-        ];
-        let internal = |e: store::StoreError| Status::internal(e.to_string());
-        async fn flush(
-            st: &NodeState,
-            batch: &mut (Kind, Vec<(String, Value)>),
-            sum: &mut pb::PushSummary,
-        ) -> Result<(), store::StoreError> {
-            if batch.1.is_empty() {
-                return Ok(());
-            }
-            for u in st.store.upsert_batch(batch.0, &batch.1, now_ms()).await? {
-                match u {
-                    Upserted::Inserted => sum.inserted += 1,
-                    Upserted::Updated => sum.updated += 1,
-                    Upserted::Unchanged => sum.unchanged += 1,
-                }
-            }
-            batch.1.clear();
-            Ok(())
-        }
+        let mut push = Push::new(self.0.clone());
         let span = tracing::info_span!("push", actor = %who);
-        let outcome: Result<(), Status> = tracing::Instrument::instrument(
-            async {
-                while let Some(msg) = stream.message().await? {
-                    let index = sum.received;
-                    sum.received += 1;
-                    let reject = |sum: &mut pb::PushSummary, v: Vec<(String, String, String)>| {
-                        sum.rejected.push(pb::PushRejection {
-                            index,
-                            violations: v
-                                .into_iter()
-                                .map(|(field, rule, description)| pb::FieldViolation {
-                                    field,
-                                    rule,
-                                    description,
-                                })
-                                .collect(),
-                        });
-                    };
-                    let (kind, mut doc, id_field) = match msg.record {
-                        Some(pb::push_request::Record::Werkzoekende(w)) => {
-                            if !w.consent {
-                                reject(
-                                    &mut sum,
-                                    vec![(
-                                        "/consent".into(),
-                                        "push/toestemming".into(),
-                                        "a jobseeker is shared only with recorded consent".into(),
-                                    )],
-                                );
-                                continue;
-                            }
-                            (
-                                Kind::Werkzoekende,
-                                to_json(&w.werkzoekende.unwrap_or_default()),
-                                vum::record_id_property(Kind::Werkzoekende),
-                            )
-                        }
-                        Some(pb::push_request::Record::Vacature(v)) => (
-                            Kind::Vacature,
-                            to_json(&v),
-                            vum::record_id_property(Kind::Vacature),
-                        ),
-                        Some(pb::push_request::Record::Delete(d)) => {
-                            let kind = match d.kind.as_str() {
-                                "werkzoekende" => Kind::Werkzoekende,
-                                "vacature" => Kind::Vacature,
-                                other => {
-                                    reject(
-                                        &mut sum,
-                                        vec![(
-                                            "/kind".into(),
-                                            "push/soort".into(),
-                                            format!(
-                                                "{} is not werkzoekende or vacature",
-                                                parties::shown(other)
-                                            ),
-                                        )],
-                                    );
-                                    continue;
-                                }
-                            };
-                            if d.id.is_empty() {
-                                reject(
-                                    &mut sum,
-                                    vec![(
-                                        "/id".into(),
-                                        "push/id-ontbreekt".into(),
-                                        "the local id is empty".into(),
-                                    )],
-                                );
-                                continue;
-                            }
-                            if d.id.len() > MAX_LOCAL_ID {
-                                reject(
-                                    &mut sum,
-                                    vec![(
-                                        "/id".into(),
-                                        "push/id-te-lang".into(),
-                                        format!(
-                                            "the local id is {} bytes; at most {MAX_LOCAL_ID}",
-                                            d.id.len()
-                                        ),
-                                    )],
-                                );
-                                continue;
-                            }
-                            // keep the order of the stream: what came before the delete lands first
-                            for b in batches.iter_mut() {
-                                flush(&st, b, &mut sum).await.map_err(internal)?;
-                            }
-                            if st
-                                .store
-                                .remove(kind, &st.record_id(kind, &d.id), d.withdrawn, now_ms())
-                                .await
-                                .map_err(internal)?
-                            {
-                                sum.deleted += 1;
-                            }
-                            continue;
-                        }
-                        None => {
-                            reject(
-                                &mut sum,
-                                vec![(
-                                    "".into(),
-                                    "push/leeg".into(),
-                                    "the message holds no record".into(),
-                                )],
-                            );
-                            continue;
-                        }
-                    };
-                    let local_id = doc
-                        .get(id_field)
-                        .and_then(Value::as_str)
-                        .unwrap_or_default()
-                        .to_string();
-                    if local_id.is_empty() {
-                        reject(
-                            &mut sum,
-                            vec![(
-                                format!("/{id_field}"),
-                                "push/id-ontbreekt".into(),
-                                "the local id is empty".into(),
-                            )],
-                        );
-                        continue;
-                    }
-                    if local_id.len() > MAX_LOCAL_ID {
-                        reject(
-                            &mut sum,
-                            vec![(
-                                format!("/{id_field}"),
-                                "push/id-te-lang".into(),
-                                format!(
-                                    "the local id is {} bytes; at most {MAX_LOCAL_ID}",
-                                    local_id.len()
-                                ),
-                            )],
-                        );
-                        continue;
-                    }
-                    let id = st.record_id(kind, &local_id);
-                    if let Some(o) = doc.as_object_mut() {
-                        o.insert(id_field.into(), Value::String(id.clone()));
-                    }
-                    let report = st.validator.validate_value(kind, &doc);
-                    if !report.is_valid() {
-                        reject(
-                            &mut sum,
-                            report
-                                .errors()
-                                .map(|f| (f.pointer.clone(), f.rule.clone(), f.message.clone()))
-                                .collect(),
-                        );
-                        continue;
-                    }
-                    if let Some((pointer, pii)) = vum::privacy::scan_document(&doc) {
-                        reject(
-                            &mut sum,
-                            vec![(
-                                pointer,
-                                vum::privacy::FREE_TEXT_RULE.into(),
-                                format!("free text would carry {} out of the node", pii.describe()),
-                            )],
-                        );
-                        continue;
-                    }
-                    let b = &mut batches[usize::from(kind == Kind::Vacature)];
-                    b.1.push((id, doc));
-                    if b.1.len() >= PUSH_BATCH {
-                        flush(&st, b, &mut sum).await.map_err(internal)?;
-                    }
-                }
-                Ok(())
-            },
-            span,
-        )
-        .await;
+        let outcome = tracing::Instrument::instrument(push.receive(req.into_inner()), span).await;
         // what arrived before a broken stream is kept
-        for b in batches.iter_mut() {
-            flush(&st, b, &mut sum).await.map_err(internal)?;
-        }
-        let own = Parties {
-            cert_oin: who,
-            from: st.config.oin.clone(),
-            to: st.config.oin.clone(),
-            suwi: st.config.suwi,
-            transaction_id: uuid::Uuid::now_v7().to_string(),
-        };
-        st.audit(
-            &own,
-            "push",
-            &format!(
-                "inserted {}, updated {}, unchanged {}, deleted {}, rejected {}",
-                sum.inserted,
-                sum.updated,
-                sum.unchanged,
-                sum.deleted,
-                sum.rejected.len()
-            ),
-            sum.received,
-        )
-        .await;
-        tracing::info!(
-            received = sum.received,
-            inserted = sum.inserted,
-            updated = sum.updated,
-            deleted = sum.deleted,
-            rejected = sum.rejected.len(),
-            "push"
-        );
+        push.flush_all().await?;
+        push.summarise(who).await;
         outcome?;
-        Ok(Response::new(sum))
+        Ok(Response::new(push.sum))
     }
 
     async fn sync_feed(
@@ -658,11 +727,12 @@ impl Local for LocalService {
             .store
             .peer_vacatures(&peer.oin)
             .await
-            .map_err(|e| Status::internal(e.to_string()))?;
+            .map_err(CallError::from)?;
         let items = rows.into_iter().map(move |r| {
             let (id, seq, doc) = (r.vum_id, r.seq, r.doc);
-            let vacature = serde_json::from_str::<vac::Vacature>(&doc)
-                .map_err(|e| Status::internal(format!("mirrored vacature {id}: {e}")))?;
+            let vacature = serde_json::from_str::<vac::Vacature>(&doc).map_err(|e| {
+                Status::from(CallError::internal(format!("mirrored vacature {id}: {e}")))
+            })?;
             Ok(pb::PeerVacature {
                 peer_oin: peer.oin.clone(),
                 id,

@@ -1,4 +1,5 @@
 //! The VUM party roles of a call, as metadata, checked against the client certificate.
+use crate::error::CallError;
 use crate::pki::oin_of;
 use tonic::metadata::MetadataMap;
 use tonic::{Code, Request, Status};
@@ -15,9 +16,13 @@ use vum::parties::{HeaderError, PartyHeaders};
 pub struct Parties {
     /// OIN in the client certificate (= viaParty)
     pub cert_oin: String,
+    /// fromParty: the controller the call is made for
     pub from: String,
+    /// toParty: the node called
     pub to: String,
+    /// whether the call claims SUWI (`x-vum-suwiparty`)
     pub suwi: bool,
+    /// the call's transaction id (a UUID)
     pub transaction_id: String,
 }
 
@@ -37,22 +42,14 @@ pub fn bad_header(e: HeaderError) -> Status {
 }
 
 /// The OIN of the TLS client certificate of this request.
-pub fn cert_oin<T>(req: &Request<T>) -> Result<String, Status> {
-    let certs = req
-        .peer_certs()
-        .ok_or_else(|| Status::unauthenticated("no client certificate"))?;
-    let leaf = certs
-        .first()
-        .ok_or_else(|| Status::unauthenticated("no client certificate"))?;
-    oin_of(leaf.as_ref()).ok_or_else(|| {
-        Status::unauthenticated(
-            "the client certificate has no OIN (20 digits) in its subject serialNumber",
-        )
-    })
+pub fn cert_oin<T>(req: &Request<T>) -> Result<String, CallError> {
+    let certs = req.peer_certs().ok_or(CallError::NoCertificate)?;
+    let leaf = certs.first().ok_or(CallError::NoCertificate)?;
+    oin_of(leaf.as_ref()).ok_or(CallError::NoOin)
 }
 
 /// Check the party metadata against the certificate and this node's OIN.
-pub fn check<T>(req: &Request<T>, own_oin: &str) -> Result<Parties, Status> {
+pub fn check<T>(req: &Request<T>, own_oin: &str) -> Result<Parties, CallError> {
     check_metadata(req.metadata(), cert_oin(req)?, own_oin)
 }
 
@@ -61,19 +58,19 @@ pub fn check_metadata(
     md: &MetadataMap,
     cert_oin: String,
     own_oin: &str,
-) -> Result<Parties, Status> {
-    let h = PartyHeaders::read(|name| md.get(name).map(|v| v.as_bytes())).map_err(bad_header)?;
+) -> Result<Parties, CallError> {
+    let h = PartyHeaders::read(|name| md.get(name).map(|v| v.as_bytes()))?;
     if h.via != cert_oin {
-        return Err(Status::permission_denied(format!(
-            "viaParty {} does not match the certificate's OIN {cert_oin}",
-            h.via
-        )));
+        return Err(CallError::ViaNotCertificate {
+            via: h.via,
+            cert_oin,
+        });
     }
     if h.to != own_oin {
-        return Err(Status::permission_denied(format!(
-            "toParty {} is not this node ({own_oin})",
-            h.to
-        )));
+        return Err(CallError::NotThisNode {
+            to: h.to,
+            own: own_oin.to_string(),
+        });
     }
     Ok(Parties {
         cert_oin,

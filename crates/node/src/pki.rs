@@ -10,13 +10,17 @@ use std::path::Path;
 /// A certificate and its private key, PEM.
 #[derive(Debug, Clone)]
 pub struct Pem {
+    /// the certificate, PEM
     pub cert: String,
+    /// its private key, PEM
     pub key: String,
 }
 
+/// A development CA that issues node and own-system certificates.
 pub struct DevCa {
     params: CertificateParams,
     key: KeyPair,
+    /// the CA's certificate and key
     pub pem: Pem,
 }
 
@@ -32,6 +36,7 @@ fn dn(name: &str, oin: Option<&str>) -> DistinguishedName {
 }
 
 impl DevCa {
+    /// A new self-signed CA with this name (a fresh key).
     pub fn new(name: &str) -> Result<DevCa, rcgen::Error> {
         let mut params = CertificateParams::new(Vec::<String>::new())?;
         params.distinguished_name = dn(name, None);

@@ -1,5 +1,6 @@
 //! Start a node: the peer listener (mTLS, peers' CA) and the local listener (mTLS, own CA).
 use crate::config::NodeConfig;
+use crate::error::NodeError;
 use crate::feed::server::peer_server::PeerServer;
 use crate::local::LocalService;
 use crate::pb::local_server::LocalServer;
@@ -10,9 +11,13 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tonic::transport::Server;
 
+/// A running node: its state, where it listens, and its tasks (stopped by [`Running::stop`]).
 pub struct Running {
+    /// the node's state (store, configuration), shared with its services
     pub state: Arc<NodeState>,
+    /// the peer listener's address
     pub peer_addr: std::net::SocketAddr,
+    /// the local (own systems) listener's address
     pub local_addr: std::net::SocketAddr,
     shutdown: Option<tokio::sync::watch::Sender<bool>>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
@@ -20,6 +25,7 @@ pub struct Running {
 }
 
 impl Running {
+    /// Stop both listeners and the feed followers, and wait for them.
     pub async fn stop(mut self) {
         if let Some(s) = self.shutdown.take() {
             let _ = s.send(true);
@@ -34,30 +40,36 @@ impl Running {
 }
 
 /// Bind both listeners as configured and start; returns once they accept connections.
-pub async fn start(config: NodeConfig) -> Result<Running, String> {
-    let peer_listener = TcpListener::bind(&config.listen)
-        .await
-        .map_err(|e| format!("listen {}: {e}", config.listen))?;
-    let local_listener = TcpListener::bind(&config.local.listen)
-        .await
-        .map_err(|e| format!("listen {}: {e}", config.local.listen))?;
+pub async fn start(config: NodeConfig) -> Result<Running, NodeError> {
+    let bind = |addr: String| async move {
+        TcpListener::bind(&addr)
+            .await
+            .map_err(|source| NodeError::Listen { addr, source })
+    };
+    let peer_listener = bind(config.listen.clone()).await?;
+    let local_listener = bind(config.local.listen.clone()).await?;
     start_on(config, peer_listener, local_listener).await
 }
 
 /// Start on listeners bound by the caller (who then knows every address before any node runs,
-/// as a federation on loopback needs).
+/// as a federation on loopback needs): TLS on both → the state → the refusal loggers → the gRPC
+/// servers → the feed followers.
 pub async fn start_on(
     config: NodeConfig,
     peer_listener: TcpListener,
     local_listener: TcpListener,
-) -> Result<Running, String> {
-    let (peer_addr, local_addr) = (
-        peer_listener.local_addr().map_err(|e| e.to_string())?,
-        local_listener.local_addr().map_err(|e| e.to_string())?,
-    );
+) -> Result<Running, NodeError> {
+    let local_address = |l: &TcpListener, addr: &str| {
+        l.local_addr().map_err(|source| NodeError::Listen {
+            addr: addr.to_string(),
+            source,
+        })
+    };
+    let peer_addr = local_address(&peer_listener, &config.listen)?;
+    let local_addr = local_address(&local_listener, &config.local.listen)?;
     // refused handshakes on the peer listener go to the audit log; on the local one to the log
-    let (refused_tx, mut refused_rx) = tokio::sync::mpsc::unbounded_channel::<tls::Refusal>();
-    let (local_refused_tx, mut local_refused_rx) =
+    let (refused_tx, refused_rx) = tokio::sync::mpsc::unbounded_channel::<tls::Refusal>();
+    let (local_refused_tx, local_refused_rx) =
         tokio::sync::mpsc::unbounded_channel::<tls::Refusal>();
     let peer_incoming = tls::accept(
         peer_listener,
@@ -81,14 +93,36 @@ pub async fn start_on(
         local_refused_tx,
     )?;
     let state = NodeState::new(config).await?;
-    let auditor = state.clone();
-    // per kind of refusal and source address, once a second with a count, in bounded memory
-    let audit_task = tokio::spawn(async move {
+    let background = vec![
+        audit_refusals(state.clone(), refused_rx),
+        log_refusals(local_refused_rx),
+    ];
+    let (tx, stop) = tokio::sync::watch::channel(false);
+    let mut tasks = serve(&state, peer_incoming, local_incoming, stop).await?;
+    tasks.extend(follow_feeds(&state, &tx));
+    tracing::info!(%peer_addr, %local_addr, "node listening");
+    Ok(Running {
+        state,
+        peer_addr,
+        local_addr,
+        shutdown: Some(tx),
+        tasks,
+        background,
+    })
+}
+
+/// Refused handshakes on the peer listener, to the audit log: per kind of refusal and source
+/// address, once a second with a count, in bounded memory.
+fn audit_refusals(
+    auditor: Arc<NodeState>,
+    mut refused: tokio::sync::mpsc::UnboundedReceiver<tls::Refusal>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
         let mut throttle = tls::RefusalThrottle::new(REFUSAL_KEYS);
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
         loop {
             let due = tokio::select! {
-                r = refused_rx.recv() => match r {
+                r = refused.recv() => match r {
                     Some(r) => throttle.refuse(r, std::time::Instant::now()).into_iter().collect(),
                     None => break,
                 },
@@ -99,13 +133,19 @@ pub async fn start_on(
                 auditor.audit_handshake_refusal(&r, count).await;
             }
         }
-    });
-    let local_log = tokio::spawn(async move {
+    })
+}
+
+/// Refused handshakes on the local listener, to the log, throttled as on the peer listener.
+fn log_refusals(
+    mut refused: tokio::sync::mpsc::UnboundedReceiver<tls::Refusal>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
         let mut throttle = tls::RefusalThrottle::new(REFUSAL_KEYS);
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
         loop {
             let due = tokio::select! {
-                r = local_refused_rx.recv() => match r {
+                r = refused.recv() => match r {
                     Some(r) => throttle.refuse(r, std::time::Instant::now()).into_iter().collect(),
                     None => break,
                 },
@@ -115,8 +155,16 @@ pub async fn start_on(
                 tracing::warn!(listener = "local", class = r.class, count, reason = %r.reason, "TLS handshake refused");
             }
         }
-    });
-    let (tx, stop) = tokio::sync::watch::channel(false);
+    })
+}
+
+/// The gRPC servers of both listeners (health and reflection on each), until `stop` turns true.
+async fn serve(
+    state: &Arc<NodeState>,
+    peer_incoming: impl tokio_stream::Stream<Item = std::io::Result<tls::Conn>> + Send + 'static,
+    local_incoming: impl tokio_stream::Stream<Item = std::io::Result<tls::Conn>> + Send + 'static,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> Result<Vec<tokio::task::JoinHandle<()>>, NodeError> {
     let (mut stop_peer_rx, mut stop_local_rx) = (stop.clone(), stop);
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_serving::<PeerServer<PeerService>>().await;
@@ -126,7 +174,6 @@ pub async fn start_on(
             .register_encoded_file_descriptor_set(crate::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
             .build_v1()
-            .map_err(|e| e.to_string())
     };
     let limits = state.config.limits.clone();
     let keepalive = |b: Server| {
@@ -165,10 +212,17 @@ pub async fn start_on(
             tracing::error!(error = %e, "local listener stopped");
         }
     });
-    let mut tasks = vec![t1, t2];
-    // followers of peers' vacancy feeds
+    Ok(vec![t1, t2])
+}
+
+/// Followers of the peers' vacancy feeds (those with `follow_feed`), until `stop` is sent.
+fn follow_feeds(
+    state: &Arc<NodeState>,
+    stop: &tokio::sync::watch::Sender<bool>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let mut tasks = Vec::new();
     for peer in state.config.peers.iter().filter(|p| p.follow_feed) {
-        let (st, peer, mut stop) = (state.clone(), peer.clone(), tx.subscribe());
+        let (st, peer, mut stop) = (state.clone(), peer.clone(), stop.subscribe());
         tasks.push(tokio::spawn(async move {
             let every = std::time::Duration::from_secs(peer.feed_interval_s.max(1));
             loop {
@@ -184,15 +238,7 @@ pub async fn start_on(
             }
         }));
     }
-    tracing::info!(%peer_addr, %local_addr, "node listening");
-    Ok(Running {
-        state,
-        peer_addr,
-        local_addr,
-        shutdown: Some(tx),
-        tasks,
-        background: vec![audit_task, local_log],
-    })
+    tasks
 }
 
 /// Source addresses (per kind of refusal) the refused-handshake throttle keeps apart.

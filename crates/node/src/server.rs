@@ -1,6 +1,7 @@
 //! The node's state and the Peer service (other organisations). The Local service (own systems)
 //! is in `local.rs`.
 use crate::config::{NodeConfig, PeerConfig};
+use crate::error::{store_failed, CallError, NodeError};
 use crate::feed::server::peer_server::Peer;
 use crate::feed::RawFeedEvent;
 use crate::parties::{self, bad_request, Parties};
@@ -13,15 +14,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use store::engine::Engine;
 use store::exchange::{DetailGrant, FeedItem};
-use store::service::{self, Caller, MatchesResponse};
+use store::service::{self, Caller, MatchesResponse, ServiceError};
 use store::{now_ms, AuditEntry, Store};
 use tokio::sync::{Mutex, RwLock};
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
-use tonic::{Code, Request, Response, Status};
-use tonic_types::{ErrorDetails, StatusExt};
+use tonic::{Request, Response, Status};
 use vum::{Kind, Validator};
 use vum_proto::{vacatures as vac, werkzoekenden as wz};
 
+/// The services a peer may ask of this node (node-info reports them).
 pub const CAPABILITIES: &[&str] = &[
     "select-werkzoekenden",
     "select-vacatures",
@@ -30,6 +31,7 @@ pub const CAPABILITIES: &[&str] = &[
     "vacancy-feed",
 ];
 
+/// Details an own user may ask per federated result set.
 pub const MAX_DETAILS_PER_RESULT_SET: i64 = 10;
 
 /// The longest party, action or transaction field written to the audit log, bytes.
@@ -52,12 +54,14 @@ pub(crate) fn bounded(s: &str, max: usize) -> String {
 /// A record id as a peer names it in a detail request: the VUM ids this node holds are 32 hex
 /// digits (the keyed hash `matchgate ingest` and push give them). Anything else is refused with
 /// a field violation on `id` before it reaches the store or the audit log.
-pub fn check_record_id(id: &str) -> Result<(), Status> {
+pub fn check_record_id(id: &str) -> Result<(), CallError> {
     if vum::parties::is_record_id(id) {
         return Ok(());
     }
-    let why = format!("id: {} is not a VUM id (32 hex digits)", parties::shown(id));
-    Err(bad_request(why.clone(), vec![("id".into(), why)]))
+    Err(CallError::BadField {
+        field: "id".into(),
+        why: format!("id: {} is not a VUM id (32 hex digits)", parties::shown(id)),
+    })
 }
 
 /// A token bucket per calling peer.
@@ -91,9 +95,13 @@ impl Throttle {
     }
 }
 
+/// What the node holds while it runs: configuration, store, engines, keys, peer channels.
 pub struct NodeState {
+    /// the configuration it was started with
     pub config: NodeConfig,
+    /// the node's store (own records, mirrors, result sets, audit log)
     pub store: Store,
+    /// the selection engine per kind (werkzoekende, vacature)
     pub engines: HashMap<Kind, RwLock<Engine>>,
     pub(crate) validator: Validator,
     id_key: vum::ids::IdKey,
@@ -208,27 +216,26 @@ pub fn refuse_report(what: &str, report: &vum::Report) -> Status {
 }
 
 impl NodeState {
-    pub async fn new(config: NodeConfig) -> Result<Arc<NodeState>, String> {
-        let store = Store::open(&config.database)
-            .await
-            .map_err(|e| e.to_string())?
-            .with_group_commit();
+    /// Open the store, load the engines, read the secret and the TLS material for peer calls,
+    /// and start the result-set writer.
+    pub async fn new(config: NodeConfig) -> Result<Arc<NodeState>, NodeError> {
+        let store = Store::open(&config.database).await?.with_group_commit();
         let mut engines = HashMap::new();
         for k in [Kind::Werkzoekende, Kind::Vacature] {
-            engines.insert(
-                k,
-                RwLock::new(Engine::load(&store, k).await.map_err(|e| e.to_string())?),
-            );
+            engines.insert(k, RwLock::new(Engine::load(&store, k).await?));
         }
-        let read =
-            |p: &std::path::Path| std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()));
+        let read = |p: &std::path::Path| {
+            std::fs::read(p).map_err(|source| NodeError::Read {
+                path: p.to_path_buf(),
+                source,
+            })
+        };
         // trimmed as `matchgate ingest --secret-file` trims it, so both key ids alike
         let secret = read(&config.secret_file)?.trim_ascii().to_vec();
         if secret.len() < 16 {
-            return Err(format!(
-                "{}: the node secret must be at least 16 bytes",
-                config.secret_file.display()
-            ));
+            return Err(NodeError::ShortSecret {
+                path: config.secret_file.clone(),
+            });
         }
         let client_tls = ClientTlsConfig::new()
             .ca_certificate(Certificate::from_pem(read(&config.tls.ca)?))
@@ -336,7 +343,7 @@ impl NodeState {
     }
 
     /// The OIN of the call's client certificate, from the cache when the certificate was seen.
-    fn cert_oin<T>(&self, req: &Request<T>) -> Result<String, Status> {
+    fn cert_oin<T>(&self, req: &Request<T>) -> Result<String, CallError> {
         let certs = req.peer_certs();
         let Some(leaf) = certs.as_ref().and_then(|c| c.first()) else {
             return parties::cert_oin(req);
@@ -355,7 +362,7 @@ impl NodeState {
 
     /// Identity, rate limit, party roles, grant: every peer call goes through here, allowed or
     /// not, and is logged.
-    async fn authorize<T>(&self, req: &Request<T>, service: &str) -> Result<Parties, Status> {
+    async fn authorize<T>(&self, req: &Request<T>, service: &str) -> Result<Parties, CallError> {
         let refused = |cert_oin: String| Parties {
             cert_oin,
             from: "unknown".into(),
@@ -365,15 +372,15 @@ impl NodeState {
         };
         let cert_oin = match self.cert_oin(req) {
             Ok(o) => o,
-            Err(status) => {
+            Err(e) => {
                 self.audit(
                     &refused("unknown".into()),
                     &format!("refused:{service}"),
-                    status.message(),
+                    &e.to_string(),
                     0,
                 )
                 .await;
-                return Err(status);
+                return Err(e);
             }
         };
         if let Err(report) = self.rate_limit(&cert_oin) {
@@ -387,36 +394,33 @@ impl NodeState {
                 .await;
             }
             tracing::warn!(service, peer = %cert_oin, "peer call refused: rate limit");
-            let per = self.config.limits.requests_per_second;
-            return Err(Status::with_error_details(
-                Code::ResourceExhausted,
-                format!("rate limit: {cert_oin} may make {per} calls per second"),
-                ErrorDetails::with_retry_info(Some(
-                    Duration::try_from_secs_f64(1.0 / per).unwrap_or(Duration::from_secs(1)),
-                )),
-            ));
+            return Err(CallError::RateLimited {
+                oin: cert_oin,
+                per_second: self.config.limits.requests_per_second,
+            });
         }
         let p = match parties::check_metadata(req.metadata(), cert_oin.clone(), &self.config.oin) {
             Ok(p) => p,
-            Err(status) => {
+            Err(e) => {
                 self.audit(
                     &refused(cert_oin),
                     &format!("refused:{service}"),
-                    status.message(),
+                    &e.to_string(),
                     0,
                 )
                 .await;
-                tracing::warn!(service, code = ?status.code(), "peer call refused");
-                return Err(status);
+                tracing::warn!(service, error = %e, "peer call refused");
+                return Err(e);
             }
         };
         if !self.config.allowed(&p.cert_oin, &p.from, service) {
             self.audit(&p, &format!("refused:{service}"), "no grant", 0)
                 .await;
-            return Err(Status::permission_denied(format!(
-                "no grant lets {} act for {} on {service}",
-                p.cert_oin, p.from
-            )));
+            return Err(CallError::NoGrant {
+                via: p.cert_oin,
+                from: p.from,
+                service: service.to_string(),
+            });
         }
         // the SUWI claim stands only where this node's configuration says so
         if p.suwi && !self.config.suwi_granted(&p.cert_oin, &p.from, service) {
@@ -428,20 +432,20 @@ impl NodeState {
             )
             .await;
             tracing::warn!(service, peer = %p.cert_oin, "peer call refused: SUWI claim not configured");
-            return Err(Status::permission_denied(format!(
-                "{} is not configured here as a SUWI party (acting for {}): x-vum-suwiparty must be false",
-                p.cert_oin, p.from
-            )));
+            return Err(CallError::SuwiNotGranted {
+                via: p.cert_oin,
+                from: p.from,
+            });
         }
         Ok(p)
     }
 
     /// A detail request's id checked (see [`check_record_id`]); a refusal is audited.
-    async fn refuse_bad_id(&self, p: &Parties, service: &str, id: &str) -> Result<(), Status> {
-        if let Err(status) = check_record_id(id) {
-            self.audit(p, &format!("refused:{service}"), status.message(), 0)
+    async fn refuse_bad_id(&self, p: &Parties, service: &str, id: &str) -> Result<(), CallError> {
+        if let Err(e) = check_record_id(id) {
+            self.audit(p, &format!("refused:{service}"), &e.to_string(), 0)
                 .await;
-            return Err(status);
+            return Err(e);
         }
         Ok(())
     }
@@ -467,7 +471,7 @@ impl NodeState {
             .await
             .catch_up(&self.store)
             .await
-            .map_err(|e| Status::internal(e.to_string()))?;
+            .map_err(store_failed(&p.transaction_id))?;
         let engine = engine.read().await;
         service::select(
             &self.store,
@@ -479,7 +483,7 @@ impl NodeState {
             now_ms(),
         )
         .await
-        .map_err(|e| Status::internal(e.to_string()))
+        .map_err(|e| store_failed::<ServiceError>(&p.transaction_id)(e).into())
     }
 
     pub(crate) async fn channel(&self, endpoint: &str) -> Result<Channel, Status> {
@@ -487,9 +491,9 @@ impl NodeState {
             return Ok(c.clone());
         }
         let ep = Endpoint::from_shared(endpoint.to_string())
-            .map_err(|e| Status::internal(format!("peer endpoint {endpoint}: {e}")))?
+            .map_err(|e| CallError::internal(format!("peer endpoint {endpoint}: {e}")))?
             .tls_config(self.client_tls.clone().domain_name("localhost"))
-            .map_err(|e| Status::internal(e.to_string()))?
+            .map_err(|e| CallError::internal(format!("peer endpoint {endpoint}: {e}")))?
             .connect_timeout(Duration::from_millis(self.config.peer_deadline_ms))
             .timeout(Duration::from_millis(self.config.peer_deadline_ms));
         let ch = ep.connect_lazy();
@@ -522,12 +526,9 @@ impl NodeState {
 
     /// The in-memory key of (kind, peer, record).
     fn served_fast_key(&self, kind: Kind, peer_oin: &str, id: &str) -> u128 {
-        use std::hash::{BuildHasher, Hash, Hasher};
-        let half = |b: &std::collections::hash_map::RandomState| {
-            let mut h = b.build_hasher();
-            (kind.name(), peer_oin, id).hash(&mut h);
-            h.finish()
-        };
+        use std::hash::BuildHasher;
+        let half =
+            |b: &std::collections::hash_map::RandomState| b.hash_one((kind.name(), peer_oin, id));
         (u128::from(half(&self.served_hash.0)) << 64) | u128::from(half(&self.served_hash.1))
     }
 
@@ -569,7 +570,7 @@ impl NodeState {
     /// As a source: count a detail request against the selection that returned the record to
     /// this peer. Refused (and audited) when no selection within the window did, or when that
     /// selection's details are used up.
-    async fn use_served(&self, p: &Parties, kind: Kind, id: &str) -> Result<(), Status> {
+    async fn use_served(&self, p: &Parties, kind: Kind, id: &str) -> Result<(), CallError> {
         let service = if kind == Kind::Vacature {
             "get-vacature"
         } else {
@@ -596,30 +597,29 @@ impl NodeState {
                         since,
                     )
                     .await
-                    .map_err(|e| Status::internal(e.to_string()))?
+                    .map_err(store_failed(&p.transaction_id))?
             }
         };
-        let (status, why) = match grant {
+        let (refusal, why) = match grant {
             DetailGrant::Granted(_) => return Ok(()),
             DetailGrant::Unknown => (
-                Status::not_found(format!(
-                    "no {} {id} was returned to {} in a selection in the last {} s",
-                    kind.name(),
-                    p.cert_oin,
-                    l.detail_window_s
-                )),
+                CallError::NotServed {
+                    kind: kind.name(),
+                    id: id.to_string(),
+                    peer: p.cert_oin.clone(),
+                    window_s: l.detail_window_s,
+                },
                 format!("{id}: not selected for this party"),
             ),
             DetailGrant::Exhausted(_) => (
-                Status::resource_exhausted(format!(
-                    "at most {} detail requests per selection",
-                    l.details_per_selection
-                )),
+                CallError::DetailsUsedUp {
+                    max: l.details_per_selection,
+                },
                 format!("{id}: details of its selection used up"),
             ),
         };
         self.audit(p, &format!("refused:{service}"), &why, 0).await;
-        Err(status)
+        Err(refusal)
     }
 
     /// Queue a federated result set for the store.
@@ -678,8 +678,12 @@ impl NodeState {
         limit: i64,
     ) -> Result<pb::SyncFeedResponse, Status> {
         let _one = self.feed_lock.lock().await;
-        let internal = |e: store::StoreError| Status::internal(e.to_string());
-        let from = self.store.feed_cursor(&peer.oin).await.map_err(internal)?;
+        let tx_id = uuid::Uuid::now_v7().to_string();
+        let from = self
+            .store
+            .feed_cursor(&peer.oin)
+            .await
+            .map_err(store_failed(&tx_id))?;
         let ch = self.channel(&peer.endpoint).await?;
         let (r, own) = self.outgoing(
             pb::FeedRequest {
@@ -687,7 +691,7 @@ impl NodeState {
                 limit,
             },
             &peer.oin,
-            &uuid::Uuid::now_v7().to_string(),
+            &tx_id,
         );
         let span = tracing::info_span!("peer_call", peer = %peer.oin, service = "vacancy-feed");
         let mut out = pb::SyncFeedResponse {
@@ -712,10 +716,10 @@ impl NodeState {
                     let done = !matches!(next, Ok(Some(_)));
                     if let Ok(Some(ev)) = &next {
                         let doc = match (&ev.vacature, ev.deleted) {
-                            (Some(v), false) => Some(
-                                serde_json::to_string(v)
-                                    .map_err(|e| Status::internal(e.to_string()))?,
-                            ),
+                            (Some(v), false) => Some(serde_json::to_string(v).map_err(|e| {
+                                CallError::internal(format!("feed event {}: {e}", ev.id))
+                                    .in_transaction(&tx_id)
+                            })?),
                             _ => None,
                         };
                         page.push(FeedItem {
@@ -729,7 +733,7 @@ impl NodeState {
                             .store
                             .apply_feed_page(&peer.oin, &page, now_ms())
                             .await
-                            .map_err(internal)?;
+                            .map_err(store_failed(&tx_id))?;
                         page.clear();
                         out.events += a.events - a.skipped;
                         out.upserts += a.upserts;
@@ -776,9 +780,9 @@ pub(crate) fn to_json<T: serde::Serialize>(v: &T) -> Value {
     serde_json::to_value(v).unwrap_or(Value::Null)
 }
 
-pub(crate) fn from_json<T: serde::de::DeserializeOwned>(v: Value) -> Result<T, Status> {
+pub(crate) fn from_json<T: serde::de::DeserializeOwned>(v: Value) -> Result<T, CallError> {
     serde_json::from_value(v)
-        .map_err(|e| Status::internal(format!("document does not fit its message: {e}")))
+        .map_err(|e| CallError::internal(format!("document does not fit its message: {e}")))
 }
 
 /// Release rules for a jobseeker's details going to a peer: the LDR indication only to SUWI
@@ -795,6 +799,7 @@ pub fn release(w: &mut wz::Werkzoekende, suwi: bool) {
     }
 }
 
+/// The Peer gRPC service over the node's state.
 #[derive(Clone)]
 pub struct PeerService(pub Arc<NodeState>);
 
@@ -807,14 +812,18 @@ impl PeerService {
         kind: Kind,
         id: &str,
         p: &Parties,
-    ) -> Result<T, Status> {
+    ) -> Result<T, CallError> {
         self.0.use_served(p, kind, id).await?;
         let bytes = service::detail_pb(&self.0.store, kind, id, &p.caller(), now_ms())
             .await
-            .map_err(|e| Status::internal(e.to_string()))?
-            .ok_or_else(|| Status::not_found(format!("no shared {} {id}", kind.name())))?;
+            .map_err(store_failed(&p.transaction_id))?
+            .ok_or_else(|| CallError::NotShared {
+                kind: kind.name(),
+                id: id.to_string(),
+            })?;
         T::decode(bytes.as_slice()).map_err(|e| {
-            Status::internal(format!("stored {} {id} does not decode: {e}", kind.name()))
+            CallError::internal(format!("stored {} {id} does not decode: {e}", kind.name()))
+                .in_transaction(&p.transaction_id)
         })
     }
 }
@@ -855,7 +864,9 @@ impl Peer for PeerService {
                 self.0.remember_served(&p, Kind::Werkzoekende, ids).await;
                 Ok(Response::new(r))
             }
-            MatchesResponse::Vacatures(_) => Err(Status::internal("wrong response kind")),
+            MatchesResponse::Vacatures(_) => Err(CallError::internal("wrong response kind")
+                .in_transaction(&p.transaction_id)
+                .into()),
         }
     }
 
@@ -874,7 +885,9 @@ impl Peer for PeerService {
                 self.0.remember_served(&p, Kind::Vacature, ids).await;
                 Ok(Response::new(r))
             }
-            MatchesResponse::Werkzoekenden(_) => Err(Status::internal("wrong response kind")),
+            MatchesResponse::Werkzoekenden(_) => Err(CallError::internal("wrong response kind")
+                .in_transaction(&p.transaction_id)
+                .into()),
         }
     }
 
@@ -936,7 +949,8 @@ impl Peer for PeerService {
                 {
                     Ok(c) => c,
                     Err(e) => {
-                        let _ = tx.send(Err(Status::internal(e.to_string()))).await;
+                        let failed = store_failed(&p.transaction_id)(e);
+                        let _ = tx.send(Err(failed.into())).await;
                         break;
                     }
                 };

@@ -11,7 +11,7 @@ use rustls::server::WebPkiClientVerifier;
 use rustls::{DigitallySignedStruct, DistinguishedName, SignatureScheme};
 use std::collections::HashMap;
 use std::future::Future;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
@@ -24,6 +24,7 @@ use tokio_rustls::TlsAcceptor;
 pub struct Refusal {
     /// the OIN the presented certificate claims, when it had one: a claim, not an identity
     pub claimed_oin: Option<String>,
+    /// the address the connection came from
     pub remote: Option<std::net::SocketAddr>,
     /// a fixed name per kind of refusal (the throttle's key, with the source address)
     pub class: &'static str,
@@ -74,7 +75,10 @@ fn report(der: &[u8], class: &'static str, reason: String) {
 /// out when it is not admitted (the configured peers on the peer listener, the configured own
 /// systems on the local one).
 #[derive(Clone)]
-pub struct Admission(pub Arc<dyn Fn(&[u8]) -> Result<(), String> + Send + Sync>);
+pub struct Admission(pub Arc<AdmitFn>);
+
+/// An admission check: the DER of the leaf in, a reason out when it is not admitted.
+pub type AdmitFn = dyn Fn(&[u8]) -> Result<(), String> + Send + Sync;
 
 impl std::fmt::Debug for Admission {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -149,8 +153,52 @@ impl ClientCertVerifier for WatchedVerifier {
     }
 }
 
-fn read(p: &Path) -> Result<Vec<u8>, String> {
-    std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))
+/// Why a listener's TLS could not be set up from its certificate, key and CA files.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TlsError {
+    /// a file could not be read
+    #[error("{}: {source}", path.display())]
+    Read {
+        /// the certificate, key or CA file
+        path: PathBuf,
+        /// what reading it said
+        source: std::io::Error,
+    },
+    /// a file holds no usable PEM of what it should hold
+    #[error("{}: {source}", path.display())]
+    Pem {
+        /// the certificate, key or CA file
+        path: PathBuf,
+        /// what the PEM reader said
+        source: rustls::pki_types::pem::Error,
+    },
+    /// rustls refused what a file holds (a CA certificate, the certificate and key as a pair)
+    #[error("{}: {source}", path.display())]
+    Refused {
+        /// the file whose contents were refused
+        path: PathBuf,
+        /// what rustls said
+        source: rustls::Error,
+    },
+    /// no client-certificate verifier could be built from the CA file
+    #[error("{}: {source}", path.display())]
+    Verifier {
+        /// the CA file
+        path: PathBuf,
+        /// what the verifier builder said
+        source: rustls::server::VerifierBuilderError,
+    },
+    /// the crypto provider supports none of the safe protocol versions
+    #[error("{0}")]
+    Protocol(rustls::Error),
+}
+
+fn read(p: &Path) -> Result<Vec<u8>, TlsError> {
+    std::fs::read(p).map_err(|source| TlsError::Read {
+        path: p.to_path_buf(),
+        source,
+    })
 }
 
 /// A rustls server configuration requiring a client certificate that chains to `ca`, offering h2.
@@ -159,27 +207,36 @@ fn server_config(
     key: &Path,
     ca: &Path,
     admit: Admission,
-) -> Result<rustls::ServerConfig, String> {
+) -> Result<rustls::ServerConfig, TlsError> {
+    let pem = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| TlsError::Pem { path, source }
+    };
+    let refused = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| TlsError::Refused { path, source }
+    };
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut roots = rustls::RootCertStore::empty();
     for c in CertificateDer::pem_slice_iter(&read(ca)?) {
-        let c = c.map_err(|e| format!("{}: {e}", ca.display()))?;
-        roots.add(c).map_err(|e| format!("{}: {e}", ca.display()))?;
+        roots.add(c.map_err(pem(ca))?).map_err(refused(ca))?;
     }
     let inner = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
         .build()
-        .map_err(|e| format!("{}: {e}", ca.display()))?;
+        .map_err(|source| TlsError::Verifier {
+            path: ca.to_path_buf(),
+            source,
+        })?;
     let chain = CertificateDer::pem_slice_iter(&read(cert)?)
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| format!("{}: {e}", cert.display()))?;
-    let key_der = PrivateKeyDer::from_pem_slice(&read(key)?)
-        .map_err(|e| format!("{}: {e}", key.display()))?;
+        .map_err(pem(cert))?;
+    let key_der = PrivateKeyDer::from_pem_slice(&read(key)?).map_err(pem(key))?;
     let mut cfg = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
+        .map_err(TlsError::Protocol)?
         .with_client_cert_verifier(Arc::new(WatchedVerifier { inner, admit }))
         .with_single_cert(chain, key_der)
-        .map_err(|e| format!("{}: {e}", cert.display()))?;
+        .map_err(refused(cert))?;
     cfg.alpn_protocols = vec![b"h2".to_vec()];
     Ok(cfg)
 }
@@ -314,6 +371,7 @@ struct Pending {
 }
 
 impl RefusalThrottle {
+    /// A throttle that keeps at most `cap` source addresses apart.
     pub fn new(cap: usize) -> RefusalThrottle {
         RefusalThrottle {
             cap,
@@ -326,6 +384,7 @@ impl RefusalThrottle {
         self.keys.len()
     }
 
+    /// Whether no key is held.
     pub fn is_empty(&self) -> bool {
         self.keys.is_empty()
     }
@@ -389,17 +448,18 @@ pub fn accept(
     admit: Admission,
     limits: ConnLimits,
     refused: mpsc::UnboundedSender<Refusal>,
-) -> Result<impl tokio_stream::Stream<Item = std::io::Result<Conn>> + Send + 'static, String> {
+) -> Result<impl tokio_stream::Stream<Item = std::io::Result<Conn>> + Send + 'static, TlsError> {
     let acceptor = TlsAcceptor::from(Arc::new(server_config(cert, key, ca, admit)?));
     let (tx, rx) = mpsc::channel::<std::io::Result<Conn>>(64);
-    let total = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
-    let handshakes = Arc::new(tokio::sync::Semaphore::new(limits.max_handshakes));
-    let per_oin = Arc::new(std::sync::Mutex::new(HashMap::<String, usize>::new()));
-    // at most max_handshakes entries: each holds a handshake in progress
-    let per_address = Arc::new(std::sync::Mutex::new(
-        HashMap::<std::net::IpAddr, usize>::new(),
-    ));
-    let shed = Arc::new(Shed::default());
+    let caps = Arc::new(Caps {
+        total: Arc::new(tokio::sync::Semaphore::new(limits.max_connections)),
+        handshakes: Arc::new(tokio::sync::Semaphore::new(limits.max_handshakes)),
+        per_oin: Arc::new(std::sync::Mutex::new(HashMap::new())),
+        // at most max_handshakes entries: each holds a handshake in progress
+        per_address: Arc::new(std::sync::Mutex::new(HashMap::new())),
+        shed: Shed::default(),
+        limits,
+    });
     tokio::spawn(async move {
         loop {
             let (tcp, remote) = tokio::select! {
@@ -414,121 +474,177 @@ pub fn accept(
                 },
                 _ = tx.closed() => break,
             };
-            let Ok(place) = total.clone().try_acquire_owned() else {
-                shed.note("connections");
+            let Some(places) = caps.places(remote) else {
                 drop(tcp);
                 continue;
-            };
-            let Ok(hs_place) = handshakes.clone().try_acquire_owned() else {
-                shed.note("handshakes");
-                drop(tcp);
-                continue;
-            };
-            let hs_address = {
-                let mut open = per_address.lock().unwrap_or_else(|e| e.into_inner());
-                let n = open.entry(remote.ip()).or_insert(0);
-                if *n >= limits.max_handshakes_per_address {
-                    drop(open);
-                    shed.note("handshakes per address");
-                    drop(tcp);
-                    continue;
-                }
-                *n += 1;
-                Slot {
-                    key: remote.ip(),
-                    open: per_address.clone(),
-                }
             };
             // without it a response written in two segments waits for the client's delayed ACK
             let _ = tcp.set_nodelay(true);
-            let (acceptor, tx, refused, per_oin, shed, limits) = (
-                acceptor.clone(),
-                tx.clone(),
-                refused.clone(),
-                per_oin.clone(),
-                shed.clone(),
-                limits.clone(),
-            );
+            let (acceptor, tx, refused, caps) =
+                (acceptor.clone(), tx.clone(), refused.clone(), caps.clone());
             tokio::spawn(async move {
-                let hs = VERDICT
-                    .scope(std::cell::RefCell::new(None), async {
-                        let r =
-                            tokio::time::timeout(limits.handshake_timeout, acceptor.accept(tcp))
-                                .await;
-                        (r, VERDICT.with(|v| v.borrow_mut().take()))
-                    })
-                    .await;
-                drop((hs_place, hs_address));
-                let stream = match hs {
-                    (Ok(Ok(stream)), _) => stream,
-                    (Ok(Err(e)), verdict) => {
-                        let tls = e
-                            .get_ref()
-                            .and_then(|i| i.downcast_ref::<rustls::Error>())
-                            .cloned();
-                        let refusal = match (verdict, tls) {
-                            (Some((claimed_oin, class, reason)), _) => Some(Refusal {
-                                claimed_oin,
-                                remote: Some(remote),
-                                class,
-                                reason,
-                            }),
-                            (None, Some(rustls::Error::NoCertificatesPresented)) => Some(Refusal {
-                                claimed_oin: None,
-                                remote: Some(remote),
-                                class: "no client certificate",
-                                reason: "no client certificate".into(),
-                            }),
-                            _ => None,
-                        };
-                        match refusal {
-                            Some(r) => {
-                                let _ = refused.send(r);
-                            }
-                            None => tracing::debug!(%remote, error = %e, "TLS handshake failed"),
-                        }
-                        return;
-                    }
-                    (Err(_), _) => {
-                        tracing::debug!(%remote, "TLS handshake timed out");
-                        return;
-                    }
-                };
-                let oin = stream
-                    .get_ref()
-                    .1
-                    .peer_certificates()
-                    .and_then(|c| c.first())
-                    .and_then(|c| oin_of(c.as_ref()));
-                let slot = match oin {
-                    Some(oin) => {
-                        let mut open = per_oin.lock().unwrap_or_else(|e| e.into_inner());
-                        let n = open.entry(oin.clone()).or_insert(0);
-                        if *n >= limits.max_connections_per_oin {
-                            drop(open);
-                            shed.note("connections per OIN");
-                            return;
-                        }
-                        *n += 1;
-                        Some(Slot {
-                            key: oin,
-                            open: per_oin.clone(),
-                        })
-                    }
-                    None => None,
-                };
-                let conn = Conn {
-                    io: stream,
-                    idle: limits.idle_timeout,
-                    deadline: Box::pin(tokio::time::sleep(limits.idle_timeout)),
-                    _total: place,
-                    _per_oin: slot,
-                };
-                let _ = tx.send(Ok(conn)).await;
+                if let Some(conn) = caps
+                    .handshake(acceptor, tcp, remote, places, &refused)
+                    .await
+                {
+                    let _ = tx.send(Ok(conn)).await;
+                }
             });
         }
     });
     Ok(tokio_stream::wrappers::ReceiverStream::new(rx))
+}
+
+/// A listener's caps and the places taken under them.
+struct Caps {
+    total: Arc<tokio::sync::Semaphore>,
+    handshakes: Arc<tokio::sync::Semaphore>,
+    per_oin: Arc<std::sync::Mutex<HashMap<String, usize>>>,
+    per_address: Arc<std::sync::Mutex<HashMap<std::net::IpAddr, usize>>>,
+    shed: Shed,
+    limits: ConnLimits,
+}
+
+/// The places a connection in its handshake holds: one in total, one of the handshakes, one of
+/// its address's handshakes.
+struct Places {
+    total: tokio::sync::OwnedSemaphorePermit,
+    handshake: tokio::sync::OwnedSemaphorePermit,
+    address: Slot<std::net::IpAddr>,
+}
+
+impl Caps {
+    /// The places for a new connection from `remote`, or none (it is closed) past a cap.
+    fn places(&self, remote: std::net::SocketAddr) -> Option<Places> {
+        let Ok(total) = self.total.clone().try_acquire_owned() else {
+            self.shed.note("connections");
+            return None;
+        };
+        let Ok(handshake) = self.handshakes.clone().try_acquire_owned() else {
+            self.shed.note("handshakes");
+            return None;
+        };
+        let mut open = self.per_address.lock().unwrap_or_else(|e| e.into_inner());
+        let n = open.entry(remote.ip()).or_insert(0);
+        if *n >= self.limits.max_handshakes_per_address {
+            drop(open);
+            self.shed.note("handshakes per address");
+            return None;
+        }
+        *n += 1;
+        Some(Places {
+            total,
+            handshake,
+            address: Slot {
+                key: remote.ip(),
+                open: self.per_address.clone(),
+            },
+        })
+    }
+
+    /// The handshake (under its timeout, its refusal reported), then the place per OIN: the
+    /// established connection, or none.
+    async fn handshake(
+        &self,
+        acceptor: TlsAcceptor,
+        tcp: TcpStream,
+        remote: std::net::SocketAddr,
+        places: Places,
+        refused: &mpsc::UnboundedSender<Refusal>,
+    ) -> Option<Conn> {
+        let Places {
+            total,
+            handshake,
+            address,
+        } = places;
+        let hs = VERDICT
+            .scope(std::cell::RefCell::new(None), async {
+                let r =
+                    tokio::time::timeout(self.limits.handshake_timeout, acceptor.accept(tcp)).await;
+                (r, VERDICT.with(|v| v.borrow_mut().take()))
+            })
+            .await;
+        drop((handshake, address));
+        let stream = match hs {
+            (Ok(Ok(stream)), _) => stream,
+            (Ok(Err(e)), verdict) => {
+                refusal_of(&e, verdict, remote, refused);
+                return None;
+            }
+            (Err(_), _) => {
+                tracing::debug!(%remote, "TLS handshake timed out");
+                return None;
+            }
+        };
+        let oin = stream
+            .get_ref()
+            .1
+            .peer_certificates()
+            .and_then(|c| c.first())
+            .and_then(|c| oin_of(c.as_ref()));
+        let slot = match oin {
+            Some(oin) => Some(self.oin_place(oin)?),
+            None => None,
+        };
+        Some(Conn {
+            io: stream,
+            idle: self.limits.idle_timeout,
+            deadline: Box::pin(tokio::time::sleep(self.limits.idle_timeout)),
+            _total: total,
+            _per_oin: slot,
+        })
+    }
+
+    /// A place for one more connection of this OIN, or none (it is closed) past the cap.
+    fn oin_place(&self, oin: String) -> Option<Slot<String>> {
+        let mut open = self.per_oin.lock().unwrap_or_else(|e| e.into_inner());
+        let n = open.entry(oin.clone()).or_insert(0);
+        if *n >= self.limits.max_connections_per_oin {
+            drop(open);
+            self.shed.note("connections per OIN");
+            return None;
+        }
+        *n += 1;
+        Some(Slot {
+            key: oin,
+            open: self.per_oin.clone(),
+        })
+    }
+}
+
+/// A failed handshake, to `refused` when the verifier (or rustls: no certificate) refused it;
+/// otherwise only to the debug log.
+fn refusal_of(
+    e: &std::io::Error,
+    verdict: Option<Verdict>,
+    remote: std::net::SocketAddr,
+    refused: &mpsc::UnboundedSender<Refusal>,
+) {
+    let tls = e
+        .get_ref()
+        .and_then(|i| i.downcast_ref::<rustls::Error>())
+        .cloned();
+    let refusal = match (verdict, tls) {
+        (Some((claimed_oin, class, reason)), _) => Some(Refusal {
+            claimed_oin,
+            remote: Some(remote),
+            class,
+            reason,
+        }),
+        (None, Some(rustls::Error::NoCertificatesPresented)) => Some(Refusal {
+            claimed_oin: None,
+            remote: Some(remote),
+            class: "no client certificate",
+            reason: "no client certificate".into(),
+        }),
+        _ => None,
+    };
+    match refusal {
+        Some(r) => {
+            let _ = refused.send(r);
+        }
+        None => tracing::debug!(%remote, error = %e, "TLS handshake failed"),
+    }
 }
 
 /// Connections closed at a cap, logged at most once a second per listener with the count.
