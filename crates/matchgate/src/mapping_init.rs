@@ -544,27 +544,21 @@ fn sniff_delimiter(text: &str) -> u8 {
 
 // ───────────────────────────── XLSX ─────────────────────────────
 
+/// A cell as text, by translate's rule (so `mapping init` sees what translate will read); an
+/// Excel error value or an out-of-range date is shown as the error text calamine gives.
 fn cell_text(v: &calamine::DataRef<'_>) -> String {
-    use calamine::DataRef;
-    match v {
-        DataRef::Empty => String::new(),
-        DataRef::String(s) => s.clone(),
-        DataRef::SharedString(s) => s.to_string(),
-        DataRef::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{}", *f as i64),
-        DataRef::Float(f) => f.to_string(),
-        DataRef::Int(i) => i.to_string(),
-        DataRef::Bool(b) => if *b { "TRUE" } else { "FALSE" }.into(),
-        DataRef::DateTime(d) => {
-            translate::source::excel_date(d.as_f64()).unwrap_or_else(|| d.as_f64().to_string())
-        }
-        DataRef::DateTimeIso(s) | DataRef::DurationIso(s) => s.clone(),
-        DataRef::Error(e) => format!("#{e:?}"),
-    }
+    translate::source::xlsx_cell_text(v).unwrap_or_else(|_| match v {
+        calamine::DataRef::Error(e) => format!("#{e:?}"),
+        calamine::DataRef::DateTime(d) => d.as_f64().to_string(),
+        _ => String::new(),
+    })
 }
 
 fn read_xlsx(path: &Path, sheet: Option<&str>, max: u64) -> Result<Profile> {
     use calamine::{open_workbook, Reader, Xlsx};
     let shown = path.display();
+    // the same bounds translate applies (zip bombs, oversized parts, too many shared strings)
+    translate::source::check_xlsx_package(path).map_err(|e| anyhow::anyhow!("{shown}: {e}"))?;
     let mut wb: Xlsx<_> = open_workbook(path).map_err(|e| {
         anyhow::anyhow!("{shown}: not a readable XLSX workbook (empty, truncated or damaged?): {e}")
     })?;
@@ -715,21 +709,6 @@ fn local(name: &str) -> String {
         Some((_, l)) => l.to_string(),
         None => name.to_string(),
     }
-}
-
-fn xml_entity(name: &str) -> Option<String> {
-    Some(match name {
-        "amp" => "&".into(),
-        "lt" => "<".into(),
-        "gt" => ">".into(),
-        "quot" => "\"".into(),
-        "apos" => "'".into(),
-        n if n.starts_with("#x") => {
-            char::from_u32(u32::from_str_radix(&n[2..], 16).ok()?)?.to_string()
-        }
-        n if n.starts_with('#') => char::from_u32(n[1..].parse().ok()?)?.to_string(),
-        _ => return None,
-    })
 }
 
 fn xml_reader(path: &Path) -> Result<quick_xml::Reader<std::io::BufReader<std::fs::File>>> {
@@ -1006,8 +985,10 @@ fn read_xml(path: &Path, record: Option<&str>, max: u64) -> Result<Profile> {
             Event::GeneralRef(r) => {
                 if let Some(last) = open.last_mut() {
                     let name = r.to_string();
-                    last.1
-                        .push_str(&xml_entity(&name).unwrap_or_else(|| format!("&{name};")));
+                    last.1.push_str(
+                        &translate::source::xml_entity(&name)
+                            .unwrap_or_else(|| format!("&{name};")),
+                    );
                 }
             }
             Event::Eof => break,

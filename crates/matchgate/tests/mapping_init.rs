@@ -549,6 +549,27 @@ fn mapping_init_reads_at_most_max_rows() {
     );
 }
 
+/// `zip` with the declared unpacked size of `entry` overwritten (central directory and local header).
+fn declare_size(zip: &[u8], entry: &str, size: u32) -> Vec<u8> {
+    let mut b = zip.to_vec();
+    let mut patched = 0;
+    for i in 0..b.len().saturating_sub(46) {
+        let (at, name) = match &b[i..i + 4] {
+            b"PK\x01\x02" => (i + 24, i + 46),
+            b"PK\x03\x04" => (i + 22, i + 30),
+            _ => continue,
+        };
+        let n_at = if name == i + 46 { i + 28 } else { i + 26 };
+        let n = u16::from_le_bytes([b[n_at], b[n_at + 1]]) as usize;
+        if b.get(name..name + n) == Some(entry.as_bytes()) {
+            b[at..at + 4].copy_from_slice(&size.to_le_bytes());
+            patched += 1;
+        }
+    }
+    assert_eq!(patched, 2, "{entry}");
+    b
+}
+
 #[test]
 fn mapping_init_bad_input_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
@@ -565,6 +586,12 @@ fn mapping_init_bad_input_is_a_clear_error() {
             "old.xls",
             vec![0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1, 0, 0],
             "old Excel (.xls)",
+        ),
+        // translate's package bounds hold here too: a part declaring 1.8 GB is refused unread
+        (
+            "bomb.xlsx",
+            declare_size(&sonar, "xl/worksheets/sheet1.xml", 0x7000_0000),
+            "refused as a zip bomb",
         ),
         ("bad.json", b"{\"a\": [1, 2".to_vec(), "not valid JSON"),
         ("bad.xml", b"<a><b>1</b></c>".to_vec(), "XML"),

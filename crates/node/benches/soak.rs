@@ -393,7 +393,11 @@ async fn main() {
                         .as_i64()
                         .unwrap_or(50);
                     w["mobiliteit"]["maximaleReisafstand"] =
-                        Value::from(if round % 2 == 0 { km } else { (km + 1) % 1000 });
+                        Value::from(if round.is_multiple_of(2) {
+                            km
+                        } else {
+                            (km + 1) % 1000
+                        });
                     stream.push(PushRequest {
                         record: Some(Record::Werkzoekende(PushWerkzoekende {
                             werkzoekende: Some(serde_json::from_value(w).unwrap()),
@@ -407,7 +411,7 @@ async fn main() {
                     record: Some(Record::Delete(PushDelete {
                         kind: "werkzoekende".into(),
                         id: format!("soak-w{gone:04}"),
-                        withdrawn: n % 2 == 0,
+                        withdrawn: n.is_multiple_of(2),
                     })),
                 });
                 match local.push(tokio_stream::iter(stream)).await {
