@@ -151,13 +151,14 @@ impl LocalService {
                     status.matches = matches.len() as i32;
                     status.maximum_aantal_resultaten_bereikt = more;
                     for (id, encoded) in matches {
-                        let vum_id = st.pseudonym(&peer.oin, &id);
+                        // the vumID an own system sees is this node's pseudonym of the peer's id
+                        let pseudonym = st.pseudonym(&peer.oin, &id);
                         ids.push(store::exchange::ResultId {
-                            vum_id: vum_id.clone(),
+                            vum_id: pseudonym.clone(),
                             peer_oin: peer.oin.clone(),
                             source_id: id,
                         });
-                        m.matches.push((vum_id, encoded));
+                        m.matches.push((pseudonym, encoded));
                     }
                 }
                 Err(s) => status.status = format!("{:?}: {}", s.code(), s.message()),

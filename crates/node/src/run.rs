@@ -94,8 +94,8 @@ pub async fn start_on(
     )?;
     let state = NodeState::new(config).await?;
     let background = vec![
-        audit_refusals(state.clone(), refused_rx),
-        log_refusals(local_refused_rx),
+        report_refusals(Some(state.clone()), refused_rx),
+        report_refusals(None, local_refused_rx),
     ];
     let (tx, stop) = tokio::sync::watch::channel(false);
     let mut tasks = serve(&state, peer_incoming, local_incoming, stop).await?;
@@ -111,10 +111,10 @@ pub async fn start_on(
     })
 }
 
-/// Refused handshakes on the peer listener, to the audit log: per kind of refusal and source
-/// address, once a second with a count, in bounded memory.
-fn audit_refusals(
-    auditor: Arc<NodeState>,
+/// Refused handshakes, throttled per kind of refusal and source address (once a second with a
+/// count, in bounded memory): to the log, and for the peer listener (`auditor`) to the audit log.
+fn report_refusals(
+    auditor: Option<Arc<NodeState>>,
     mut refused: tokio::sync::mpsc::UnboundedReceiver<tls::Refusal>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
@@ -129,30 +129,15 @@ fn audit_refusals(
                 _ = tick.tick() => throttle.tick(std::time::Instant::now()),
             };
             for (r, count) in due {
-                tracing::warn!(class = r.class, count, "TLS handshake refused");
-                auditor.audit_handshake_refusal(&r, count).await;
-            }
-        }
-    })
-}
-
-/// Refused handshakes on the local listener, to the log, throttled as on the peer listener.
-fn log_refusals(
-    mut refused: tokio::sync::mpsc::UnboundedReceiver<tls::Refusal>,
-) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut throttle = tls::RefusalThrottle::new(REFUSAL_KEYS);
-        let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
-        loop {
-            let due = tokio::select! {
-                r = refused.recv() => match r {
-                    Some(r) => throttle.refuse(r, std::time::Instant::now()).into_iter().collect(),
-                    None => break,
-                },
-                _ = tick.tick() => throttle.tick(std::time::Instant::now()),
-            };
-            for (r, count) in due {
-                tracing::warn!(listener = "local", class = r.class, count, reason = %r.reason, "TLS handshake refused");
+                match &auditor {
+                    Some(auditor) => {
+                        tracing::warn!(class = r.class, count, "TLS handshake refused");
+                        auditor.audit_handshake_refusal(&r, count).await;
+                    }
+                    None => {
+                        tracing::warn!(listener = "local", class = r.class, count, reason = %r.reason, "TLS handshake refused")
+                    }
+                }
             }
         }
     })
