@@ -132,6 +132,7 @@ fn run_inner() -> anyhow::Result<()> {
             peers,
             grants,
             peer_deadline_ms: 2000,
+            rest: Default::default(),
             limits: Default::default(),
         };
         let gemeente_may = |services: &[&str]| vec![Grant { via: gem_oin.into(), on_behalf_of: vec![gem_oin.into()], services: services.iter().map(|s| s.to_string()).collect(), suwi: false }];

@@ -73,6 +73,7 @@ async fn a_killed_feed_follower_resumes_without_gaps_or_duplicates() {
             suwi: false,
         }],
         peer_deadline_ms: 5000,
+        rest: Default::default(),
         limits: Default::default(),
     })
     .await

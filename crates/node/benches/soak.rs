@@ -79,6 +79,7 @@ fn cfg(d: &Path, name: &str, oin: &str, peers: Vec<PeerConfig>, grants: Vec<Gran
         peers,
         grants,
         peer_deadline_ms: 5000,
+        rest: Default::default(),
         limits: Default::default(),
     }
 }

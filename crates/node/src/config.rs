@@ -35,6 +35,33 @@ pub struct NodeConfig {
     /// rate, size, connection and detail limits per peer
     #[serde(default)]
     pub limits: Limits,
+    /// the standard's REST contracts: the Bron face on the peer listener, the Bemiddelaar face
+    /// on the local one
+    #[serde(default)]
+    pub rest: RestConfig,
+}
+
+/// The REST faces (`VUM-Bron-*.json` beside the gRPC Peer service on the peer listener,
+/// `VUM-Bemiddelaar-*.json` beside the Local service on the local listener).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RestConfig {
+    /// the path both faces are served under (the contracts' servers use `/api/v3`)
+    pub base_path: String,
+    /// serve the Bron face on the peer listener
+    pub bron: bool,
+    /// serve the Bemiddelaar face on the local listener
+    pub bemiddelaar: bool,
+}
+
+impl Default for RestConfig {
+    fn default() -> RestConfig {
+        RestConfig {
+            base_path: "/api/v3".into(),
+            bron: true,
+            bemiddelaar: true,
+        }
+    }
 }
 
 /// What one peer may ask of this node.
@@ -180,8 +207,12 @@ pub struct PeerConfig {
     pub oin: String,
     /// the peer's name, for people (peer statuses, the log)
     pub name: String,
-    /// https://host:port
+    /// `https://host:port` for a matchgate peer; the contract's base URL (`https://host/api/v3`)
+    /// for a REST peer. The TLS server name is the URL's host.
     pub endpoint: String,
+    /// how this node talks to the peer
+    #[serde(default)]
+    pub protocol: Protocol,
     /// follow this peer's vacancy feed: pull it every `feed_interval_s` seconds into the mirror
     #[serde(default)]
     pub follow_feed: bool,
@@ -201,8 +232,34 @@ impl PeerConfig {
             oin: oin.into(),
             name: name.into(),
             endpoint,
+            protocol: Protocol::Matchgate,
             follow_feed: false,
             feed_interval_s: default_feed_interval(),
+        }
+    }
+}
+
+/// How a peer is spoken to.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Protocol {
+    /// a matchgate node: the Peer gRPC service (selection, details, vacancy feed)
+    #[default]
+    Matchgate,
+    /// a VUM source speaking the Bron contract (`VUM-Bron-*.json`): selection and details
+    VumBron,
+    /// the VUM-voorziening, spoken to over the Bemiddelaar contract: its selection answers carry
+    /// its own vumIDs, which pass through to its detail calls
+    VumBemiddelaar,
+}
+
+impl Protocol {
+    /// The name node.toml gives it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Protocol::Matchgate => "matchgate",
+            Protocol::VumBron => "vum-bron",
+            Protocol::VumBemiddelaar => "vum-bemiddelaar",
         }
     }
 }
@@ -342,6 +399,36 @@ impl NodeConfig {
         }
         if !(self.oin.len() == 20 && self.oin.bytes().all(|b| b.is_ascii_digit())) {
             return invalid("oin", format!("'{}' is not 20 digits", self.oin));
+        }
+        let base = &self.rest.base_path;
+        if !(base.starts_with('/')
+            && !base.ends_with('/')
+            && base.len() <= 100
+            && base[1..].split('/').all(|seg| {
+                !seg.is_empty()
+                    && seg
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+            }))
+        {
+            return invalid(
+                "rest.base_path",
+                format!("'{base}' is not a path such as /api/v3 (segments of letters, digits, - _ .; no trailing /)"),
+            );
+        }
+        for (i, p) in self.peers.iter().enumerate() {
+            if p.protocol != Protocol::Matchgate && p.follow_feed {
+                return invalid(
+                    &format!("peers[{i}].follow_feed"),
+                    format!("a {} peer has no vacancy feed", p.protocol.name()),
+                );
+            }
+            if !p.endpoint.starts_with("https://") {
+                return invalid(
+                    &format!("peers[{i}].endpoint"),
+                    format!("'{}' is not an https:// URL", p.endpoint),
+                );
+            }
         }
         Ok(())
     }

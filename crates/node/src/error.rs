@@ -47,6 +47,9 @@ pub enum NodeError {
         /// the secret file
         path: PathBuf,
     },
+    /// the HTTP client for REST peers could not be built
+    #[error("REST client: {0}")]
+    Client(String),
     /// the gRPC reflection service could not be built
     #[error("gRPC reflection: {0}")]
     Reflection(#[from] tonic_reflection::server::Error),
@@ -90,6 +93,14 @@ pub enum CallError {
         /// this node's OIN
         own: String,
     },
+    /// an own system's call names another controller than this node's organisation
+    #[error("fromParty {from} is not this node's organisation ({own})")]
+    NotOwnOrganisation {
+        /// the fromParty header
+        from: String,
+        /// this node's OIN
+        own: String,
+    },
     /// no grant lets the caller act for this controller on this service
     #[error("no grant lets {via} act for {from} on {service}")]
     NoGrant {
@@ -118,6 +129,18 @@ pub enum CallError {
         /// what is wrong with it (caller values only as `parties::shown` renders them)
         why: String,
     },
+    /// a request that fails the standard: every finding as a field violation (JSON pointer, rule
+    /// and message)
+    #[error("{what} refused: {}", summary(.violations))]
+    Invalid {
+        /// what was refused ("selection", "request body")
+        what: &'static str,
+        /// (JSON pointer or field, why)
+        violations: Vec<(String, String)>,
+    },
+    /// no peer could answer a federated call (each peer's status is in the log and audit log)
+    #[error("no peer answered: {0}")]
+    NoPeerAnswered(String),
     /// as a source: a detail of a record no recent selection returned to this peer
     #[error("no {kind} {id} was returned to {peer} in a selection in the last {window_s} s")]
     NotServed {
@@ -162,6 +185,14 @@ pub enum CallError {
         /// the result set
         set: String,
     },
+    /// the peer asked on an own system's behalf refused or failed (its status passes on)
+    #[error("peer {oin}: {}", status.message())]
+    Peer {
+        /// the peer's OIN
+        oin: String,
+        /// what the peer answered (a REST peer's answer mapped to a gRPC status)
+        status: Box<Status>,
+    },
     /// the peer that owns a vumID's record is no longer configured
     #[error("the owning peer is no longer configured")]
     OwnerGone,
@@ -194,6 +225,12 @@ pub enum CallError {
         /// the call's transaction id, when it has one
         transaction_id: Option<String>,
     },
+}
+
+/// The findings of an [`CallError::Invalid`] in one line.
+fn summary(v: &[(String, String)]) -> String {
+    let parts: Vec<String> = v.iter().map(|(p, m)| format!("{p} {m}")).collect();
+    parts.join("; ")
 }
 
 impl From<StoreError> for CallError {
@@ -254,8 +291,13 @@ impl From<CallError> for Status {
                 )),
             ),
             CallError::Header(h) => crate::parties::bad_header(h),
+            CallError::Invalid { violations, .. } => {
+                crate::parties::bad_request(message, violations)
+            }
+            CallError::NoPeerAnswered(_) => Status::unavailable(message),
             CallError::ViaNotCertificate { .. }
             | CallError::NotThisNode { .. }
+            | CallError::NotOwnOrganisation { .. }
             | CallError::NoGrant { .. }
             | CallError::SuwiNotGranted { .. } => Status::permission_denied(message),
             CallError::BadField { field, why } => {
@@ -269,6 +311,7 @@ impl From<CallError> for Status {
                 Status::resource_exhausted(message)
             }
             CallError::OwnerGone => Status::failed_precondition(message),
+            CallError::Peer { status, .. } => *status,
             CallError::Store {
                 transaction_id: tx, ..
             }
@@ -284,6 +327,106 @@ impl From<CallError> for Status {
                     Some(tx) => format!("internal error (transaction {tx})"),
                     None => "internal error".to_string(),
                 })
+            }
+        }
+    }
+}
+
+/// A call's error as the REST contracts answer it: HTTP status, the `Error` body's `code` (at
+/// most 10 characters, the contract's `StringCode`) and `message`, and for 429 and 503 the
+/// seconds to put in `Retry-After`. The contracts list 200, 400, 401, 429, 500 and 503 only, so
+/// an unknown or withheld record is a 400, not a 404; refusals of identity, roles and grants
+/// are 401. Internal failures are logged here and reach the caller as a generic message with
+/// the transaction id, as over gRPC.
+pub struct HttpError {
+    /// the HTTP status
+    pub status: u16,
+    /// `Error.code`
+    pub code: &'static str,
+    /// `Error.message` (at most 500 characters)
+    pub message: String,
+    /// `Error.details`: the field violations, one per line (at most 2000 characters)
+    pub details: Option<String>,
+    /// `Retry-After`, seconds
+    pub retry_after: Option<u64>,
+}
+
+impl From<CallError> for HttpError {
+    fn from(e: CallError) -> HttpError {
+        let message = e.to_string();
+        let plain = |status, code| HttpError {
+            status,
+            code,
+            message: crate::server::bounded(&message, 500),
+            details: None,
+            retry_after: None,
+        };
+        match e {
+            CallError::NoCertificate | CallError::NoOin => plain(401, "NO_CERT"),
+            CallError::RateLimited { per_second, .. } => HttpError {
+                retry_after: Some((1.0 / per_second).ceil().max(1.0) as u64),
+                ..plain(429, "RATE_LIMIT")
+            },
+            CallError::Header(_) => plain(400, "HEADER"),
+            CallError::ViaNotCertificate { .. }
+            | CallError::NotThisNode { .. }
+            | CallError::NotOwnOrganisation { .. }
+            | CallError::NoGrant { .. }
+            | CallError::SuwiNotGranted { .. } => plain(401, "PARTY"),
+            CallError::BadField { .. } => plain(400, "BAD_FIELD"),
+            CallError::Invalid { ref violations, .. } => {
+                let lines: Vec<String> = violations
+                    .iter()
+                    .map(|(p, m)| format!("{p}: {m}"))
+                    .collect();
+                HttpError {
+                    details: Some(crate::server::bounded(&lines.join("\n"), 2000)),
+                    ..plain(400, "INVALID")
+                }
+            }
+            CallError::NotServed { .. } => plain(401, "NOT_SERVED"),
+            CallError::NotShared { .. } | CallError::UnknownVumId { .. } => {
+                plain(400, "UNKNOWN_ID")
+            }
+            CallError::UnknownPeer(_) => plain(400, "UNKNOWN"),
+            CallError::DetailsUsedUp { .. } | CallError::ResultSetUsedUp { .. } => {
+                plain(429, "DETAIL_CAP")
+            }
+            CallError::NoPeerAnswered(_) => HttpError {
+                retry_after: Some(1),
+                ..plain(503, "NO_PEER")
+            },
+            CallError::OwnerGone => plain(503, "OWNER_GONE"),
+            CallError::Peer { ref status, .. } => match status.code() {
+                Code::InvalidArgument | Code::NotFound => plain(400, "PEER"),
+                Code::PermissionDenied | Code::Unauthenticated => plain(401, "PEER"),
+                Code::ResourceExhausted => plain(429, "PEER"),
+                Code::Unavailable | Code::DeadlineExceeded => HttpError {
+                    retry_after: Some(1),
+                    ..plain(503, "PEER")
+                },
+                _ => plain(500, "PEER"),
+            },
+            CallError::Store {
+                transaction_id: tx, ..
+            }
+            | CallError::Service {
+                transaction_id: tx, ..
+            }
+            | CallError::Internal {
+                transaction_id: tx, ..
+            } => {
+                tracing::error!(error = %message, transaction_id = tx.as_deref().unwrap_or("none"), "call failed inside the node");
+                HttpError {
+                    status: 500,
+                    code: "INTERNAL",
+                    message: match tx {
+                        Some(tx) => format!("internal error (transaction {tx})"),
+                        None => "internal error".to_string(),
+                    },
+                    details: None,
+                    retry_after: None,
+                }
             }
         }
     }

@@ -1,6 +1,8 @@
 //! # node — the gateway between organisations
 //!
-//! mutual-TLS gRPC (tonic over rustls). A peer's identity is the OIN in its certificate's subject
+//! mutual-TLS gRPC (tonic over rustls) between matchgate nodes, and the VUM standard's REST
+//! contracts on the same listeners (`rest.rs`: the Bron face for peers, the Bemiddelaar face for
+//! own systems). A peer's identity is the OIN in its certificate's subject
 //! serialNumber; every call carries the VUM party roles, checked against the certificate and the
 //! configured grants, and is written to the audit log.
 //!
@@ -19,9 +21,13 @@ pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("node
 pub mod config;
 pub mod error;
 pub mod feed;
+pub(crate) mod guard;
 pub mod local;
 pub mod parties;
+pub(crate) mod peers;
 pub mod pki;
+pub mod rest;
+pub(crate) mod results;
 pub mod run;
 pub mod server;
 pub mod tls;

@@ -4,8 +4,10 @@
 use crate::config::PeerConfig;
 use crate::error::{store_failed, CallError};
 use crate::parties::{self, Parties};
-use crate::pb::{self, local_server::Local, peer_client::PeerClient};
-use crate::server::{from_json, refuse_report, to_json, NodeState, MAX_DETAILS_PER_RESULT_SET};
+use crate::pb::{self, local_server::Local};
+use crate::server::{
+    get_service, refuse_report, select_service, to_json, NodeState, MAX_DETAILS_PER_RESULT_SET,
+};
 use prost::Message;
 use rand::seq::SliceRandom;
 use serde_json::Value;
@@ -29,69 +31,25 @@ fn actor<T>(req: &Request<T>) -> String {
 
 /// What a federated selection gathered: matches (VUM JSON, with vumIDs), whether any source had
 /// more, each peer's status, and the result set's id.
-struct Merged {
+pub(crate) struct Merged {
     /// (vumID, the source's match profile, protobuf-encoded)
-    matches: Vec<(String, Vec<u8>)>,
-    more: bool,
-    peers: Vec<pb::PeerStatus>,
-    vraag_id: String,
+    pub(crate) matches: Vec<(String, Vec<u8>)>,
+    pub(crate) more: bool,
+    pub(crate) peers: Vec<pb::PeerStatus>,
+    pub(crate) vraag_id: String,
 }
 
 impl LocalService {
-    /// One peer's selection: (source matches as JSON, maximumAantalResultatenBereikt).
-    async fn ask_peer(
-        st: &NodeState,
-        kind: Kind,
-        peer: &PeerConfig,
-        query: &Value,
-        tx_id: &str,
-    ) -> Result<(Vec<(String, Vec<u8>)>, bool), Status> {
-        let ch = st.channel(&peer.endpoint).await?;
-        let mut client = PeerClient::new(ch);
-        if kind == Kind::Vacature {
-            let (r, _) = st.outgoing(
-                from_json::<vac::VacatureMatchesRequest>(query.clone())?,
-                &peer.oin,
-                tx_id,
-            );
-            let resp = client.select_vacatures(r).await?.into_inner();
-            Ok((
-                resp.matches
-                    .iter()
-                    .map(|m| (m.id_vacature.clone(), m.encode_to_vec()))
-                    .collect(),
-                resp.maximum_aantal_resultaten_bereikt.unwrap_or(false),
-            ))
-        } else {
-            let (r, _) = st.outgoing(
-                from_json::<wz::WerkzoekendeProfielMatchesRequest>(query.clone())?,
-                &peer.oin,
-                tx_id,
-            );
-            let resp = client.select_werkzoekenden(r).await?.into_inner();
-            Ok((
-                resp.matches
-                    .iter()
-                    .map(|m| (m.id_werkzoekende.clone(), m.encode_to_vec()))
-                    .collect(),
-                resp.maximum_aantal_resultaten_bereikt.unwrap_or(false),
-            ))
-        }
-    }
-
     /// Fan a selection out to every peer concurrently, each under the deadline; merge in random
     /// order, replace each source id by a vumID, remember the result set, audit each peer call.
-    async fn federated_select(
+    pub(crate) async fn federated_select(
         &self,
         kind: Kind,
         query: Value,
         actor: String,
-    ) -> Result<Merged, Status> {
+    ) -> Result<Merged, CallError> {
         let st = self.0.clone();
-        let (vraag_kind, service) = match kind {
-            Kind::Vacature => (Kind::VacatureVraag, "select-vacatures"),
-            _ => (Kind::WerkzoekendeVraag, "select-werkzoekenden"),
-        };
+        let (vraag_kind, service) = (vum::query_kind(kind), select_service(kind));
         let report = st.validator.validate_value(vraag_kind, &query);
         if !report.is_valid() {
             return Err(refuse_report("selection", &report));
@@ -109,7 +67,7 @@ impl LocalService {
                 tokio::spawn(async move {
                     let t = Instant::now();
                     let span = tracing::info_span!("peer_call", peer = %peer.oin, service);
-                    let call = Self::ask_peer(&st, kind, &peer, &query, &tx_id);
+                    let call = st.peers.select(kind, &peer, &query, &tx_id);
                     let result = match tokio::time::timeout(
                         deadline,
                         tracing::Instrument::instrument(call, span),
@@ -184,29 +142,22 @@ impl LocalService {
         if let Err(e) = st.store.audit_all(&entries, now_ms()).await {
             tracing::error!(error = %e, "audit log write failed");
         }
-        st.remember_result_set(&vraag_id, kind, ids).await;
+        st.results.remember(&vraag_id, kind, ids).await;
         tracing::info!(kind = %kind, peers = m.peers.len(), matches = m.matches.len(), vraag_id = %vraag_id, "federated selection");
         Ok(m)
     }
 
     /// Route a detail request by vumID to the peer that owns the record, counting it against its
     /// result set. Returns the owner's OIN and the peer's answer.
-    async fn federated_get<T>(
+    pub(crate) async fn federated_get<T>(
         &self,
         kind: Kind,
         vum_id: &str,
         actor: String,
-        call: impl AsyncFnOnce(
-            PeerClient<tonic::transport::Channel>,
-            Request<pb::GetRequest>,
-        ) -> Result<T, Status>,
-    ) -> Result<(String, T), Status> {
+        call: impl AsyncFnOnce(&NodeState, &PeerConfig, &str, &str) -> Result<T, Status>,
+    ) -> Result<(String, T), CallError> {
         let st = &self.0;
-        let service = if kind == Kind::Vacature {
-            "get-vacature"
-        } else {
-            "get-werkzoekende"
-        };
+        let service = get_service(kind);
         if !(vum_id.len() == 40
             && vum_id
                 .bytes()
@@ -218,11 +169,10 @@ impl LocalService {
                     "vum_id: {} is not a vumID of this node (40 lowercase hex digits)",
                     parties::shown(vum_id)
                 ),
-            }
-            .into());
+            });
         }
         let tx_id = uuid::Uuid::now_v7().to_string();
-        st.result_sets_written().await;
+        st.results.written().await;
         let grant = st
             .store
             .use_detail(vum_id, kind, MAX_DETAILS_PER_RESULT_SET)
@@ -234,15 +184,13 @@ impl LocalService {
                 return Err(CallError::UnknownVumId {
                     vum_id: vum_id.to_string(),
                     kind: kind.name(),
-                }
-                .into())
+                })
             }
             DetailGrant::Exhausted(set) => {
                 return Err(CallError::ResultSetUsedUp {
                     max: MAX_DETAILS_PER_RESULT_SET,
                     set,
-                }
-                .into())
+                })
             }
         };
         let peer = st
@@ -252,11 +200,16 @@ impl LocalService {
             .find(|p| p.oin == r.peer_oin)
             .cloned()
             .ok_or(CallError::OwnerGone)?;
-        let ch = st.channel(&peer.endpoint).await?;
-        let (req, mut own) = st.outgoing(pb::GetRequest { id: r.source_id }, &peer.oin, &tx_id);
-        own.cert_oin = actor;
-        let span = tracing::info_span!("peer_call", peer = %peer.oin, service);
-        let result = tracing::Instrument::instrument(call(PeerClient::new(ch), req), span).await;
+        let own = Parties {
+            cert_oin: actor,
+            from: st.config.oin.clone(),
+            to: peer.oin.clone(),
+            suwi: st.config.suwi,
+            transaction_id: tx_id.clone(),
+        };
+        let span = tracing::info_span!("peer_call", peer = %peer.oin, service, protocol = peer.protocol.name());
+        let result =
+            tracing::Instrument::instrument(call(st, &peer, &r.source_id, &tx_id), span).await;
         st.audit(
             &own,
             &format!("peer-{service}:{}", peer.oin),
@@ -264,7 +217,13 @@ impl LocalService {
             i64::from(result.is_ok()),
         )
         .await;
-        Ok((peer.oin, result?))
+        match result {
+            Ok(t) => Ok((peer.oin, t)),
+            Err(status) => Err(CallError::Peer {
+                oin: peer.oin,
+                status: Box::new(status),
+            }),
+        }
     }
 
     fn peer(&self, oin: &str) -> Result<PeerConfig, CallError> {
@@ -282,7 +241,7 @@ impl LocalService {
 /// `MPVacatureMatch`) and the exchange's (`…MatchVum`) have the same fields under the same numbers,
 /// the source id and the vumID both at the last one; decoding the one's encoding as the other and
 /// then setting the vumID replaces the id (`a_source_match_becomes_an_exchange_match` holds this).
-fn with_vum_ids<M: Message + Default>(
+pub(crate) fn with_vum_ids<M: Message + Default>(
     matches: Vec<(String, Vec<u8>)>,
     set_id: impl Fn(&mut M, String),
 ) -> Result<Vec<M>, CallError> {
@@ -601,7 +560,9 @@ fn check_local_id(field: impl Into<String>, id: &str) -> Result<(), Violation> {
     Ok(())
 }
 
-/// privacy: no free text that would carry personal data out of the node.
+/// privacy: no free text that would carry personal data out of the node. (Sharing at all, contact
+/// details included, needs the record's `consent`; the standard's
+/// `indicatieBeschikbaarheidContactgegevens` only says whether contact details are present.)
 fn privacy(doc: &Value) -> Result<(), Vec<Violation>> {
     match vum::privacy::scan_document(doc) {
         None => Ok(()),
@@ -663,7 +624,7 @@ impl Local for LocalService {
                 Kind::Werkzoekende,
                 &req.get_ref().vum_id,
                 who,
-                async |mut c, r| c.get_werkzoekende(r).await.map(Response::into_inner),
+                async |st, peer, id, tx| st.peers.get_werkzoekende(peer, id, tx).await,
             )
             .await?;
         Ok(Response::new(wz::WerkzoekendeDetailResponse {
@@ -682,7 +643,7 @@ impl Local for LocalService {
                 Kind::Vacature,
                 &req.get_ref().vum_id,
                 who,
-                async |mut c, r| c.get_vacature(r).await.map(Response::into_inner),
+                async |st, peer, id, tx| st.peers.get_vacature(peer, id, tx).await,
             )
             .await?;
         Ok(Response::new(vac::VacatureDetailResponse {

@@ -9,6 +9,7 @@ use crate::{parties, pki, tls};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
+use tonic::service::Routes;
 use tonic::transport::Server;
 
 /// A running node: its state, where it listens, and its tasks (stopped by [`Running::stop`]).
@@ -166,24 +167,42 @@ async fn serve(
             .http2_keepalive_timeout(Some(Duration::from_secs(limits.keepalive_timeout_s)))
             .http2_max_header_list_size(limits.max_header_bytes)
     };
+    // gRPC and REST share each listener: tonic's routes are an axum router, the REST face's
+    // routes are merged into it (tonic answers other paths with gRPC UNIMPLEMENTED); HTTP/1.1 is
+    // accepted for REST clients that speak only that
+    let rest = &state.config.rest;
+    let peer_routes = Routes::from(if rest.bron {
+        crate::rest::bron_router(state.clone())
+    } else {
+        axum::Router::new()
+    })
+    .add_service(health_service.clone())
+    .add_service(reflection()?)
+    .add_service(
+        PeerServer::new(PeerService(state.clone()))
+            .max_decoding_message_size(limits.max_message_bytes),
+    );
+    let local_routes = Routes::from(if rest.bemiddelaar {
+        crate::rest::bemiddelaar_router(state.clone())
+    } else {
+        axum::Router::new()
+    })
+    .add_service(health_service)
+    .add_service(reflection()?)
+    .add_service(
+        LocalServer::new(LocalService(state.clone()))
+            .max_decoding_message_size(limits.max_message_bytes),
+    );
     let peer = keepalive(Server::builder())
+        .accept_http1(true)
         .concurrency_limit_per_connection(limits.concurrent_calls_per_connection)
-        .add_service(health_service.clone())
-        .add_service(reflection()?)
-        .add_service(
-            PeerServer::new(PeerService(state.clone()))
-                .max_decoding_message_size(limits.max_message_bytes),
-        )
+        .add_routes(peer_routes.prepare())
         .serve_with_incoming_shutdown(peer_incoming, async move {
             let _ = stop_peer_rx.changed().await;
         });
     let local = keepalive(Server::builder())
-        .add_service(health_service)
-        .add_service(reflection()?)
-        .add_service(
-            LocalServer::new(LocalService(state.clone()))
-                .max_decoding_message_size(limits.max_message_bytes),
-        )
+        .accept_http1(true)
+        .add_routes(local_routes.prepare())
         .serve_with_incoming_shutdown(local_incoming, async move {
             let _ = stop_local_rx.changed().await;
         });

@@ -4,21 +4,24 @@ use crate::config::{NodeConfig, PeerConfig};
 use crate::error::{store_failed, CallError, NodeError};
 use crate::feed::server::peer_server::Peer;
 use crate::feed::RawFeedEvent;
-use crate::parties::{self, bad_request, Parties};
+use crate::guard::Guard;
+use crate::parties::{self, Parties};
 use crate::pb::{self, peer_client::PeerClient};
+use crate::peers::PeerClients;
+use crate::results::{ResultSets, ServedCheck};
 use crate::tls::Refusal;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use store::engine::Engine;
 use store::exchange::{DetailGrant, FeedItem};
 use store::service::{self, Caller, MatchesResponse, ServiceError};
 use store::{now_ms, AuditEntry, Store};
 use tokio::sync::{Mutex, RwLock};
-use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 use tonic::{Request, Response, Status};
+use vum::parties::Dialect;
 use vum::{Kind, Validator};
 use vum_proto::{vacatures as vac, werkzoekenden as wz};
 
@@ -64,38 +67,9 @@ pub fn check_record_id(id: &str) -> Result<(), CallError> {
     })
 }
 
-/// A token bucket per calling peer.
-struct Bucket {
-    tokens: f64,
-    last: Instant,
-    refusals: Throttle,
-}
-
-/// Refusals counted between audit entries: the first refusal of each second is written, with the
-/// count since the last entry, so a flood cannot turn into an audit-log flood.
-#[derive(Default)]
-struct Throttle {
-    pending: i64,
-    reported: Option<Instant>,
-}
-
-impl Throttle {
-    /// Count a refusal; `Some(count)` when it is to be written now.
-    fn refuse(&mut self, now: Instant) -> Option<i64> {
-        self.pending += 1;
-        if self
-            .reported
-            .is_none_or(|t| now.duration_since(t) >= Duration::from_secs(1))
-        {
-            self.reported = Some(now);
-            Some(std::mem::take(&mut self.pending))
-        } else {
-            None
-        }
-    }
-}
-
-/// What the node holds while it runs: configuration, store, engines, keys, peer channels.
+/// What the node holds while it runs: configuration, store, engines, keys, and the three parts
+/// with their own homes: the guard (`guard.rs`), the peer clients (`peers.rs`) and the result
+/// sets (`results.rs`).
 pub struct NodeState {
     /// the configuration it was started with
     pub config: NodeConfig,
@@ -105,114 +79,25 @@ pub struct NodeState {
     pub engines: HashMap<Kind, RwLock<Engine>>,
     pub(crate) validator: Validator,
     id_key: vum::ids::IdKey,
-    client_tls: ClientTlsConfig,
-    channels: Mutex<HashMap<String, Channel>>,
-    buckets: std::sync::Mutex<HashMap<String, Bucket>>,
+    /// identity, rate limit, party headers, grants: every call from another organisation
+    pub(crate) guard: Guard,
+    /// how this node asks its peers (gRPC or REST)
+    pub(crate) peers: PeerClients,
+    /// federated result sets (asking side) and served selections (source side)
+    pub(crate) results: ResultSets,
     /// one feed pull at a time per node (the cursor moves in order)
     feed_lock: Mutex<()>,
-    /// result sets to persist, written in order by one background task (see [`ResultJob`])
-    results: tokio::sync::mpsc::Sender<ResultJob>,
-    /// OIN per client certificate seen (DER → OIN): parsed once, not on every call
-    oins: std::sync::Mutex<HashMap<Vec<u8>, String>>,
-    /// as a source: which records recent selections returned to which peer, and the details
-    /// counted against each selection (the store keeps the same sets for after a restart)
-    served: std::sync::Mutex<Served>,
-    /// keys the in-memory served index (two SipHash functions with this process's random keys:
-    /// a detail check costs no HMAC; the stored sets keep the HMAC key that survives restarts)
-    served_hash: (
-        std::collections::hash_map::RandomState,
-        std::collections::hash_map::RandomState,
-    ),
 }
 
-/// The most (peer, record) pairs the source keeps in memory for the detail check; the oldest
-/// selections go first. About 60 bytes a pair.
-pub const MAX_SERVED: usize = 1_000_000;
-
-/// What recent selections returned to whom, in memory: a detail request is checked here without a
-/// store round trip. A pair not found here (after a restart, or pushed out by newer selections) is
-/// looked up in the store.
-#[derive(Default)]
-pub(crate) struct Served {
-    /// served key → (selection, created ms)
-    keys: HashMap<u128, (u64, i64)>,
-    /// selections oldest first: (selection, created ms, its keys)
-    sets: std::collections::VecDeque<(u64, i64, Vec<u128>)>,
-    /// details used per selection
-    used: HashMap<u64, i64>,
-    next: u64,
-    len: usize,
-}
-
-/// What the in-memory index says of a detail request.
-pub(crate) enum ServedCheck {
-    Granted,
-    Exhausted,
-    /// not in memory: ask the store
-    Unknown,
-}
-
-impl Served {
-    fn remember(&mut self, keys: Vec<u128>, now: i64, since: i64) {
-        let set = self.next;
-        self.next += 1;
-        for k in &keys {
-            self.keys.insert(*k, (set, now));
-        }
-        self.len += keys.len();
-        self.used.insert(set, 0);
-        self.sets.push_back((set, now, keys));
-        while self.len > MAX_SERVED || self.sets.front().is_some_and(|(_, at, _)| *at < since) {
-            let Some((old, _, keys)) = self.sets.pop_front() else {
-                break;
-            };
-            for k in &keys {
-                if self.keys.get(k).is_some_and(|(s, _)| *s == old) {
-                    self.keys.remove(k);
-                }
-            }
-            self.len -= keys.len();
-            self.used.remove(&old);
-        }
+/// A refusal of a request that fails the standard: every finding as a field violation.
+pub fn refuse_report(what: &'static str, report: &vum::Report) -> CallError {
+    CallError::Invalid {
+        what,
+        violations: report
+            .errors()
+            .map(|f| (f.pointer.clone(), format!("{}: {}", f.rule, f.message)))
+            .collect(),
     }
-
-    fn check(&mut self, key: &u128, since: i64, max: i64) -> ServedCheck {
-        let Some(&(set, at)) = self.keys.get(key) else {
-            return ServedCheck::Unknown;
-        };
-        if at < since {
-            return ServedCheck::Unknown;
-        }
-        let used = self.used.entry(set).or_insert(0);
-        if *used >= max {
-            return ServedCheck::Exhausted;
-        }
-        *used += 1;
-        ServedCheck::Granted
-    }
-}
-
-/// Work for the result-set writer. A federated selection answers without waiting for its result
-/// set to be written; a detail request first waits (a barrier through the same queue) until every
-/// result set before it is, so it always finds the vumIDs it was given.
-pub(crate) enum ResultJob {
-    Remember {
-        vraag_id: String,
-        kind: Kind,
-        ids: Vec<store::exchange::ResultId>,
-        at: i64,
-    },
-    Barrier(tokio::sync::oneshot::Sender<()>),
-}
-
-/// A refusal of a selection that fails the standard: every finding as a field violation.
-pub fn refuse_report(what: &str, report: &vum::Report) -> Status {
-    let v: Vec<(String, String)> = report
-        .errors()
-        .map(|f| (f.pointer.clone(), format!("{}: {}", f.rule, f.message)))
-        .collect();
-    let summary: Vec<String> = v.iter().map(|(p, m)| format!("{p} {m}")).collect();
-    bad_request(format!("{what} refused: {}", summary.join("; ")), v)
 }
 
 impl NodeState {
@@ -237,48 +122,18 @@ impl NodeState {
                 path: config.secret_file.clone(),
             });
         }
-        let client_tls = ClientTlsConfig::new()
-            .ca_certificate(Certificate::from_pem(read(&config.tls.ca)?))
-            .identity(Identity::from_pem(
-                read(&config.tls.cert)?,
-                read(&config.tls.key)?,
-            ));
-        let (results, mut jobs) = tokio::sync::mpsc::channel::<ResultJob>(1024);
-        let writer = store.clone();
-        tokio::spawn(async move {
-            while let Some(job) = jobs.recv().await {
-                match job {
-                    ResultJob::Remember {
-                        vraag_id,
-                        kind,
-                        ids,
-                        at,
-                    } => {
-                        if let Err(e) = writer.remember_result_set(&vraag_id, kind, &ids, at).await
-                        {
-                            tracing::error!(error = %e, %vraag_id, "result set not stored");
-                        }
-                    }
-                    ResultJob::Barrier(done) => {
-                        let _ = done.send(());
-                    }
-                }
-            }
-        });
+        let peers = PeerClients::new(&config)?;
+        let results = ResultSets::start(store.clone());
         Ok(Arc::new(NodeState {
             results,
+            peers,
             config,
             store,
             engines,
             validator: Validator::new(),
             id_key: vum::ids::IdKey::new(&secret),
-            client_tls,
-            channels: Mutex::new(HashMap::new()),
-            buckets: std::sync::Mutex::new(HashMap::new()),
+            guard: Guard::default(),
             feed_lock: Mutex::new(()),
-            oins: std::sync::Mutex::new(HashMap::new()),
-            served: std::sync::Mutex::new(Served::default()),
-            served_hash: Default::default(),
         }))
     }
 
@@ -321,125 +176,6 @@ impl NodeState {
             .await;
     }
 
-    /// Take a token from the peer's bucket. On refusal, returns the refusals to report now (see
-    /// [`Throttle`]).
-    fn rate_limit(&self, oin: &str) -> Result<(), Option<i64>> {
-        let l = &self.config.limits;
-        let now = Instant::now();
-        let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
-        let b = buckets.entry(oin.to_string()).or_insert(Bucket {
-            tokens: l.burst,
-            last: now,
-            refusals: Throttle::default(),
-        });
-        b.tokens = (b.tokens + now.duration_since(b.last).as_secs_f64() * l.requests_per_second)
-            .min(l.burst);
-        b.last = now;
-        if b.tokens >= 1.0 {
-            b.tokens -= 1.0;
-            return Ok(());
-        }
-        Err(b.refusals.refuse(now))
-    }
-
-    /// The OIN of the call's client certificate, from the cache when the certificate was seen.
-    fn cert_oin<T>(&self, req: &Request<T>) -> Result<String, CallError> {
-        let certs = req.peer_certs();
-        let Some(leaf) = certs.as_ref().and_then(|c| c.first()) else {
-            return parties::cert_oin(req);
-        };
-        let mut cache = self.oins.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(oin) = cache.get(leaf.as_ref()) {
-            return Ok(oin.clone());
-        }
-        let oin = parties::cert_oin(req)?;
-        if cache.len() >= 10_000 {
-            cache.clear();
-        }
-        cache.insert(leaf.as_ref().to_vec(), oin.clone());
-        Ok(oin)
-    }
-
-    /// Identity, rate limit, party roles, grant: every peer call goes through here, allowed or
-    /// not, and is logged.
-    async fn authorize<T>(&self, req: &Request<T>, service: &str) -> Result<Parties, CallError> {
-        let refused = |cert_oin: String| Parties {
-            cert_oin,
-            from: "unknown".into(),
-            to: self.config.oin.clone(),
-            suwi: false,
-            transaction_id: "none".into(),
-        };
-        let cert_oin = match self.cert_oin(req) {
-            Ok(o) => o,
-            Err(e) => {
-                self.audit(
-                    &refused("unknown".into()),
-                    &format!("refused:{service}"),
-                    &e.to_string(),
-                    0,
-                )
-                .await;
-                return Err(e);
-            }
-        };
-        if let Err(report) = self.rate_limit(&cert_oin) {
-            if let Some(n) = report {
-                self.audit(
-                    &refused(cert_oin.clone()),
-                    &format!("refused:{service}"),
-                    "rate limit",
-                    n,
-                )
-                .await;
-            }
-            tracing::warn!(service, peer = %cert_oin, "peer call refused: rate limit");
-            return Err(CallError::RateLimited {
-                oin: cert_oin,
-                per_second: self.config.limits.requests_per_second,
-            });
-        }
-        let p = match parties::check_metadata(req.metadata(), cert_oin.clone(), &self.config.oin) {
-            Ok(p) => p,
-            Err(e) => {
-                self.audit(
-                    &refused(cert_oin),
-                    &format!("refused:{service}"),
-                    &e.to_string(),
-                    0,
-                )
-                .await;
-                tracing::warn!(service, error = %e, "peer call refused");
-                return Err(e);
-            }
-        };
-        if !self.config.allowed(&p.cert_oin, &p.from, service) {
-            self.audit(&p, &format!("refused:{service}"), "no grant", 0)
-                .await;
-            return Err(CallError::NoGrant {
-                via: p.cert_oin,
-                from: p.from,
-                service: service.to_string(),
-            });
-        }
-        // the SUWI claim stands only where this node's configuration says so
-        if p.suwi && !self.config.suwi_granted(&p.cert_oin, &p.from, service) {
-            self.audit(
-                &p,
-                &format!("refused:{service}"),
-                "x-vum-suwiparty claimed; not a SUWI party in this node's grants",
-                0,
-            )
-            .await;
-            tracing::warn!(service, peer = %p.cert_oin, "peer call refused: SUWI claim not configured");
-            return Err(CallError::SuwiNotGranted {
-                via: p.cert_oin,
-                from: p.from,
-            });
-        }
-        Ok(p)
-    }
-
     /// A detail request's id checked (see [`check_record_id`]); a refusal is audited.
     async fn refuse_bad_id(&self, p: &Parties, service: &str, id: &str) -> Result<(), CallError> {
         if let Err(e) = check_record_id(id) {
@@ -450,20 +186,46 @@ impl NodeState {
         Ok(())
     }
 
-    async fn select(
+    /// Admit a gRPC call from another organisation (see [`Guard::admit`]).
+    async fn authorize<T>(&self, req: &Request<T>, service: &str) -> Result<Parties, CallError> {
+        self.guard
+            .admit(
+                self,
+                &req.peer_certs(),
+                req.metadata(),
+                Dialect::Grpc,
+                service,
+            )
+            .await
+    }
+
+    /// As a source: answer a selection (VUM JSON of the `*-vraag`) for an admitted caller, and
+    /// remember what it returned to that caller for its detail requests. gRPC and REST alike.
+    pub(crate) async fn select_as_source(
         &self,
         kind: Kind,
         request_json: Value,
         p: &Parties,
-    ) -> Result<MatchesResponse, Status> {
+    ) -> Result<MatchesResponse, CallError> {
         let qkind = vum::query_kind(kind);
         let report = self.validator.validate_value(qkind, &request_json);
         if !report.is_valid() {
-            return Err(refuse_report("selection", &report));
+            let e = refuse_report("selection", &report);
+            self.audit(
+                p,
+                &format!("refused:{}", select_service(kind)),
+                &e.to_string(),
+                0,
+            )
+            .await;
+            return Err(e);
         }
         let selectie =
             vum::query::Selectie::from_request(kind.family(), &request_json).map_err(|e| {
-                bad_request(e.to_string(), vec![("/vraagObject".into(), e.to_string())])
+                CallError::Invalid {
+                    what: "selection",
+                    violations: vec![("/vraagObject".into(), e.to_string())],
+                }
             })?;
         let engine = &self.engines[&kind];
         engine
@@ -473,7 +235,7 @@ impl NodeState {
             .await
             .map_err(store_failed(&p.transaction_id))?;
         let engine = engine.read().await;
-        service::select(
+        let r = service::select(
             &self.store,
             &engine,
             kind,
@@ -483,25 +245,63 @@ impl NodeState {
             now_ms(),
         )
         .await
-        .map_err(|e| store_failed::<ServiceError>(&p.transaction_id)(e).into())
+        .map_err(store_failed::<ServiceError>(&p.transaction_id))?;
+        drop(engine);
+        let ids = match &r {
+            MatchesResponse::Werkzoekenden(r) => r
+                .matches
+                .iter()
+                .map(|m| m.id_werkzoekende.clone())
+                .collect(),
+            MatchesResponse::Vacatures(r) => {
+                r.matches.iter().map(|m| m.id_vacature.clone()).collect()
+            }
+        };
+        self.remember_served(p, kind, ids).await;
+        Ok(r)
     }
 
-    pub(crate) async fn channel(&self, endpoint: &str) -> Result<Channel, Status> {
-        if let Some(c) = self.channels.lock().await.get(endpoint) {
-            return Ok(c.clone());
-        }
-        let ep = Endpoint::from_shared(endpoint.to_string())
-            .map_err(|e| CallError::internal(format!("peer endpoint {endpoint}: {e}")))?
-            .tls_config(self.client_tls.clone().domain_name("localhost"))
-            .map_err(|e| CallError::internal(format!("peer endpoint {endpoint}: {e}")))?
-            .connect_timeout(Duration::from_millis(self.config.peer_deadline_ms))
-            .timeout(Duration::from_millis(self.config.peer_deadline_ms));
-        let ch = ep.connect_lazy();
-        self.channels
-            .lock()
+    /// As a source: a jobseeker's details for an admitted caller (the id checked, counted against
+    /// the selection that returned it, audited), with the LDR indication for SUWI parties only.
+    pub(crate) async fn werkzoekende_as_source(
+        &self,
+        id: &str,
+        p: &Parties,
+    ) -> Result<wz::Werkzoekende, CallError> {
+        let mut w: wz::Werkzoekende = self.detail_as_source(Kind::Werkzoekende, id, p).await?;
+        release(&mut w, p.suwi);
+        Ok(w)
+    }
+
+    /// As a source: a vacancy's details for an admitted caller.
+    pub(crate) async fn vacature_as_source(
+        &self,
+        id: &str,
+        p: &Parties,
+    ) -> Result<vac::Vacature, CallError> {
+        self.detail_as_source(Kind::Vacature, id, p).await
+    }
+
+    /// A detail document for a peer (audited), decoded from its stored protobuf encoding.
+    async fn detail_as_source<T: prost::Message + Default>(
+        &self,
+        kind: Kind,
+        id: &str,
+        p: &Parties,
+    ) -> Result<T, CallError> {
+        self.refuse_bad_id(p, get_service(kind), id).await?;
+        self.use_served(p, kind, id).await?;
+        let bytes = service::detail_pb(&self.store, kind, id, &p.caller(), now_ms())
             .await
-            .insert(endpoint.to_string(), ch.clone());
-        Ok(ch)
+            .map_err(store_failed(&p.transaction_id))?
+            .ok_or_else(|| CallError::NotShared {
+                kind: kind.name(),
+                id: id.to_string(),
+            })?;
+        T::decode(bytes.as_slice()).map_err(|e| {
+            CallError::internal(format!("stored {} {id} does not decode: {e}", kind.name()))
+                .in_transaction(&p.transaction_id)
+        })
     }
 
     /// The pseudonym an own user sees for a peer's record: it does not reveal the id.
@@ -524,14 +324,6 @@ impl NodeState {
         k
     }
 
-    /// The in-memory key of (kind, peer, record).
-    fn served_fast_key(&self, kind: Kind, peer_oin: &str, id: &str) -> u128 {
-        use std::hash::BuildHasher;
-        let half =
-            |b: &std::collections::hash_map::RandomState| b.hash_one((kind.name(), peer_oin, id));
-        (u128::from(half(&self.served_hash.0)) << 64) | u128::from(half(&self.served_hash.1))
-    }
-
     fn detail_since(&self) -> i64 {
         let l = &self.config.limits;
         now_ms() - i64::try_from(l.detail_window_s.saturating_mul(1000)).unwrap_or(i64::MAX)
@@ -546,10 +338,10 @@ impl NodeState {
         }
         let fast: Vec<u128> = ids
             .iter()
-            .map(|id| self.served_fast_key(kind, &p.cert_oin, id))
+            .map(|id| self.results.served_fast_key(kind, &p.cert_oin, id))
             .collect();
         let since = self.detail_since();
-        if let Ok(mut served) = self.served.lock() {
+        if let Ok(mut served) = self.results.served.lock() {
             served.remember(fast, now_ms(), since);
         }
         let ids = ids
@@ -563,7 +355,8 @@ impl NodeState {
                 }
             })
             .collect();
-        self.remember_result_set(&format!("served:{}", uuid::Uuid::now_v7()), kind, ids)
+        self.results
+            .remember(&format!("served:{}", uuid::Uuid::now_v7()), kind, ids)
             .await;
     }
 
@@ -571,15 +364,11 @@ impl NodeState {
     /// this peer. Refused (and audited) when no selection within the window did, or when that
     /// selection's details are used up.
     async fn use_served(&self, p: &Parties, kind: Kind, id: &str) -> Result<(), CallError> {
-        let service = if kind == Kind::Vacature {
-            "get-vacature"
-        } else {
-            "get-werkzoekende"
-        };
+        let service = get_service(kind);
         let l = &self.config.limits;
         let since = self.detail_since();
-        let fast = self.served_fast_key(kind, &p.cert_oin, id);
-        let in_memory = match self.served.lock() {
+        let fast = self.results.served_fast_key(kind, &p.cert_oin, id);
+        let in_memory = match self.results.served.lock() {
             Ok(mut served) => served.check(&fast, since, l.details_per_selection),
             Err(_) => ServedCheck::Unknown,
         };
@@ -587,7 +376,7 @@ impl NodeState {
             ServedCheck::Granted => return Ok(()),
             ServedCheck::Exhausted => DetailGrant::Exhausted(String::new()),
             ServedCheck::Unknown => {
-                self.result_sets_written().await;
+                self.results.written().await;
                 let key = self.served_key(kind, &p.cert_oin, id);
                 self.store
                     .use_detail_since(
@@ -622,54 +411,6 @@ impl NodeState {
         Err(refusal)
     }
 
-    /// Queue a federated result set for the store.
-    pub(crate) async fn remember_result_set(
-        &self,
-        vraag_id: &str,
-        kind: Kind,
-        ids: Vec<store::exchange::ResultId>,
-    ) {
-        let job = ResultJob::Remember {
-            vraag_id: vraag_id.to_string(),
-            kind,
-            ids,
-            at: now_ms(),
-        };
-        if self.results.send(job).await.is_err() {
-            tracing::error!(%vraag_id, "result-set writer gone");
-        }
-    }
-
-    /// Wait until every result set queued before now is in the store.
-    pub(crate) async fn result_sets_written(&self) {
-        let (done, wait) = tokio::sync::oneshot::channel();
-        if self.results.send(ResultJob::Barrier(done)).await.is_ok() {
-            let _ = wait.await;
-        }
-    }
-
-    /// Party metadata of a call this node makes to a peer, for its own organisation.
-    pub(crate) fn outgoing<T>(&self, msg: T, peer_oin: &str, tx_id: &str) -> (Request<T>, Parties) {
-        let mut r = Request::new(msg);
-        r.set_timeout(Duration::from_millis(self.config.peer_deadline_ms));
-        parties::attach(
-            &mut r,
-            &self.config.oin,
-            &self.config.oin,
-            peer_oin,
-            self.config.suwi,
-            tx_id,
-        );
-        let own = Parties {
-            cert_oin: self.config.oin.clone(),
-            from: self.config.oin.clone(),
-            to: peer_oin.to_string(),
-            suwi: self.config.suwi,
-            transaction_id: tx_id.to_string(),
-        };
-        (r, own)
-    }
-
     /// Pull a peer's vacancy feed from the cursor kept in the store into the mirror, a page per
     /// transaction. A pull killed at any point resumes from the last applied page.
     pub async fn sync_feed(
@@ -684,8 +425,8 @@ impl NodeState {
             .feed_cursor(&peer.oin)
             .await
             .map_err(store_failed(&tx_id))?;
-        let ch = self.channel(&peer.endpoint).await?;
-        let (r, own) = self.outgoing(
+        let ch = self.peers.channel(&peer.endpoint).await?;
+        let (r, own) = self.peers.outgoing(
             pb::FeedRequest {
                 cursor: from,
                 limit,
@@ -785,18 +526,36 @@ pub(crate) fn from_json<T: serde::de::DeserializeOwned>(v: Value) -> Result<T, C
         .map_err(|e| CallError::internal(format!("document does not fit its message: {e}")))
 }
 
-/// Release rules for a jobseeker's details going to a peer: the LDR indication only to SUWI
-/// parties; contact details only when the record says they may be shared.
+/// Release rules for a jobseeker's details going to a peer, as the standard defines them: the
+/// LDR indication only to SUWI parties. `indicatieBeschikbaarheidContactgegevens` says whether
+/// the profile holds contact details; it is not a release switch (contact consent is enforced
+/// when a record enters the node: translate and Push refuse contact details without it).
 pub fn release(w: &mut wz::Werkzoekende, suwi: bool) {
     if !suwi {
         w.indicatie_ldr_registratie = None;
     }
-    if w.indicatie_beschikbaarheid_contactgegevens != Some(1) {
-        w.emailadres.clear();
-        w.telefoonnummer.clear();
-        w.contactpersoon.clear();
-        w.webadres.clear();
+}
+
+/// The service name (grants, audit) of a kind's selection.
+pub(crate) fn select_service(kind: Kind) -> &'static str {
+    if kind == Kind::Vacature {
+        "select-vacatures"
+    } else {
+        "select-werkzoekenden"
     }
+}
+
+/// The service name (grants, audit) of a kind's detail.
+pub(crate) fn get_service(kind: Kind) -> &'static str {
+    if kind == Kind::Vacature {
+        "get-vacature"
+    } else {
+        "get-werkzoekende"
+    }
+}
+
+fn wrong_kind(p: &Parties) -> CallError {
+    CallError::internal("wrong response kind").in_transaction(&p.transaction_id)
 }
 
 /// The Peer gRPC service over the node's state.
@@ -804,29 +563,6 @@ pub fn release(w: &mut wz::Werkzoekende, suwi: bool) {
 pub struct PeerService(pub Arc<NodeState>);
 
 type FeedStream = Pin<Box<dyn tokio_stream::Stream<Item = Result<RawFeedEvent, Status>> + Send>>;
-
-impl PeerService {
-    /// A detail document for a peer (audited), decoded from its stored protobuf encoding.
-    async fn detail<T: prost::Message + Default>(
-        &self,
-        kind: Kind,
-        id: &str,
-        p: &Parties,
-    ) -> Result<T, CallError> {
-        self.0.use_served(p, kind, id).await?;
-        let bytes = service::detail_pb(&self.0.store, kind, id, &p.caller(), now_ms())
-            .await
-            .map_err(store_failed(&p.transaction_id))?
-            .ok_or_else(|| CallError::NotShared {
-                kind: kind.name(),
-                id: id.to_string(),
-            })?;
-        T::decode(bytes.as_slice()).map_err(|e| {
-            CallError::internal(format!("stored {} {id} does not decode: {e}", kind.name()))
-                .in_transaction(&p.transaction_id)
-        })
-    }
-}
 
 #[tonic::async_trait]
 impl Peer for PeerService {
@@ -852,21 +588,11 @@ impl Peer for PeerService {
         let p = self.0.authorize(&req, "select-werkzoekenden").await?;
         match self
             .0
-            .select(Kind::Werkzoekende, to_json(req.get_ref()), &p)
+            .select_as_source(Kind::Werkzoekende, to_json(req.get_ref()), &p)
             .await?
         {
-            MatchesResponse::Werkzoekenden(r) => {
-                let ids = r
-                    .matches
-                    .iter()
-                    .map(|m| m.id_werkzoekende.clone())
-                    .collect();
-                self.0.remember_served(&p, Kind::Werkzoekende, ids).await;
-                Ok(Response::new(r))
-            }
-            MatchesResponse::Vacatures(_) => Err(CallError::internal("wrong response kind")
-                .in_transaction(&p.transaction_id)
-                .into()),
+            MatchesResponse::Werkzoekenden(r) => Ok(Response::new(r)),
+            MatchesResponse::Vacatures(_) => Err(wrong_kind(&p).into()),
         }
     }
 
@@ -877,17 +603,11 @@ impl Peer for PeerService {
         let p = self.0.authorize(&req, "select-vacatures").await?;
         match self
             .0
-            .select(Kind::Vacature, to_json(req.get_ref()), &p)
+            .select_as_source(Kind::Vacature, to_json(req.get_ref()), &p)
             .await?
         {
-            MatchesResponse::Vacatures(r) => {
-                let ids = r.matches.iter().map(|m| m.id_vacature.clone()).collect();
-                self.0.remember_served(&p, Kind::Vacature, ids).await;
-                Ok(Response::new(r))
-            }
-            MatchesResponse::Werkzoekenden(_) => Err(CallError::internal("wrong response kind")
-                .in_transaction(&p.transaction_id)
-                .into()),
+            MatchesResponse::Vacatures(r) => Ok(Response::new(r)),
+            MatchesResponse::Werkzoekenden(_) => Err(wrong_kind(&p).into()),
         }
     }
 
@@ -896,14 +616,9 @@ impl Peer for PeerService {
         req: Request<pb::GetRequest>,
     ) -> Result<Response<wz::Werkzoekende>, Status> {
         let p = self.0.authorize(&req, "get-werkzoekende").await?;
-        self.0
-            .refuse_bad_id(&p, "get-werkzoekende", &req.get_ref().id)
-            .await?;
-        let mut w: wz::Werkzoekende = self
-            .detail(Kind::Werkzoekende, &req.get_ref().id, &p)
-            .await?;
-        release(&mut w, p.suwi);
-        Ok(Response::new(w))
+        Ok(Response::new(
+            self.0.werkzoekende_as_source(&req.get_ref().id, &p).await?,
+        ))
     }
 
     async fn get_vacature(
@@ -911,11 +626,8 @@ impl Peer for PeerService {
         req: Request<pb::GetRequest>,
     ) -> Result<Response<vac::Vacature>, Status> {
         let p = self.0.authorize(&req, "get-vacature").await?;
-        self.0
-            .refuse_bad_id(&p, "get-vacature", &req.get_ref().id)
-            .await?;
         Ok(Response::new(
-            self.detail(Kind::Vacature, &req.get_ref().id, &p).await?,
+            self.0.vacature_as_source(&req.get_ref().id, &p).await?,
         ))
     }
 
@@ -1013,51 +725,5 @@ impl tokio_stream::Stream for Pages {
                 std::task::Poll::Pending => return std::task::Poll::Pending,
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod served_tests {
-    use super::{Served, ServedCheck, MAX_SERVED};
-
-    fn key(i: usize) -> u128 {
-        i as u128
-    }
-
-    #[test]
-    fn details_are_counted_per_selection_within_the_window() {
-        let mut s = Served::default();
-        s.remember((0..5).map(key).collect(), 1_000, 0);
-        for _ in 0..3 {
-            assert!(matches!(s.check(&key(1), 0, 3), ServedCheck::Granted));
-        }
-        // the fourth detail of that selection is refused, whatever record it asks
-        assert!(matches!(s.check(&key(2), 0, 3), ServedCheck::Exhausted));
-        // a record never returned is not in memory (the store is asked)
-        assert!(matches!(s.check(&key(99), 0, 3), ServedCheck::Unknown));
-        // outside the window
-        assert!(matches!(s.check(&key(3), 2_000, 3), ServedCheck::Unknown));
-        // a newer selection of the same record counts on its own
-        s.remember(vec![key(2)], 3_000, 0);
-        assert!(matches!(s.check(&key(2), 0, 3), ServedCheck::Granted));
-    }
-
-    #[test]
-    fn memory_is_bounded_oldest_selections_first() {
-        let mut s = Served::default();
-        let per = 1000;
-        for set in 0..(MAX_SERVED / per + 5) {
-            s.remember(
-                (set * per..(set + 1) * per).map(key).collect(),
-                set as i64,
-                0,
-            );
-        }
-        assert!(s.len <= MAX_SERVED && s.keys.len() <= MAX_SERVED);
-        assert!(matches!(s.check(&key(0), 0, 10), ServedCheck::Unknown));
-        assert!(matches!(
-            s.check(&key(MAX_SERVED), 0, 10),
-            ServedCheck::Granted
-        ));
     }
 }

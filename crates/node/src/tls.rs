@@ -237,7 +237,39 @@ fn server_config(
         .with_client_cert_verifier(Arc::new(WatchedVerifier { inner, admit }))
         .with_single_cert(chain, key_der)
         .map_err(refused(cert))?;
-    cfg.alpn_protocols = vec![b"h2".to_vec()];
+    // h2 for gRPC and REST; http/1.1 for REST clients that speak only that (curl --http1.1,
+    // Python's requests)
+    cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(cfg)
+}
+
+/// A rustls client configuration for calls to REST peers: the node's certificate as the client
+/// certificate, servers verified against `ca` (the server name is the peer URL's host).
+pub fn client_config(cert: &Path, key: &Path, ca: &Path) -> Result<rustls::ClientConfig, TlsError> {
+    let pem = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| TlsError::Pem { path, source }
+    };
+    let refused = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| TlsError::Refused { path, source }
+    };
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    for c in CertificateDer::pem_slice_iter(&read(ca)?) {
+        roots.add(c.map_err(pem(ca))?).map_err(refused(ca))?;
+    }
+    let chain = CertificateDer::pem_slice_iter(&read(cert)?)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(pem(cert))?;
+    let key_der = PrivateKeyDer::from_pem_slice(&read(key)?).map_err(pem(key))?;
+    let mut cfg = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(TlsError::Protocol)?
+        .with_root_certificates(roots)
+        .with_client_auth_cert(chain, key_der)
+        .map_err(refused(cert))?;
+    cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(cfg)
 }
 

@@ -32,8 +32,27 @@ pub const SUWI: &str = "x-vum-suwiparty";
 pub const VERSION: &str = "x-vum-berichtversie";
 /// `X-Transaction-ID`: the call's transaction id, a canonical UUID.
 pub const TRANSACTION: &str = "x-transaction-id";
+/// `API-Version`: the interface version a REST call is written against (must be [`API_VERSIE`]).
+pub const API_VERSION: &str = "api-version";
 /// The message version this crate speaks.
 pub const BERICHT_VERSIE: &str = "3.0.0";
+/// The REST interface version this crate speaks (`API-Version`).
+pub const API_VERSIE: &str = "3.0.0";
+
+/// Which header set a call carries. gRPC metadata carries all six headers; the standard's REST
+/// contracts carry `API-Version` and no transaction id, and only the Bron contract carries
+/// `X-VUM-SUWIparty`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    /// matchgate's gRPC: from, via, to, SUWI, message version and `x-transaction-id`, all required
+    Grpc,
+    /// the Bron contract (VUM → source): from, via, to, SUWI, message version, `API-Version`;
+    /// `X-Transaction-ID` optional
+    Bron,
+    /// the Bemiddelaar contract (mediator → VUM): from, via, to, message version, `API-Version`;
+    /// no SUWI header; `X-Transaction-ID` optional
+    Bemiddelaar,
+}
 
 /// The longest header value read at all: an OIN is 20 digits, a transaction id 36 characters. A
 /// longer value is refused without being copied, echoed or logged.
@@ -87,14 +106,29 @@ pub enum HeaderProblem {
     /// `X-VUM-SUWIParty` is neither `true` nor `false` (the value as [`shown`]).
     #[error(": {0} is not true or false")]
     NotABoolean(String),
+    /// `API-Version` is not [`API_VERSIE`] (the value as [`shown`]).
+    #[error(": {0} is not supported; this node speaks API-Version {API_VERSIE}")]
+    ApiVersion(String),
     /// The transaction id is not a canonical UUID (the value as [`shown`]).
     #[error(": {0} is not a UUID in canonical form (8-4-4-4-12 hex digits, no braces)")]
     NotAUuid(String),
 }
 
 impl PartyHeaders {
-    /// Read the six party headers through `get` (a header's raw value by its lower-case name).
+    /// Read the six party headers of a gRPC call through `get` (a header's raw value by its
+    /// lower-case name).
     pub fn read<'a>(get: impl Fn(&str) -> Option<&'a [u8]>) -> Result<PartyHeaders, HeaderError> {
+        Self::read_as(Dialect::Grpc, get, String::new)
+    }
+
+    /// Read the party headers of `dialect` through `get`. Where the dialect makes the transaction
+    /// id optional and the call has none, `new_transaction` gives one; where it has no SUWI
+    /// header, `suwi` is false.
+    pub fn read_as<'a>(
+        dialect: Dialect,
+        get: impl Fn(&str) -> Option<&'a [u8]>,
+        new_transaction: impl FnOnce() -> String,
+    ) -> Result<PartyHeaders, HeaderError> {
         let text = |header: &'static str| -> Result<&'a str, HeaderError> {
             let fail = |problem| HeaderError { header, problem };
             let raw = get(header).ok_or_else(|| fail(HeaderProblem::Missing))?;
@@ -131,29 +165,48 @@ impl PartyHeaders {
                 problem: HeaderProblem::Version(shown(version)),
             });
         }
-        let suwi = match text(SUWI)? {
-            "true" => true,
-            "false" => false,
-            other => {
+        if dialect != Dialect::Grpc {
+            let api = text(API_VERSION)?;
+            if api != API_VERSIE {
                 return Err(HeaderError {
-                    header: SUWI,
-                    problem: HeaderProblem::NotABoolean(shown(other)),
-                })
+                    header: API_VERSION,
+                    problem: HeaderProblem::ApiVersion(shown(api)),
+                });
+            }
+        }
+        let suwi = if dialect == Dialect::Bemiddelaar {
+            false
+        } else {
+            // the contract types it boolean; Postman and curl users write it either case
+            match text(SUWI)? {
+                v if v.eq_ignore_ascii_case("true") => true,
+                v if v.eq_ignore_ascii_case("false") => false,
+                other => {
+                    return Err(HeaderError {
+                        header: SUWI,
+                        problem: HeaderProblem::NotABoolean(shown(other)),
+                    })
+                }
             }
         };
-        let transaction_id = text(TRANSACTION)?;
-        if !is_canonical_uuid(transaction_id) {
-            return Err(HeaderError {
-                header: TRANSACTION,
-                problem: HeaderProblem::NotAUuid(shown(transaction_id)),
-            });
-        }
+        let transaction_id = if dialect != Dialect::Grpc && get(TRANSACTION).is_none() {
+            new_transaction()
+        } else {
+            let t = text(TRANSACTION)?;
+            if !is_canonical_uuid(t) {
+                return Err(HeaderError {
+                    header: TRANSACTION,
+                    problem: HeaderProblem::NotAUuid(shown(t)),
+                });
+            }
+            t.to_string()
+        };
         Ok(PartyHeaders {
             from: oin(FROM)?,
             via,
             to,
             suwi,
-            transaction_id: transaction_id.to_string(),
+            transaction_id,
         })
     }
 }
@@ -205,6 +258,39 @@ mod tests {
         ] {
             assert!(!is_canonical_uuid(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn rest_dialects_read_api_version_and_make_the_transaction_optional() {
+        let mut h = vec![
+            (FROM, "00000001003214345000"),
+            (VIA, "00000001001234567000"),
+            (TO, "00000001001234567000"),
+            (VERSION, "3.0.0"),
+            (API_VERSION, "3.0.0"),
+        ];
+        let read = |d: Dialect, h: &[(&str, &'static str)]| {
+            let h = h.to_vec();
+            PartyHeaders::read_as(
+                d,
+                |n| h.iter().find(|(k, _)| *k == n).map(|(_, v)| v.as_bytes()),
+                || "generated".into(),
+            )
+        };
+        // the Bemiddelaar contract has no SUWI header and no transaction id
+        let p = read(Dialect::Bemiddelaar, &h).unwrap();
+        assert!(!p.suwi);
+        assert_eq!(p.transaction_id, "generated");
+        // the Bron contract requires X-VUM-SUWIparty
+        assert_eq!(read(Dialect::Bron, &h).unwrap_err().header, SUWI);
+        h.push((SUWI, "True"));
+        assert!(read(Dialect::Bron, &h).unwrap().suwi);
+        // gRPC requires the transaction id
+        assert_eq!(read(Dialect::Grpc, &h).unwrap_err().header, TRANSACTION);
+        // a wrong API-Version is named
+        h[4] = (API_VERSION, "2.0.0");
+        let e = read(Dialect::Bron, &h).unwrap_err();
+        assert_eq!(e.problem, HeaderProblem::ApiVersion("'2.0.0'".into()));
     }
 
     #[test]

@@ -56,6 +56,7 @@ pub fn config(
         peers,
         grants,
         peer_deadline_ms: 800,
+        rest: Default::default(),
         limits: Default::default(),
     }
 }
