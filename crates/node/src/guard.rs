@@ -207,9 +207,10 @@ impl Guard {
     }
 
     /// Admit an own system's call on the Bemiddelaar face. The TLS layer has admitted only the
-    /// configured own systems; here the contract's headers are checked: toParty and fromParty
-    /// this node's organisation (a node asks for its own organisation only), viaParty the
-    /// certificate's OIN where it carries one. Refusals are audited.
+    /// configured own systems; here the contract's headers are checked: toParty this node,
+    /// fromParty this node's organisation or the own system's own OIN (its certificate's: a
+    /// matchgate node standing in for the VUM-voorziening answers another node this way),
+    /// viaParty the certificate's OIN where it carries one. Refusals are audited.
     pub(crate) async fn admit_own(
         &self,
         st: &NodeState,
@@ -250,7 +251,7 @@ impl Guard {
             })
             .await);
         }
-        if h.from != *own {
+        if h.from != *own && cert_oin.as_deref() != Some(h.from.as_str()) {
             return Err(refuse(CallError::NotOwnOrganisation {
                 from: h.from,
                 own: own.clone(),

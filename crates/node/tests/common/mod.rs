@@ -14,6 +14,8 @@ pub const GEMEENTE: &str = "00000001001234567000";
 pub const UWV: &str = "00000001003214345000";
 pub const SW: &str = "00000003123456780000";
 pub const STRANGER: &str = "00000009999999999000";
+/// a stand-in VUM-voorziening (tests/rest.rs): the sources grant it selections and details too
+pub const VUM: &str = "00000004000000000001";
 
 pub fn shared(rel: &str) -> Value {
     let base = std::env::var("MATCHGATE_SHARED")
@@ -122,15 +124,24 @@ pub async fn federation(slow_peer: Option<std::net::SocketAddr>) -> Federation {
             ("uwv", UWV),
             ("sw", SW),
             ("stranger", STRANGER),
+            ("vum", VUM),
         ],
     )
     .unwrap();
-    let grant_gemeente = vec![Grant {
-        via: GEMEENTE.into(),
-        on_behalf_of: vec![GEMEENTE.into()],
-        services: vec!["*".into()],
-        suwi: false,
-    }];
+    let grant_gemeente = vec![
+        Grant {
+            via: GEMEENTE.into(),
+            on_behalf_of: vec![GEMEENTE.into()],
+            services: vec!["*".into()],
+            suwi: false,
+        },
+        Grant {
+            via: VUM.into(),
+            on_behalf_of: vec![VUM.into()],
+            services: vec!["select-werkzoekenden".into(), "get-werkzoekende".into()],
+            suwi: false,
+        },
+    ];
     let uwv = node::run::start(config(
         dir.path(),
         "uwv",
