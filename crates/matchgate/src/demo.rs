@@ -3,7 +3,10 @@
 //! (embedded in the binary) go through the real translate path into the stores; the gemeente then
 //! searches across the other two over mutual TLS, fetches a detail; UWV's node follows the
 //! gemeente's vacancy feed, the gemeente withdraws a vacancy by a streamed push, and UWV follows
-//! again from the cursor it kept. Nothing leaves the machine; everything is removed at the end.
+//! again from the cursor it kept. The SW-bedrijf is asked over the VUM standard's REST contract
+//! (its Bron face), the others over gRPC. Nothing leaves the machine; everything is removed at
+//! the end, unless `--dir` keeps it; `--keep` leaves the federation running until interrupted,
+//! with `DIR/demo.json` naming each node's URLs and certificates.
 use crate::node_cmd::DEFAULT_ORGS;
 use crate::store_cmd::{ingest_into, Db, IngestOptions};
 use anyhow::{anyhow, Context};
@@ -59,14 +62,41 @@ fn step(s: &str) {
     println!("\n== {s}");
 }
 
-pub fn run() -> anyhow::Result<ExitCode> {
-    run_inner()?;
+pub fn run(keep: bool, dir: Option<std::path::PathBuf>) -> anyhow::Result<ExitCode> {
+    run_inner(keep, dir)?;
     Ok(ExitCode::SUCCESS)
 }
 
-fn run_inner() -> anyhow::Result<()> {
-    let tmp = std::env::temp_dir().join(format!("matchgate-demo-{}", std::process::id()));
-    let _cleanup = Cleanup(tmp.clone());
+/// One node of a kept federation, as `demo.json` describes it (URLs with scheme, absolute paths).
+#[derive(serde::Serialize)]
+struct DemoNode {
+    name: String,
+    oin: String,
+    peer_url: String,
+    local_url: String,
+    bron_url: String,
+    bemiddelaar_url: String,
+    client_cert: String,
+    client_key: String,
+    ca: String,
+    local_client_cert: String,
+    local_client_key: String,
+    /// what a client of the local listener verifies the node's certificate with
+    local_ca: String,
+}
+
+fn run_inner(keep: bool, dir: Option<std::path::PathBuf>) -> anyhow::Result<()> {
+    let (tmp, _cleanup) = match dir {
+        Some(d) => {
+            std::fs::create_dir_all(&d).with_context(|| d.display().to_string())?;
+            let d = std::fs::canonicalize(&d).with_context(|| d.display().to_string())?;
+            (d, None)
+        }
+        None => {
+            let t = std::env::temp_dir().join(format!("matchgate-demo-{}", std::process::id()));
+            (t.clone(), Some(Cleanup(t)))
+        }
+    };
     let dir = tmp.as_path();
     for (rel, bytes) in FILES {
         let p = dir.join("data").join(rel);
@@ -152,17 +182,20 @@ fn run_inner() -> anyhow::Result<()> {
         let start = |c: NodeConfig, p: Option<tokio::net::TcpListener>, l: Option<tokio::net::TcpListener>| async move {
             anyhow::Ok(node::run::start_on(c, p.context("listener")?, l.context("listener")?).await?)
         };
-        let uwv = start(cfg("uwv", uwv_oin, vec![PeerConfig::new(gem_oin, "Gemeente", gem_url.clone())], gemeente_may(&["select-werkzoekenden", "get-werkzoekende"]), true), u_peer, u_local).await?;
-        let sw = start(cfg("sw-bedrijf", sw_oin, vec![], gemeente_may(&["select-werkzoekenden", "get-werkzoekende"]), true), s_peer, s_local).await?;
-        let peers = vec![
-            PeerConfig::new(uwv_oin, "UWV", uwv_url),
-            PeerConfig::new(sw_oin, "SW-bedrijf", sw_url),
-        ];
+        let sources_grant = ["select-werkzoekenden", "get-werkzoekende", "select-vacatures", "get-vacature"];
+        let uwv = start(cfg("uwv", uwv_oin, vec![PeerConfig::new(gem_oin, "Gemeente", gem_url.clone())], gemeente_may(&sources_grant), true), u_peer, u_local).await?;
+        let sw = start(cfg("sw-bedrijf", sw_oin, vec![], gemeente_may(&sources_grant), true), s_peer, s_local).await?;
+        // the SW-bedrijf is asked over the standard's REST contract (its Bron face, same port)
+        let base = node::config::RestConfig::default().base_path;
+        let mut sw_rest = PeerConfig::new(sw_oin, "SW-bedrijf", sw_url.replace("127.0.0.1", "localhost") + &base);
+        sw_rest.protocol = node::config::Protocol::VumBron;
+        let peers = vec![PeerConfig::new(uwv_oin, "UWV", uwv_url), sw_rest];
         let uwv_may_feed = vec![Grant { via: uwv_oin.into(), on_behalf_of: vec![uwv_oin.into()], services: vec!["vacancy-feed".into()], suwi: true }];
         let gemeente = start(cfg("gemeente", gem_oin, peers, uwv_may_feed, false), g_peer, g_local).await?;
         for (n, r) in [("gemeente", &gemeente), ("uwv", &uwv), ("sw-bedrijf", &sw)] {
-            println!("   {n:<11} peers on {}, own systems on {}", r.peer_addr, r.local_addr);
+            println!("   {n:<11} peers on {} (gRPC, and REST Bron at {base}), own systems on {} (gRPC, and REST Bemiddelaar at {base})", r.peer_addr, r.local_addr);
         }
+        println!("   the gemeente asks UWV over gRPC and the SW-bedrijf over REST (VUM-Bron contract)");
 
         step("the gemeente's mediator searches jobseekers within 200 km of 3511 (Utrecht), 16+ hours a week");
         let local = channel(&certs, gemeente.local_addr, "gemeente-local").await?;
@@ -225,10 +258,45 @@ fn run_inner() -> anyhow::Result<()> {
                 other => println!("   {n:<11} {other:?}"),
             }
         }
+        if keep {
+            let abs = |f: String| certs.join(f).display().to_string();
+            let nodes: Vec<DemoNode> = [("gemeente", gem_oin, &gemeente), ("uwv", uwv_oin, &uwv), ("sw-bedrijf", sw_oin, &sw)]
+                .into_iter()
+                .map(|(name, oin, r)| {
+                    let peer_url = format!("https://localhost:{}", r.peer_addr.port());
+                    let local_url = format!("https://localhost:{}", r.local_addr.port());
+                    DemoNode {
+                        name: name.into(),
+                        oin: oin.into(),
+                        bron_url: format!("{peer_url}{base}"),
+                        bemiddelaar_url: format!("{local_url}{base}"),
+                        peer_url,
+                        local_url,
+                        client_cert: abs(format!("{name}.pem")),
+                        client_key: abs(format!("{name}.key")),
+                        ca: abs("ca.pem".into()),
+                        local_client_cert: abs(format!("{name}-local.pem")),
+                        local_client_key: abs(format!("{name}-local.key")),
+                        local_ca: abs("ca.pem".into()),
+                    }
+                })
+                .collect();
+            let path = dir.join("demo.json");
+            std::fs::write(&path, serde_json::to_vec_pretty(&serde_json::json!({ "nodes": nodes }))?)
+                .with_context(|| path.display().to_string())?;
+            step(&format!("the federation keeps running; {} names every node's URLs and certificates (Ctrl-C stops it)", path.display()));
+            println!("   e.g. curl --cacert {ca} --cert {cert} --key {key} -H 'X-VUM-fromParty: {gem_oin}' -H 'X-VUM-toParty: {gem_oin}' -H 'X-VUM-viaParty: {gem_oin}' -H 'X-VUM-berichtVersie: 3.0.0' -H 'API-Version: 3.0.0' -H 'Content-Type: application/json' -d '{{\"vraagObject\": {{\"selectiegebied\": {{\"postcode\": \"3511AA\", \"afstand\": 50}}}}}}' {url}/werkzoekendeProfielen/matches",
+                ca = nodes[0].local_ca, cert = nodes[0].local_client_cert, key = nodes[0].local_client_key, url = nodes[0].bemiddelaar_url);
+            wait_for_stop().await;
+        }
         gemeente.stop().await;
         uwv.stop().await;
         sw.stop().await;
-        println!("\ndemo done; the federation is stopped and its files removed");
+        if _cleanup.is_some() {
+            println!("\ndemo done; the federation is stopped and its files removed");
+        } else {
+            println!("\ndemo done; the federation is stopped, its files are in {}", dir.display());
+        }
         anyhow::Ok(())
     })
 }
@@ -249,6 +317,22 @@ async fn channel(certs: &Path, addr: std::net::SocketAddr, who: &str) -> anyhow:
         .tls_config(tls)?
         .connect()
         .await?)
+}
+
+/// Until Ctrl-C or SIGTERM.
+async fn wait_for_stop() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
 }
 
 struct Cleanup(std::path::PathBuf);

@@ -107,7 +107,15 @@ enum Command {
         orgs: Vec<String>,
     },
     /// A local federation: three nodes on loopback, data ingested, a search across organisations.
-    Demo,
+    Demo {
+        /// Leave the federation running until interrupted (Ctrl-C), for curl, grpcurl or a test
+        #[arg(long)]
+        keep: bool,
+        /// Put the federation's files here and keep them, with DIR/demo.json naming every node's
+        /// URLs and certificates (default: a temporary directory, removed at the end)
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
     /// List every rule id the validator can report, with its severity.
     Rules,
 }
@@ -257,12 +265,12 @@ fn run(cli: Cli) -> (OnError, anyhow::Result<ExitCode>) {
             },
             node_cmd::certs(&out, &orgs),
         ),
-        Command::Demo => (
+        Command::Demo { keep, dir } => (
             OnError {
                 prefix: "matchgate demo",
                 code: 1,
             },
-            demo::run(),
+            demo::run(keep, dir),
         ),
         Command::Rules => {
             for fam in [vum::Family::Werkzoekenden, vum::Family::Vacatures] {
