@@ -335,9 +335,10 @@ impl From<CallError> for Status {
 /// A call's error as the REST contracts answer it: HTTP status, the `Error` body's `code` (at
 /// most 10 characters, the contract's `StringCode`) and `message`, and for 429 and 503 the
 /// seconds to put in `Retry-After`. The contracts list 200, 400, 401, 429, 500 and 503 only, so
-/// an unknown or withheld record is a 400, not a 404; refusals of identity, roles and grants
-/// are 401. Internal failures are logged here and reach the caller as a generic message with
-/// the transaction id, as over gRPC.
+/// a record the caller may not have (never selected for it, no longer shared, an unknown vumID)
+/// is a 401, as are refusals of identity, roles and grants; 400 is a malformed request. Internal
+/// failures are logged here and reach the caller as a generic message with the transaction id,
+/// as over gRPC.
 pub struct HttpError {
     /// the HTTP status
     pub status: u16,
@@ -384,10 +385,11 @@ impl From<CallError> for HttpError {
                     ..plain(400, "INVALID")
                 }
             }
+            // a record the caller may not have: not selected for it, no longer shared, or a
+            // vumID of no result set of its (the contracts have no 404)
             CallError::NotServed { .. } => plain(401, "NOT_SERVED"),
-            CallError::NotShared { .. } | CallError::UnknownVumId { .. } => {
-                plain(400, "UNKNOWN_ID")
-            }
+            CallError::NotShared { .. } => plain(401, "NOT_SHARED"),
+            CallError::UnknownVumId { .. } => plain(401, "UNKNOWN_ID"),
             CallError::UnknownPeer(_) => plain(400, "UNKNOWN"),
             CallError::DetailsUsedUp { .. } | CallError::ResultSetUsedUp { .. } => {
                 plain(429, "DETAIL_CAP")

@@ -158,17 +158,28 @@ impl LocalService {
     ) -> Result<(String, T), CallError> {
         let st = &self.0;
         let service = get_service(kind);
-        if !(vum_id.len() == 40
+        // the contract's VumID: at most 500 of A-Z a-z 0-9 _ . -; this node's are 40 hex digits
+        let safe = vum_id.len() <= 500
             && vum_id
                 .bytes()
-                .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
-        {
+                .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
+        if !safe || vum_id.is_empty() {
             return Err(CallError::BadField {
                 field: "vum_id".into(),
                 why: format!(
-                    "vum_id: {} is not a vumID of this node (40 lowercase hex digits)",
+                    "vum_id: {} is not a vumID (1 to 500 of A-Z a-z 0-9 _ . -)",
                     parties::shown(vum_id)
                 ),
+            });
+        }
+        let ours = vum_id.len() == 40
+            && vum_id
+                .bytes()
+                .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+        if !ours {
+            return Err(CallError::UnknownVumId {
+                vum_id: vum_id.to_string(),
+                kind: kind.name(),
             });
         }
         let tx_id = uuid::Uuid::now_v7().to_string();

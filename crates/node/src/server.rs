@@ -54,16 +54,25 @@ pub(crate) fn bounded(s: &str, max: usize) -> String {
     format!("{}…", &s[..end])
 }
 
-/// A record id as a peer names it in a detail request: the VUM ids this node holds are 32 hex
-/// digits (the keyed hash `matchgate ingest` and push give them). Anything else is refused with
-/// a field violation on `id` before it reaches the store or the audit log.
+/// A record id as a peer names it in a detail request: the contract's `SafeIDString` (at most
+/// 200 of `A-Z a-z 0-9 _ . -`). Anything else is refused with a field violation on `id` before
+/// it reaches the store or the audit log; a well-formed id that is not one this node hands out
+/// (32 hex digits, the keyed hash `matchgate ingest` and push give) cannot have been returned in
+/// a selection, and is answered as such.
 pub fn check_record_id(id: &str) -> Result<(), CallError> {
-    if vum::parties::is_record_id(id) {
+    let safe = id.len() <= 200
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
+    if safe && !id.is_empty() {
         return Ok(());
     }
     Err(CallError::BadField {
         field: "id".into(),
-        why: format!("id: {} is not a VUM id (32 hex digits)", parties::shown(id)),
+        why: format!(
+            "id: {} is not an id of the standard (1 to 200 of A-Z a-z 0-9 _ . -)",
+            parties::shown(id)
+        ),
     })
 }
 
@@ -366,6 +375,22 @@ impl NodeState {
     async fn use_served(&self, p: &Parties, kind: Kind, id: &str) -> Result<(), CallError> {
         let service = get_service(kind);
         let l = &self.config.limits;
+        if !vum::parties::is_record_id(id) {
+            let e = CallError::NotServed {
+                kind: kind.name(),
+                id: id.to_string(),
+                peer: p.cert_oin.clone(),
+                window_s: l.detail_window_s,
+            };
+            self.audit(
+                p,
+                &format!("refused:{service}"),
+                &format!("{id}: not selected for this party"),
+                0,
+            )
+            .await;
+            return Err(e);
+        }
         let since = self.detail_since();
         let fast = self.results.served_fast_key(kind, &p.cert_oin, id);
         let in_memory = match self.results.served.lock() {

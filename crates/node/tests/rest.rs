@@ -561,7 +561,8 @@ async fn rest_refuses_as_grpc_refuses_with_every_status_of_the_contract() {
         "SUWI claim",
     )
     .await;
-    // 400: an id no selection returned (the contracts have no 404), and one that is no id
+    // 401: an id no selection returned to this party (the contracts have no 404); 400: one that
+    // is no id of the standard
     expect(
         bron_headers(
             gemeente.get(format!("{base}/werkzoekendeProfielen/{}", "0".repeat(32))),
@@ -575,7 +576,7 @@ async fn rest_refuses_as_grpc_refuses_with_every_status_of_the_contract() {
     .await;
     expect(
         bron_headers(
-            gemeente.get(format!("{base}/werkzoekendeProfielen/not-an-id")),
+            gemeente.get(format!("{base}/werkzoekendeProfielen/not%20an%20id")),
             GEMEENTE,
             UWV,
             false,
