@@ -713,3 +713,96 @@ async fn rest_refuses_as_grpc_refuses_with_every_status_of_the_contract() {
     assert_ne!(r.peers[0].status, "ok");
     let _ = Kind::Werkzoekende;
 }
+
+/// The standard's test data through the Bemiddelaar face: all 1,000 official profiles in one
+/// source, asked over the Bron contract by a SUWI gemeente whose own system speaks to its node as
+/// it would to the VUM-voorziening (headers as a Postman collection writes them).
+#[tokio::test]
+async fn the_standards_profiles_through_the_bemiddelaar_face_key_for_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    node::pki::write_dev_pki(d, &[("gemeente", GEMEENTE), ("uwv", UWV)]).unwrap();
+    let grant = vec![node::config::Grant {
+        via: GEMEENTE.into(),
+        on_behalf_of: vec![GEMEENTE.into()],
+        services: vec!["*".into()],
+        suwi: true,
+    }];
+    let uwv = node::run::start(config(d, "uwv", UWV, vec![], grant, true))
+        .await
+        .unwrap();
+    let docs = shared("vum/testdata/werkzoekenden-1000.json");
+    let docs = docs.as_array().unwrap();
+    let rows: Vec<(String, Value)> = docs
+        .iter()
+        .map(|d| (d["idWerkzoekende"].as_str().unwrap().to_string(), d.clone()))
+        .collect();
+    uwv.state
+        .store
+        .upsert_batch(Kind::Werkzoekende, &rows, store::now_ms())
+        .await
+        .unwrap();
+    let mut bron = PeerConfig::new(
+        UWV,
+        "UWV (Bron)",
+        format!("https://localhost:{}/api/v3", uwv.peer_addr.port()),
+    );
+    bron.protocol = Protocol::VumBron;
+    let gemeente = node::run::start(config(d, "gemeente", GEMEENTE, vec![bron], vec![], true))
+        .await
+        .unwrap();
+    let own = client(d, Some("gemeente-local"), "ca.pem");
+    let base = format!("https://localhost:{}/api/v3", gemeente.local_addr.port());
+    let select = async |q: &Value| {
+        let (status, _, body) = json_of(
+            bemiddelaar_headers(
+                own.post(format!("{base}/werkzoekendeProfielen/matches")),
+                GEMEENTE,
+            )
+            .json(q)
+            .send()
+            .await
+            .unwrap(),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        body
+    };
+    // the whole country: more than 100 match, so 100 come back with the flag set
+    let all = select(&area("3511AA", 300)).await;
+    assert_eq!(all["matches"].as_array().unwrap().len(), 100);
+    assert_eq!(all["maximumAantalResultatenBereikt"], true);
+    // small areas: every match of each result set (at most 10 details a set), key for key
+    let by_id: std::collections::HashMap<&str, &Value> = docs
+        .iter()
+        .map(|d| (d["idWerkzoekende"].as_str().unwrap(), d))
+        .collect();
+    let mut checked = 0;
+    for doc in docs.iter().step_by(25) {
+        let pc = doc["mobiliteit"]["bemiddelingspostcode"].as_str().unwrap();
+        let r = select(&area(pc, 3)).await;
+        let matches = r["matches"].as_array().unwrap();
+        assert!(matches.len() < 100 && r["maximumAantalResultatenBereikt"] == false);
+        for m in matches.iter().take(10) {
+            let vum_id = m["vumID"].as_str().unwrap();
+            let (status, _, detail) = json_of(
+                bemiddelaar_headers(
+                    own.get(format!("{base}/werkzoekendeProfielen/{vum_id}")),
+                    GEMEENTE,
+                )
+                .send()
+                .await
+                .unwrap(),
+            )
+            .await;
+            assert_eq!(status, 200, "{detail}");
+            assert_eq!(detail["bronID"], UWV);
+            let w = &detail["werkzoekende"];
+            let loaded = by_id[w["idWerkzoekende"].as_str().unwrap()];
+            // no additions, no omissions (empty values aside); a SUWI party gets the LDR indication
+            assert_eq!(strip_empty(w.clone()), strip_empty(loaded.clone()));
+            checked += 1;
+        }
+    }
+    assert!(checked >= 40, "{checked} details checked");
+}
