@@ -471,6 +471,11 @@ mod tests {
             std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/node.example.toml");
         let c = super::NodeConfig::load(&p).unwrap();
         assert_eq!(c.oin, "00000001001234567000");
+        assert_eq!(c.rest.base_path, "/api/v3");
+        assert_eq!(
+            c.peers.iter().map(|p| p.protocol).collect::<Vec<_>>(),
+            [super::Protocol::Matchgate, super::Protocol::VumBron]
+        );
         assert!(c.allowed(
             "00000001003214345000",
             "00000001003214345000",
