@@ -1,0 +1,1 @@
+//! Report writers (see the helper).
