@@ -374,7 +374,7 @@ async fn main() {
             .serve_with_incoming(node::run::nodelay(echo_listener)),
     );
     if only.is_empty() || only == "detail" {
-        // interleaved one-second rounds (echo, gRPC, REST, ...), so that a noisy neighbour on this
+        // interleaved one-second rounds of echo, gRPC and REST, so that a noisy neighbour on this
         // VM hits every line
         let (echo_ch, node_ch) = (
             channel(d, echo_addr).await,
@@ -383,10 +383,16 @@ async fn main() {
         let bron = Bron::new(d, sources[0].peer_addr, &oin(0)).await;
         let (mut echos, mut nodes, mut rests) = (Vec::new(), Vec::new(), Vec::new());
         let (mut ratios, mut rest_echo, mut rest_grpc) = (Vec::new(), Vec::new(), Vec::new());
-        for _ in 0..(secs.round() as usize).max(3) {
-            let e = rate(echo_ch.clone(), ids.clone(), &oin(0), 1.0).await;
-            let n = rate(node_ch.clone(), ids.clone(), &oin(0), 1.0).await;
-            let r = rest_rate(bron.clone(), ids.clone(), 1.0).await;
+        for round in 0..(secs.round() as usize).max(3) {
+            // the order turns each round, so that no line always follows the same one
+            let (mut e, mut n, mut r) = (0.0, 0.0, 0.0);
+            for line in 0..3 {
+                match (round + line) % 3 {
+                    0 => e = rate(echo_ch.clone(), ids.clone(), &oin(0), 1.0).await,
+                    1 => n = rate(node_ch.clone(), ids.clone(), &oin(0), 1.0).await,
+                    _ => r = rest_rate(bron.clone(), ids.clone(), 1.0).await,
+                }
+            }
             echos.push(e);
             nodes.push(n);
             rests.push(r);
