@@ -1,13 +1,17 @@
 //! Exchange benchmarks on loopback over mutual TLS, each against a same-run baseline:
 //!   * detail requests/s: the node's GetWerkzoekende (identity, party checks, grant, store read,
 //!     release rules, audit append) vs a bare tonic+rustls server answering the same message from
-//!     memory on the same service definition;
-//!   * federated selection p50/p99 over 10 source nodes (100 official profiles each), and the
-//!     gateway's own hop: a federated selection over 1 peer vs calling that peer directly;
+//!     memory on the same service definition; and the same node's Bron REST detail
+//!     (`GET {base}/werkzoekendeProfielen/{id}`, HTTP/2 on the same listener) with the same ids and
+//!     concurrency, against its gRPC figure and the echo of the same rounds;
+//!   * federated selection p50/p99 over 10 source nodes (100 official profiles each), asked by
+//!     two gateways side by side, one with the sources as matchgate (gRPC) peers and one with the
+//!     same sources as VUM Bron (REST) peers; and the gateway's own hop: a federated selection over
+//!     1 peer vs calling that peer directly;
 //!   * vacancy feed: changes per second streamed to a consumer.
 //!
 //! Run: `cargo bench -p node --bench exchange`. Reported in BENCHMARKS.md.
-use node::config::{Grant, LocalConfig, NodeConfig, PeerConfig, TlsConfig};
+use node::config::{Grant, LocalConfig, NodeConfig, PeerConfig, Protocol, TlsConfig};
 use node::parties;
 use node::pb::{
     self,
@@ -187,6 +191,103 @@ async fn rate(ch: Channel, ids: Arc<Vec<String>>, to: &str, secs: f64) -> f64 {
     total as f64 / secs
 }
 
+/// A caller of a node's Bron REST face with the gemeente's certificate: one reqwest client, so
+/// one connection (ALPN picks h2), as the gRPC load generator's one channel.
+#[derive(Clone)]
+struct Bron {
+    http: reqwest::Client,
+    /// the contract's base URL, `https://localhost:{port}/api/v3`
+    base: String,
+    /// the answering node's OIN: toParty, and viaParty (VUM → Bron: the answering processor)
+    to: String,
+}
+
+impl Bron {
+    async fn new(d: &Path, addr: std::net::SocketAddr, to: &str) -> Bron {
+        let tls = node::tls::client_config(
+            &d.join("gemeente.pem"),
+            &d.join("gemeente.key"),
+            &d.join("ca.pem"),
+        )
+        .unwrap();
+        let b = Bron {
+            http: reqwest::Client::builder()
+                .use_preconfigured_tls(tls)
+                .build()
+                .unwrap(),
+            base: format!("https://localhost:{}/api/v3", addr.port()),
+            to: to.into(),
+        };
+        // open the connection before the workers start, and check it is HTTP/2
+        let r = b
+            .call(reqwest::Method::GET, "/openapi.json")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.version(), reqwest::Version::HTTP_2);
+        b
+    }
+
+    /// A request with the Bron contract's headers.
+    fn call(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.http
+            .request(method, format!("{}{path}", self.base))
+            .header("X-VUM-fromParty", GEMEENTE)
+            .header("X-VUM-toParty", &self.to)
+            .header("X-VUM-viaParty", &self.to)
+            .header("X-VUM-SUWIparty", "true")
+            .header("X-VUM-berichtVersie", vum::parties::BERICHT_VERSIE)
+            .header("API-Version", vum::parties::API_VERSIE)
+            .header("X-Transaction-ID", uuid::Uuid::now_v7().to_string())
+    }
+
+    /// One detail: the answer's body read whole (not decoded: the gRPC client's protobuf decode
+    /// is some 2.5 µs, a JSON decode several times that, and the load generator shares the cores).
+    async fn detail(&self, id: &str) {
+        let r = self
+            .call(
+                reqwest::Method::GET,
+                &format!("/werkzoekendeProfielen/{id}"),
+            )
+            .send()
+            .await
+            .expect("REST detail");
+        let status = r.status();
+        let body = r.bytes().await.expect("REST detail body");
+        assert!(
+            status == 200 && !body.is_empty(),
+            "REST detail: {status} {}",
+            String::from_utf8_lossy(&body)
+        );
+    }
+}
+
+/// Details per second over the Bron REST face: as [`rate`], the same 32 workers walking the same
+/// ids, sharing one client.
+async fn rest_rate(b: Bron, ids: Arc<Vec<String>>, secs: f64) -> f64 {
+    let deadline = Instant::now() + Duration::from_secs_f64(secs);
+    let tasks: Vec<_> = (0..32)
+        .map(|w| {
+            let (b, ids) = (b.clone(), ids.clone());
+            tokio::spawn(async move {
+                let mut n = 0u64;
+                let mut i = w * 31;
+                while Instant::now() < deadline {
+                    i = (i + 7) % ids.len();
+                    b.detail(&ids[i]).await;
+                    n += 1;
+                }
+                n
+            })
+        })
+        .collect();
+    let mut total = 0;
+    for t in tasks {
+        total += t.await.unwrap();
+    }
+    total as f64 / secs
+}
+
 fn pct(v: &mut [f64], p: f64) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     v[((v.len() as f64 - 1.0) * p).round() as usize]
@@ -273,32 +374,73 @@ async fn main() {
             .serve_with_incoming(node::run::nodelay(echo_listener)),
     );
     if only.is_empty() || only == "detail" {
-        // interleaved one-second rounds, so that a noisy neighbour on this VM hits both lines
+        // interleaved one-second rounds of echo, gRPC and REST, so that a noisy neighbour on this
+        // VM hits every line
         let (echo_ch, node_ch) = (
             channel(d, echo_addr).await,
             channel(d, sources[0].peer_addr).await,
         );
-        let (mut echos, mut nodes, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
-        for _ in 0..(secs.round() as usize).max(3) {
-            let e = rate(echo_ch.clone(), ids.clone(), &oin(0), 1.0).await;
-            let n = rate(node_ch.clone(), ids.clone(), &oin(0), 1.0).await;
+        let bron = Bron::new(d, sources[0].peer_addr, &oin(0)).await;
+        let (mut echos, mut nodes, mut rests) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut ratios, mut rest_echo, mut rest_grpc) = (Vec::new(), Vec::new(), Vec::new());
+        for round in 0..(secs.round() as usize).max(3) {
+            // the order turns each round, so that no line always follows the same one
+            let (mut e, mut n, mut r) = (0.0, 0.0, 0.0);
+            for line in 0..3 {
+                match (round + line) % 3 {
+                    0 => e = rate(echo_ch.clone(), ids.clone(), &oin(0), 1.0).await,
+                    1 => n = rate(node_ch.clone(), ids.clone(), &oin(0), 1.0).await,
+                    _ => r = rest_rate(bron.clone(), ids.clone(), 1.0).await,
+                }
+            }
             echos.push(e);
             nodes.push(n);
+            rests.push(r);
             ratios.push(n / e);
+            rest_echo.push(r / e);
+            rest_grpc.push(r / n);
         }
-        let (echo, real) = (pct(&mut echos, 0.5), pct(&mut nodes, 0.5));
+        let rounds: Vec<String> = (0..echos.len())
+            .map(|i| format!("{:.0}/{:.0}/{:.0}", echos[i], nodes[i], rests[i]))
+            .collect();
+        println!("detail  rounds echo/gRPC/REST req/s: {}", rounds.join(", "));
+        let (echo, real, rest) = (
+            pct(&mut echos, 0.5),
+            pct(&mut nodes, 0.5),
+            pct(&mut rests, 0.5),
+        );
+        let spread = |v: &mut Vec<f64>| {
+            format!(
+                "min {:.2} median {:.2} max {:.2}",
+                pct(v, 0.0),
+                pct(v, 0.5),
+                pct(v, 1.0)
+            )
+        };
         println!(
-            "detail  {} rounds; ratio per round min {:.2} median {:.2} max {:.2}",
+            "detail  {} rounds; ratio node / echo per round {}",
             ratios.len(),
-            pct(&mut ratios, 0.0),
-            pct(&mut ratios, 0.5),
-            pct(&mut ratios, 1.0)
+            spread(&mut ratios)
+        );
+        println!(
+            "detail  {} rounds; ratio REST / gRPC per round {}",
+            rest_grpc.len(),
+            spread(&mut rest_grpc)
         );
         println!("detail  bare tonic+rustls echo        {echo:>9.0} req/s  (median round)");
         println!("detail  node GetWerkzoekende          {real:>9.0} req/s  (median round; authz, store read, release rules, audit append per request)");
+        println!("detail  node REST Bron detail         {rest:>9.0} req/s  (median round; the same node, ids and concurrency, HTTP/2, JSON body)");
         println!(
             "detail  ratio node / echo             {:.2}  (median of the per-round ratios; target >= 0.5)",
             pct(&mut ratios, 0.5)
+        );
+        println!(
+            "detail  ratio REST / echo             {:.2}  (median of the per-round ratios)",
+            pct(&mut rest_echo, 0.5)
+        );
+        println!(
+            "detail  ratio REST / gRPC             {:.2}  (median of the per-round ratios; target >= 0.8)",
+            pct(&mut rest_grpc, 0.5)
         );
     }
     if only == "detail" {
@@ -321,7 +463,25 @@ async fn main() {
         let gemeente = node::run::start(cfg(d, "gemeente", GEMEENTE, peers.clone()))
             .await
             .unwrap();
+        // the same sources as VUM Bron peers: the Bron REST face on their peer listeners
+        let rest_peers: Vec<PeerConfig> = sources
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                let mut p = PeerConfig::new(
+                    &oin(i),
+                    &format!("bron{i}"),
+                    format!("https://localhost:{}/api/v3", s.peer_addr.port()),
+                );
+                p.protocol = Protocol::VumBron;
+                p
+            })
+            .collect();
+        let mut rest_cfg = cfg(d, "gemeente", GEMEENTE, rest_peers);
+        rest_cfg.database = format!("sqlite://{}", d.join("gemeente-rest.db").display());
+        let gemeente_rest = node::run::start(rest_cfg).await.unwrap();
         let mut local = LocalClient::new(channel(d, gemeente.local_addr).await);
+        let mut local_rest = LocalClient::new(channel(d, gemeente_rest.local_addr).await);
         let q = |pc: &str, km: i64| -> wz::WerkzoekendeProfielMatchesRequest {
             serde_json::from_value(
             serde_json::json!({"vraagObject": {"selectiegebied": {"postcode": pc, "afstand": km}}}),
@@ -330,26 +490,40 @@ async fn main() {
         };
         let pcs = ["3511AA", "1012AB", "3011AB", "9711AA", "5611AA", "6811AA"];
         for i in 0..20 {
-            local
-                .federated_select_werkzoekenden(q(pcs[i % 6], 100))
-                .await
-                .unwrap();
+            for l in [&mut local, &mut local_rest] {
+                l.federated_select_werkzoekenden(q(pcs[i % 6], 100))
+                    .await
+                    .unwrap();
+            }
         }
-        let mut lat = Vec::new();
-        let mut matches = 0;
+        // the same 300 queries to both gateways, interleaved (gRPC, REST, gRPC, ...)
+        let (mut lat, mut lat_rest) = (Vec::new(), Vec::new());
+        let (mut matches, mut matches_rest) = (0, 0);
         for i in 0..300 {
-            let t = Instant::now();
-            let r = local
-                .federated_select_werkzoekenden(q(pcs[i % 6], [25, 50, 100, 200][i % 4]))
-                .await
-                .unwrap()
-                .into_inner();
-            lat.push(t.elapsed().as_secs_f64() * 1e3);
-            assert!(r.peers.iter().all(|p| p.status == "ok"));
-            matches += r.response.unwrap().matches.len();
+            let query = q(pcs[i % 6], [25, 50, 100, 200][i % 4]);
+            for (l, times, n) in [
+                (&mut local, &mut lat, &mut matches),
+                (&mut local_rest, &mut lat_rest, &mut matches_rest),
+            ] {
+                let t = Instant::now();
+                let r = l
+                    .federated_select_werkzoekenden(query.clone())
+                    .await
+                    .unwrap()
+                    .into_inner();
+                times.push(t.elapsed().as_secs_f64() * 1e3);
+                assert!(
+                    r.peers.iter().all(|p| p.status == "ok"),
+                    "{:?}",
+                    r.peers.iter().map(|p| &p.status).collect::<Vec<_>>()
+                );
+                *n += r.response.unwrap().matches.len();
+            }
         }
         let (p50, p99) = (pct(&mut lat, 0.5), pct(&mut lat, 0.99));
         println!("federated  10 nodes                   p50 {p50:>6.2} ms  p99 {p99:>6.2} ms  (mean {:.0} matches; target p99 < 100 ms)", matches as f64 / 300.0);
+        let (p50, p99) = (pct(&mut lat_rest, 0.5), pct(&mut lat_rest, 0.99));
+        println!("federated  10 REST (VUM Bron) sources p50 {p50:>6.2} ms  p99 {p99:>6.2} ms  (mean {:.0} matches; target p99 < 100 ms)", matches_rest as f64 / 300.0);
 
         // ---- the gateway's own hop: federated over 1 peer vs that peer directly
         let one = node::run::start(cfg(d, "gemeente", GEMEENTE, peers[..1].to_vec()))
