@@ -119,10 +119,11 @@ impl Report {
     /// Whether the run passes: no failure or error outside the expected-failures file, and no
     /// listed failure that passed (the file drifted).
     pub fn passed(&self) -> bool {
-        self.results.iter().all(|r| match (r.outcome, r.expected_failure) {
-            (Outcome::Fail | Outcome::Error, false) => false,
-            (Outcome::Pass, true) => false,
-            _ => true,
+        self.results.iter().all(|r| {
+            !matches!(
+                (r.outcome, r.expected_failure),
+                (Outcome::Fail | Outcome::Error, false) | (Outcome::Pass, true)
+            )
         })
     }
 }
