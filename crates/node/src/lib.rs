@@ -20,6 +20,7 @@ pub mod pb {
 pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("node_descriptor");
 pub mod config;
 pub mod error;
+pub mod faults;
 pub mod feed;
 pub(crate) mod guard;
 pub mod local;

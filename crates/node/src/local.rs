@@ -184,9 +184,14 @@ impl LocalService {
         }
         let tx_id = uuid::Uuid::now_v7().to_string();
         st.results.written().await;
+        let cap = if st.faults.has(crate::faults::Fault::NoDetailCap) {
+            i64::MAX
+        } else {
+            MAX_DETAILS_PER_RESULT_SET
+        };
         let grant = st
             .store
-            .use_detail(vum_id, kind, MAX_DETAILS_PER_RESULT_SET)
+            .use_detail(vum_id, kind, cap)
             .await
             .map_err(store_failed(&tx_id))?;
         let r = match grant {

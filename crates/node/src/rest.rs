@@ -369,7 +369,15 @@ async fn select(c: Ctx, kind: Kind, parts: Parts, body: Bytes) -> Response<Body>
     };
     let answer = match c.face {
         Face::Bron => match c.st.select_as_source(kind, query, &p).await {
-            Ok(MatchesResponse::Werkzoekenden(r)) => Ok(crate::server::to_json(&r)),
+            Ok(MatchesResponse::Werkzoekenden(r)) => {
+                let mut v = crate::server::to_json(&r);
+                if c.st.faults.has(crate::faults::Fault::PersonalFieldInMatch) {
+                    for m in v["matches"].as_array_mut().into_iter().flatten() {
+                        m["emailadres"] = serde_json::json!(["iemand@example.org"]);
+                    }
+                }
+                Ok(v)
+            }
             Ok(MatchesResponse::Vacatures(r)) => Ok(crate::server::to_json(&r)),
             Err(e) => Err(e),
         },

@@ -4,6 +4,7 @@ use crate::config::{NodeConfig, PeerConfig};
 use crate::error::{store_failed, CallError, NodeError};
 use crate::feed::server::peer_server::Peer;
 use crate::feed::RawFeedEvent;
+use crate::faults::Fault;
 use crate::guard::Guard;
 use crate::parties::{self, Parties};
 use crate::pb::{self, peer_client::PeerClient};
@@ -96,6 +97,8 @@ pub struct NodeState {
     pub(crate) results: ResultSets,
     /// one feed pull at a time per node (the cursor moves in order)
     feed_lock: Mutex<()>,
+    /// faults injected for the conformance suite's tests (none unless a `faults` build injects)
+    pub faults: crate::faults::Faults,
 }
 
 /// A refusal of a request that fails the standard: every finding as a field violation.
@@ -143,6 +146,7 @@ impl NodeState {
             id_key: vum::ids::IdKey::new(&secret),
             guard: Guard::default(),
             feed_lock: Mutex::new(()),
+            faults: Default::default(),
         }))
     }
 
@@ -216,6 +220,10 @@ impl NodeState {
         request_json: Value,
         p: &Parties,
     ) -> Result<MatchesResponse, CallError> {
+        let mut request_json = request_json;
+        if self.faults.has(Fault::NoDistanceFilter) {
+            request_json["vraagObject"]["selectiegebied"]["afstand"] = 1000.into();
+        }
         let qkind = vum::query_kind(kind);
         let report = self.validator.validate_value(qkind, &request_json);
         if !report.is_valid() {
@@ -256,6 +264,17 @@ impl NodeState {
         .await
         .map_err(store_failed::<ServiceError>(&p.transaction_id))?;
         drop(engine);
+        let mut r = r;
+        if let MatchesResponse::Werkzoekenden(w) = &mut r {
+            if self.faults.has(Fault::Results101) && w.matches.len() >= 100 {
+                let again = w.matches[0].clone();
+                w.matches.push(again);
+            }
+            if self.faults.has(Fault::FixedOrder) {
+                w.matches
+                    .sort_by(|a, b| a.id_werkzoekende.cmp(&b.id_werkzoekende));
+            }
+        }
         let ids = match &r {
             MatchesResponse::Werkzoekenden(r) => r
                 .matches
@@ -278,7 +297,7 @@ impl NodeState {
         p: &Parties,
     ) -> Result<wz::Werkzoekende, CallError> {
         let mut w: wz::Werkzoekende = self.detail_as_source(Kind::Werkzoekende, id, p).await?;
-        release(&mut w, p.suwi);
+        release(&mut w, p.suwi || self.faults.has(Fault::LdrToNonSuwi));
         Ok(w)
     }
 
