@@ -435,8 +435,9 @@ fn junit_case(x: &mut String, t: &TestResult) {
         Class::Skip | Class::Omit => {
             let _ = writeln!(
                 x,
-                ">\n      <skipped message=\"{}: {}\"/>\n    </testcase>",
+                ">\n      <skipped message=\"{}{}{}\"/>\n    </testcase>",
                 outcome_name(t.outcome),
+                if t.message.is_empty() { "" } else { ": " },
                 xml(&t.message, true)
             );
         }
