@@ -166,7 +166,7 @@ pub fn entry(id: &str) -> Option<&'static Entry> {
 }
 
 /// `docs/conformance.md`: the catalogue and the fault table, for people.
-pub fn docs(faults: &[(&str, &str, &str)]) -> String {
+pub fn docs() -> String {
     let mut s = String::from(
         "# The conformance catalogue\n\n\
          Generated from `crates/conformance/src/catalogue.rs` (a test fails when this page is stale;\n\
@@ -202,7 +202,7 @@ pub fn docs(faults: &[(&str, &str, &str)]) -> String {
          (`node::faults`) and runs the suite against them: each fault must make the test that names it\n\
          fail, and the clean node must pass every MUST.\n\n| fault | what the node does wrong | caught by |\n|---|---|---|\n",
     );
-    for (fault, what, by) in faults {
+    for (_, fault, what, by) in node::faults::Fault::ALL {
         s.push_str(&format!("| `{fault}` | {what} | `{by}` |\n"));
     }
     s
@@ -211,6 +211,26 @@ pub fn docs(faults: &[(&str, &str, &str)]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_committed_docs_are_current() {
+        let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/conformance.md");
+        let want = docs();
+        if std::fs::read_to_string(&p).ok().as_deref() != Some(want.as_str()) {
+            std::fs::write(&p, &want).unwrap();
+            panic!(
+                "{} was stale and has been rewritten: commit it",
+                p.display()
+            );
+        }
+    }
+
+    #[test]
+    fn every_fault_names_a_test_of_the_catalogue() {
+        for (_, name, _, by) in node::faults::Fault::ALL {
+            assert!(entry(by).is_some(), "{name}: {by}");
+        }
+    }
 
     #[test]
     fn ids_are_unique_and_well_formed() {

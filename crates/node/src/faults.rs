@@ -21,7 +21,7 @@ pub enum Fault {
     ViaNotChecked,
     /// take a SUWI claim on the caller's word
     SuwiClaimTrusted,
-    /// on the Bemiddelaar face, no cap on details per result set
+    /// no cap on details: per result set (Bemiddelaar face) and per selection (as a source)
     NoDetailCap,
     /// as a source, answer in a fixed order (sorted by id)
     FixedOrder,
@@ -30,14 +30,54 @@ pub enum Fault {
 impl Fault {
     /// Every fault, with the test that must catch it and what the node then does wrong.
     pub const ALL: &'static [(Fault, &'static str, &'static str, &'static str)] = &[
-        (Fault::NoDistanceFilter, "no-distance-filter", "selects as if afstand were 1,000 km", "VUM-SEL-001"),
-        (Fault::Results101, "results-101", "answers 101 matches past the cap", "VUM-SEL-009"),
-        (Fault::PersonalFieldInMatch, "personal-field-in-match", "puts the e-mail address in Bron match profiles", "VUM-SEL-012"),
-        (Fault::LdrToNonSuwi, "ldr-to-non-suwi", "gives the LDR indication to a non-SUWI party", "VUM-DET-003"),
-        (Fault::ViaNotChecked, "via-not-checked", "accepts any viaParty", "VUM-PTY-004"),
-        (Fault::SuwiClaimTrusted, "suwi-claim-trusted", "takes X-VUM-SUWIparty on the caller's word", "VUM-PTY-006"),
-        (Fault::NoDetailCap, "no-detail-cap", "no cap of 10 details per result set (Bemiddelaar face)", "VUM-DET-004"),
-        (Fault::FixedOrder, "fixed-order", "answers selections sorted by id", "VUM-SEL-010"),
+        (
+            Fault::NoDistanceFilter,
+            "no-distance-filter",
+            "selects as if afstand were 1,000 km",
+            "VUM-SEL-001",
+        ),
+        (
+            Fault::Results101,
+            "results-101",
+            "answers 101 matches past the cap",
+            "VUM-SEL-009",
+        ),
+        (
+            Fault::PersonalFieldInMatch,
+            "personal-field-in-match",
+            "puts the e-mail address in Bron match profiles",
+            "VUM-SEL-012",
+        ),
+        (
+            Fault::LdrToNonSuwi,
+            "ldr-to-non-suwi",
+            "gives the LDR indication to a non-SUWI party",
+            "VUM-DET-003",
+        ),
+        (
+            Fault::ViaNotChecked,
+            "via-not-checked",
+            "accepts any viaParty",
+            "VUM-PTY-004",
+        ),
+        (
+            Fault::SuwiClaimTrusted,
+            "suwi-claim-trusted",
+            "takes X-VUM-SUWIparty on the caller's word",
+            "VUM-PTY-006",
+        ),
+        (
+            Fault::NoDetailCap,
+            "no-detail-cap",
+            "no cap of 10 details per result set (Bemiddelaar face) or per selection (as a source)",
+            "VUM-DET-004",
+        ),
+        (
+            Fault::FixedOrder,
+            "fixed-order",
+            "answers selections sorted by id",
+            "VUM-SEL-010",
+        ),
     ];
 
     fn bit(self) -> u32 {

@@ -2,9 +2,9 @@
 //! is in `local.rs`.
 use crate::config::{NodeConfig, PeerConfig};
 use crate::error::{store_failed, CallError, NodeError};
+use crate::faults::Fault;
 use crate::feed::server::peer_server::Peer;
 use crate::feed::RawFeedEvent;
-use crate::faults::Fault;
 use crate::guard::Guard;
 use crate::parties::{self, Parties};
 use crate::pb::{self, peer_client::PeerClient};
@@ -352,6 +352,15 @@ impl NodeState {
         k
     }
 
+    /// Details a peer may ask per selection (none: the `NoDetailCap` fault).
+    fn details_cap(&self) -> i64 {
+        if self.faults.has(Fault::NoDetailCap) {
+            i64::MAX
+        } else {
+            self.config.limits.details_per_selection
+        }
+    }
+
     fn detail_since(&self) -> i64 {
         let l = &self.config.limits;
         now_ms() - i64::try_from(l.detail_window_s.saturating_mul(1000)).unwrap_or(i64::MAX)
@@ -413,7 +422,7 @@ impl NodeState {
         let since = self.detail_since();
         let fast = self.results.served_fast_key(kind, &p.cert_oin, id);
         let in_memory = match self.results.served.lock() {
-            Ok(mut served) => served.check(&fast, since, l.details_per_selection),
+            Ok(mut served) => served.check(&fast, since, self.details_cap()),
             Err(_) => ServedCheck::Unknown,
         };
         let grant = match in_memory {
@@ -426,7 +435,7 @@ impl NodeState {
                     .use_detail_since(
                         &format!("s{}", hex::encode(key)),
                         kind,
-                        l.details_per_selection,
+                        self.details_cap(),
                         since,
                     )
                     .await
