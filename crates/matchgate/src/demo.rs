@@ -106,7 +106,10 @@ fn run_inner(keep: bool, dir: Option<std::path::PathBuf>) -> anyhow::Result<()> 
     }
     step("a development PKI: one CA, a certificate per organisation with its OIN in subject serialNumber");
     let certs = dir.join("certs");
-    node::pki::write_dev_pki(&certs, &DEFAULT_ORGS).map_err(|e| anyhow!("{e}"))?;
+    // and a certificate of the same CA whose OIN no node knows, for negative tests
+    let mut orgs = DEFAULT_ORGS.to_vec();
+    orgs.push(("stranger", "00000009999999999000"));
+    node::pki::write_dev_pki(&certs, &orgs).map_err(|e| anyhow!("{e}"))?;
     for (name, oin) in DEFAULT_ORGS {
         println!("   {name:<11} OIN {oin}");
         std::fs::write(
@@ -282,7 +285,16 @@ fn run_inner(keep: bool, dir: Option<std::path::PathBuf>) -> anyhow::Result<()> 
                 })
                 .collect();
             let path = dir.join("demo.json");
-            std::fs::write(&path, serde_json::to_vec_pretty(&serde_json::json!({ "nodes": nodes }))?)
+            // credentials for negative tests: the gemeente's OIN in an expired certificate and in
+            // one from a foreign CA, and a certificate of the demo's CA no node knows
+            let negative = serde_json::json!({
+                "expired_cert": abs("expired.pem".into()), "expired_key": abs("expired.key".into()),
+                "foreign_cert": abs("foreign.pem".into()), "foreign_key": abs("foreign.key".into()),
+                "foreign_ca": abs("foreign-ca.pem".into()),
+                "stranger_cert": abs("stranger.pem".into()), "stranger_key": abs("stranger.key".into()),
+                "stranger_oin": "00000009999999999000",
+            });
+            std::fs::write(&path, serde_json::to_vec_pretty(&serde_json::json!({ "nodes": nodes, "negative": negative }))?)
                 .with_context(|| path.display().to_string())?;
             step(&format!("the federation keeps running; {} names every node's URLs and certificates (Ctrl-C stops it)", path.display()));
             println!("   e.g. curl --cacert {ca} --cert {cert} --key {key} -H 'X-VUM-fromParty: {gem_oin}' -H 'X-VUM-toParty: {gem_oin}' -H 'X-VUM-viaParty: {gem_oin}' -H 'X-VUM-berichtVersie: 3.0.0' -H 'API-Version: 3.0.0' -H 'Content-Type: application/json' -d '{{\"vraagObject\": {{\"selectiegebied\": {{\"postcode\": \"3511AA\", \"afstand\": 50}}}}}}' {url}/werkzoekendeProfielen/matches",

@@ -12,6 +12,7 @@ use std::process::ExitCode;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+mod conformance_cmd;
 mod demo;
 mod mapping_init;
 mod node_cmd;
@@ -105,6 +106,11 @@ enum Command {
         /// name=OIN, once per organisation (default: a gemeente, UWV and an SW-bedrijf)
         #[arg(long = "org")]
         orgs: Vec<String>,
+    },
+    /// The conformance suite: `list` the catalogue, `run` it against a node's faces or a demo.
+    Conformance {
+        #[command(subcommand)]
+        command: conformance_cmd::ConformanceCommand,
     },
     /// A local federation: three nodes on loopback, data ingested, a search across organisations.
     Demo {
@@ -264,6 +270,13 @@ fn run(cli: Cli) -> (OnError, anyhow::Result<ExitCode>) {
                 code: 2,
             },
             node_cmd::certs(&out, &orgs),
+        ),
+        Command::Conformance { command } => (
+            OnError {
+                prefix: "matchgate conformance",
+                code: 2,
+            },
+            conformance_cmd::run(command),
         ),
         Command::Demo { keep, dir } => (
             OnError {

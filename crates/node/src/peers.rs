@@ -148,6 +148,7 @@ impl PeerClients {
         tx_id: &str,
     ) -> Result<SourceMatches, Status> {
         let mut client = PeerClient::new(self.channel(&peer.endpoint).await?);
+        let query = &for_grpc(kind, query);
         if kind == Kind::Vacature {
             let (r, _) = self.outgoing(
                 from_json::<vac::VacatureMatchesRequest>(query.clone())?,
@@ -326,6 +327,46 @@ impl PeerClients {
     }
 }
 
+/// A selection as a gRPC message can carry it: criteria and operators the standard's version
+/// does not define have no effect at a source (koppelvlak README), and a protobuf message has no
+/// place for them, so they are left out (a REST peer gets them as they came).
+fn for_grpc(kind: Kind, query: &Value) -> Value {
+    let Ok(s) = vum::query::Selectie::from_request(kind.family(), query) else {
+        return query.clone();
+    };
+    let mut q = query.clone();
+    for ig in &s.ignored {
+        remove_pointer(&mut q, &ig.pointer);
+    }
+    q
+}
+
+/// Remove the value at a JSON pointer (RFC 6901), if it is there.
+fn remove_pointer(v: &mut Value, pointer: &str) {
+    let Some((parent, last)) = pointer.rsplit_once('/') else {
+        return;
+    };
+    let unescape = |s: &str| s.replace("~1", "/").replace("~0", "~");
+    let target = if parent.is_empty() {
+        Some(v)
+    } else {
+        v.pointer_mut(parent)
+    };
+    match target {
+        Some(Value::Object(o)) => {
+            o.remove(&unescape(last));
+        }
+        Some(Value::Array(a)) => {
+            if let Ok(i) = last.parse::<usize>() {
+                if i < a.len() {
+                    a.remove(i);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
 fn transport(url: &str, e: reqwest::Error) -> Status {
     let code = if e.is_timeout() {
         Code::DeadlineExceeded
@@ -419,5 +460,25 @@ fn decode_matches(
                 r.maximum_aantal_resultaten_bereikt.unwrap_or(false),
             ))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn criteria_a_message_cannot_carry_are_left_out_for_grpc() {
+        let q = serde_json::json!({"vraagObject": {
+            "selectiegebied": {"postcode": "3511AA", "afstand": 5},
+            "lievelingskleur": {"$eq": "blauw"},
+            "werktijden.aantalWerkurenPerWeekMaximaal": {"$gte": 24, "$near": 3}}});
+        let g = for_grpc(Kind::Werkzoekende, &q);
+        assert!(g["vraagObject"].get("lievelingskleur").is_none());
+        assert_eq!(
+            g["vraagObject"]["werktijden.aantalWerkurenPerWeekMaximaal"]["$gte"],
+            24
+        );
+        assert!(from_json::<wz::WerkzoekendeProfielMatchesRequest>(g).is_ok());
     }
 }
