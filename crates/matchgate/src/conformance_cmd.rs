@@ -18,7 +18,7 @@ pub enum ConformanceCommand {
         format: ListFormat,
     },
     /// Run the suite; writes DIR/report.json, DIR/junit.xml and DIR/report.html.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
 }
 
 /// How `conformance list` prints.
@@ -54,6 +54,7 @@ pub struct RunArgs {
     /// The tester's client certificate and key (towards the Bron and gRPC faces)
     #[arg(long)]
     cert: Option<PathBuf>,
+    /// The key of --cert
     #[arg(long)]
     key: Option<PathBuf>,
     /// The CA of the servers' certificates
@@ -68,6 +69,7 @@ pub struct RunArgs {
     /// The tester's certificate and key towards the Bemiddelaar face (default: --cert, --key)
     #[arg(long)]
     local_cert: Option<PathBuf>,
+    /// The key of --local-cert
     #[arg(long)]
     local_key: Option<PathBuf>,
     /// The OIN of the node behind --bemiddelaar (default: --node-oin)
@@ -92,8 +94,10 @@ pub struct RunArgs {
     /// --push-cert/--push-key (an own system's certificate)
     #[arg(long)]
     push_fixtures: Option<String>,
+    /// The own system's certificate for --push-fixtures
     #[arg(long)]
     push_cert: Option<PathBuf>,
+    /// The key of --push-cert
     #[arg(long)]
     push_key: Option<PathBuf>,
     /// Test ids not to run (recorded as omitted)
@@ -138,7 +142,7 @@ pub fn run(cmd: ConformanceCommand) -> anyhow::Result<ExitCode> {
                 .enable_all()
                 .build()
                 .context("starting the runtime")?;
-            rt.block_on(run_suite(args))
+            rt.block_on(run_suite(*args))
         }
     }
 }
