@@ -5,11 +5,11 @@ use tonic::metadata::MetadataMap;
 use tonic::{Code, Request, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
+use vum::parties::HeaderError;
 pub use vum::parties::{
     is_canonical_uuid, is_oin, shown, BERICHT_VERSIE, FROM, MAX_HEADER_BYTES, SUWI, TO,
     TRANSACTION, VERSION, VIA,
 };
-use vum::parties::{HeaderError, PartyHeaders};
 
 /// Who is calling, established from the certificate and the checked metadata.
 #[derive(Debug, Clone)]
@@ -53,32 +53,14 @@ pub fn check<T>(req: &Request<T>, own_oin: &str) -> Result<Parties, CallError> {
     check_metadata(req.metadata(), cert_oin(req)?, own_oin)
 }
 
-/// Check the party metadata against the certificate's OIN (already read) and this node's OIN.
+/// Check the party metadata against the certificate's OIN (already read) and this node's OIN:
+/// the guard's reading of gRPC metadata ([`crate::guard`]), for callers outside the guard.
 pub fn check_metadata(
     md: &MetadataMap,
     cert_oin: String,
     own_oin: &str,
 ) -> Result<Parties, CallError> {
-    let h = PartyHeaders::read(|name| md.get(name).map(|v| v.as_bytes()))?;
-    if h.via != cert_oin {
-        return Err(CallError::ViaNotCertificate {
-            via: h.via,
-            cert_oin,
-        });
-    }
-    if h.to != own_oin {
-        return Err(CallError::NotThisNode {
-            to: h.to,
-            own: own_oin.to_string(),
-        });
-    }
-    Ok(Parties {
-        cert_oin,
-        from: h.from,
-        to: h.to,
-        suwi: h.suwi,
-        transaction_id: h.transaction_id,
-    })
+    crate::guard::parties_of(md, vum::parties::Dialect::Grpc, cert_oin, own_oin)
 }
 
 /// Put the party metadata on an outgoing request.
