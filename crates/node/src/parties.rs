@@ -54,7 +54,7 @@ pub fn check<T>(req: &Request<T>, own_oin: &str) -> Result<Parties, CallError> {
 }
 
 /// Check the party metadata against the certificate's OIN (already read) and this node's OIN:
-/// the guard's reading of gRPC metadata ([`crate::guard`]), for callers outside the guard.
+/// the guard's reading of gRPC metadata (`guard.rs`), for callers outside the guard.
 pub fn check_metadata(
     md: &MetadataMap,
     cert_oin: String,
