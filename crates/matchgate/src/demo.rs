@@ -76,6 +76,8 @@ struct DemoNode {
     local_url: String,
     bron_url: String,
     bemiddelaar_url: String,
+    /// the admin listener: `/metrics` (Prometheus text), `/healthz`, `/readyz` (plain HTTP)
+    admin_url: Option<String>,
     client_cert: String,
     client_key: String,
     ca: String,
@@ -166,6 +168,8 @@ fn run_inner(keep: bool, dir: Option<std::path::PathBuf>) -> anyhow::Result<()> 
             grants,
             peer_deadline_ms: 2000,
             rest: Default::default(),
+            // metrics, /healthz and /readyz on a port of its own (demo.json: admin_url)
+            admin: node::config::AdminConfig { listen: Some("127.0.0.1:0".into()) },
             limits: Default::default(),
         };
         let gemeente_may = |services: &[&str]| vec![Grant { via: gem_oin.into(), on_behalf_of: vec![gem_oin.into()], services: services.iter().map(|s| s.to_string()).collect(), suwi: false }];
@@ -273,6 +277,7 @@ fn run_inner(keep: bool, dir: Option<std::path::PathBuf>) -> anyhow::Result<()> 
                         oin: oin.into(),
                         bron_url: format!("{peer_url}{base}"),
                         bemiddelaar_url: format!("{local_url}{base}"),
+                        admin_url: r.admin_addr.map(|a| format!("http://{a}")),
                         peer_url,
                         local_url,
                         client_cert: abs(format!("{name}.pem")),

@@ -96,6 +96,12 @@ enum Command {
         #[arg(long)]
         config: PathBuf,
     },
+    /// Check a node.toml and the files it names without starting the node: lists every problem
+    /// (values, certificate and key, CAs, secret, addresses, peers, grants); exit code 1 if any.
+    CheckConfig {
+        /// the node.toml to check
+        config: PathBuf,
+    },
     /// Stream VUM documents or a translated export into a running node (Local service, mutual TLS).
     Push(push_cmd::Args),
     /// Write a development PKI (CA, node certificates with OINs, an expired and a foreign-CA one).
@@ -106,6 +112,10 @@ enum Command {
         /// name=OIN, once per organisation (default: a gemeente, UWV and an SW-bedrijf)
         #[arg(long = "org")]
         orgs: Vec<String>,
+        /// a DNS name or IP address the node certificates also carry (repeatable; localhost and
+        /// 127.0.0.1 always)
+        #[arg(long = "host")]
+        hosts: Vec<String>,
     },
     /// The conformance suite: `list` the catalogue, `run` it against a node's faces or a demo.
     Conformance {
@@ -250,6 +260,13 @@ fn run(cli: Cli) -> (OnError, anyhow::Result<ExitCode>) {
         Command::Get(args) => (STORE, store_cmd::get(&db(), &args)),
         Command::Audit { command } => (STORE, store_cmd::audit(&db(), &command)),
         Command::Status => (STORE, store_cmd::status(&db())),
+        Command::CheckConfig { config } => (
+            OnError {
+                prefix: "matchgate check-config",
+                code: 2,
+            },
+            node_cmd::check_config(&config),
+        ),
         Command::Serve { config } => (
             OnError {
                 prefix: "matchgate serve",
@@ -264,12 +281,12 @@ fn run(cli: Cli) -> (OnError, anyhow::Result<ExitCode>) {
             },
             push_cmd::run(&args),
         ),
-        Command::Certs { out, orgs } => (
+        Command::Certs { out, orgs, hosts } => (
             OnError {
                 prefix: "matchgate certs",
                 code: 2,
             },
-            node_cmd::certs(&out, &orgs),
+            node_cmd::certs(&out, &orgs, &hosts),
         ),
         Command::Conformance { command } => (
             OnError {

@@ -30,12 +30,37 @@ fn orgs_of(orgs: &[String]) -> anyhow::Result<Vec<(String, String)>> {
         .collect()
 }
 
-pub fn certs(out: &Path, orgs: &[String]) -> anyhow::Result<ExitCode> {
+pub fn certs(out: &Path, orgs: &[String], hosts: &[String]) -> anyhow::Result<ExitCode> {
     let orgs = orgs_of(orgs)?;
+    if let Some(bad) = hosts.iter().find(|h| !node::pki::is_host_name(h)) {
+        let shown: String = bad
+            .chars()
+            .take(80)
+            .flat_map(char::escape_default)
+            .collect();
+        bail!("--host {shown}: not a DNS name (letters, digits, hyphens; labels of 1 to 63) or an IP address");
+    }
     let refs: Vec<(&str, &str)> = orgs.iter().map(|(n, o)| (n.as_str(), o.as_str())).collect();
-    node::pki::write_dev_pki(out, &refs).map_err(|e| anyhow::anyhow!("{e}"))?;
-    println!("development PKI written to {} (ca.pem, <name>.pem/.key, expired.*, foreign*) — not for production", out.display());
+    node::pki::write_dev_pki_for(out, &refs, hosts).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let names = std::iter::once("localhost, 127.0.0.1".to_string())
+        .chain(hosts.iter().cloned())
+        .collect::<Vec<_>>()
+        .join(", ");
+    println!("development PKI written to {} (ca.pem, <name>.pem/.key for {names}; local-ca.pem, <name>-local.*, expired.*, foreign*) — not for production", out.display());
     Ok(ExitCode::SUCCESS)
+}
+
+pub fn check_config(config: &Path) -> anyhow::Result<ExitCode> {
+    let problems = node::check::check_file(config)?;
+    if problems.is_empty() {
+        println!("{}: no problems found", config.display());
+        return Ok(ExitCode::SUCCESS);
+    }
+    for p in &problems {
+        println!("{}: {p}", config.display());
+    }
+    println!("{} problem(s)", problems.len());
+    Ok(ExitCode::from(1))
 }
 
 pub fn serve(config: &Path) -> anyhow::Result<ExitCode> {
@@ -45,13 +70,36 @@ pub fn serve(config: &Path) -> anyhow::Result<ExitCode> {
         .build()
         .context("starting the runtime")?;
     rt.block_on(async {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate()).context("SIGTERM handler")?;
+        let mut hup = signal(SignalKind::hangup()).context("SIGHUP handler")?;
         let running = node::run::start(cfg).await?;
+        let admin = running
+            .admin_addr
+            .map(|a| format!(", admin on http://{a}"))
+            .unwrap_or_default();
         println!(
-            "serving: peers on {}, own systems on {} (Ctrl-C stops)",
+            "serving: peers on {}, own systems on {}{admin} (SIGTERM or Ctrl-C drains and stops; SIGHUP re-reads certificates)",
             running.peer_addr, running.local_addr
         );
-        let _ = tokio::signal::ctrl_c().await;
-        running.stop().await;
+        loop {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => break,
+                _ = term.recv() => break,
+                _ = hup.recv() => match running.reload_tls().await {
+                    Ok(()) => tracing::warn!("SIGHUP: certificates and CAs re-read"),
+                    Err(e) => tracing::error!(error = %crate::chain(&e), "SIGHUP: certificates not re-read; the current ones stay"),
+                },
+            }
+        }
+        tracing::warn!("stopping: draining calls in flight");
+        if tokio::time::timeout(DRAIN, running.stop()).await.is_err() {
+            tracing::error!(seconds = DRAIN.as_secs(), "calls still in flight after the drain time; stopping anyway");
+        }
         Ok(ExitCode::SUCCESS)
     })
 }
+
+/// How long a stopping node waits for calls in flight (a federated selection's deadline is
+/// seconds; Kubernetes' default grace period is 30 s).
+const DRAIN: std::time::Duration = std::time::Duration::from_secs(25);

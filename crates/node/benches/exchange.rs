@@ -78,6 +78,7 @@ fn cfg(d: &Path, name: &str, oin: &str, peers: Vec<PeerConfig>) -> NodeConfig {
         }],
         peer_deadline_ms: 5000,
         rest: Default::default(),
+        admin: Default::default(),
         // the limiter runs on every call, with a ceiling the load generator cannot reach
         limits: node::config::Limits {
             requests_per_second: 1e9,

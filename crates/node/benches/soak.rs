@@ -80,6 +80,7 @@ fn cfg(d: &Path, name: &str, oin: &str, peers: Vec<PeerConfig>, grants: Vec<Gran
         grants,
         peer_deadline_ms: 5000,
         rest: Default::default(),
+        admin: Default::default(),
         limits: Default::default(),
     }
 }

@@ -39,6 +39,18 @@ pub struct NodeConfig {
     /// on the local one
     #[serde(default)]
     pub rest: RestConfig,
+    /// the admin listener: metrics, health and readiness over plain HTTP, for the operator
+    #[serde(default)]
+    pub admin: AdminConfig,
+}
+
+/// The admin listener (`/metrics` in Prometheus text format, `/healthz`, `/readyz`): plain
+/// HTTP, for the operator's network only, apart from the peer and local listeners.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminConfig {
+    /// where it listens (HOST:PORT); not set: no admin listener
+    pub listen: Option<String>,
 }
 
 /// The REST faces (`VUM-Bron-*.json` beside the gRPC Peer service on the peer listener,
@@ -139,6 +151,19 @@ impl Default for Limits {
     }
 }
 
+/// The host of an `https://host[:port][/path]` URL (an IPv6 address without its brackets).
+pub fn endpoint_host(url: &str) -> Option<&str> {
+    let rest = url.strip_prefix("https://")?;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = if let Some(v6) = authority.strip_prefix('[') {
+        v6.split_once(']')?.0
+    } else {
+        authority.split(':').next()?
+    };
+    (!host.is_empty()).then_some(host)
+}
+
 fn default_deadline() -> u64 {
     2000
 }
@@ -208,8 +233,13 @@ pub struct PeerConfig {
     /// the peer's name, for people (peer statuses, the log)
     pub name: String,
     /// `https://host:port` for a matchgate peer; the contract's base URL (`https://host/api/v3`)
-    /// for a REST peer. The TLS server name is the URL's host.
+    /// for a REST peer. The TLS server name is the URL's host unless `server_name` says otherwise.
     pub endpoint: String,
+    /// the name the peer's certificate must carry (a DNS name or an IP address), when it is not
+    /// the endpoint's host (a gRPC peer reached by address, or through a load balancer); matchgate
+    /// peers only
+    #[serde(default)]
+    pub server_name: Option<String>,
     /// how this node talks to the peer
     #[serde(default)]
     pub protocol: Protocol,
@@ -232,6 +262,7 @@ impl PeerConfig {
             oin: oin.into(),
             name: name.into(),
             endpoint,
+            server_name: None,
             protocol: Protocol::Matchgate,
             follow_feed: false,
             feed_interval_s: default_feed_interval(),
@@ -316,6 +347,17 @@ pub enum ConfigError {
 impl NodeConfig {
     /// Read and check `node.toml`; relative paths in it are taken from the file's directory.
     pub fn load(path: &Path) -> Result<NodeConfig, ConfigError> {
+        let c = NodeConfig::load_unchecked(path)?;
+        c.check().map_err(|(key, problem)| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            key,
+            problem,
+        })?;
+        Ok(c)
+    }
+
+    /// Read `node.toml` without checking its values ([`NodeConfig::problems`] lists them).
+    pub fn load_unchecked(path: &Path) -> Result<NodeConfig, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.to_path_buf(),
             source,
@@ -336,26 +378,31 @@ impl NodeConfig {
                 *p = base.join(&*p);
             }
         }
-        c.check().map_err(|(key, problem)| ConfigError::Invalid {
-            path: path.to_path_buf(),
-            key,
-            problem,
-        })?;
         Ok(c)
     }
 
-    /// The checks on values TOML cannot express: the key at fault and what is wrong with it.
+    /// The first problem [`NodeConfig::problems`] finds.
     fn check(&self) -> Result<(), (String, String)> {
-        let invalid = |key: &str, problem: String| Err((key.to_string(), problem));
+        match self.problems().into_iter().next() {
+            Some(p) => Err(p),
+            None => Ok(()),
+        }
+    }
+
+    /// Every problem with values TOML cannot express: the key at fault and what is wrong with
+    /// it (`matchgate check-config` lists them all; loading stops at the first).
+    pub fn problems(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        let mut invalid = |key: &str, problem: String| out.push((key.to_string(), problem));
         let l = &self.limits;
         if !(l.requests_per_second > 0.0 && l.burst >= 1.0) {
-            return invalid(
+            invalid(
                 "limits.requests_per_second",
                 "must be above 0 and limits.burst at least 1".into(),
             );
         }
         if !(1..=86_400).contains(&l.detail_window_s) || l.details_per_selection < 1 {
-            return invalid(
+            invalid(
                 "limits.detail_window_s",
                 "must be 1 to 86400 and limits.details_per_selection at least 1".into(),
             );
@@ -378,19 +425,19 @@ impl NodeConfig {
             ("max_header_bytes", u64::from(l.max_header_bytes)),
         ] {
             if v == 0 {
-                return invalid(&format!("limits.{key}"), "must be above 0".into());
+                invalid(&format!("limits.{key}"), "must be above 0".into());
             }
         }
         for (i, client) in self.local.clients.iter().enumerate() {
             if client.oin.is_none() && client.cn.is_none() {
-                return invalid(
+                invalid(
                     &format!("local.clients[{i}]"),
                     "names neither an oin nor a cn".into(),
                 );
             }
             if let Some(o) = &client.oin {
                 if !crate::parties::is_oin(o) {
-                    return invalid(
+                    invalid(
                         &format!("local.clients[{i}].oin"),
                         format!("'{o}' is not 20 digits"),
                     );
@@ -398,7 +445,7 @@ impl NodeConfig {
             }
         }
         if !(self.oin.len() == 20 && self.oin.bytes().all(|b| b.is_ascii_digit())) {
-            return invalid("oin", format!("'{}' is not 20 digits", self.oin));
+            invalid("oin", format!("'{}' is not 20 digits", self.oin));
         }
         let base = &self.rest.base_path;
         if !(base.starts_with('/')
@@ -411,26 +458,86 @@ impl NodeConfig {
                         .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
             }))
         {
-            return invalid(
+            invalid(
                 "rest.base_path",
                 format!("'{base}' is not a path such as /api/v3 (segments of letters, digits, - _ .; no trailing /)"),
             );
         }
         for (i, p) in self.peers.iter().enumerate() {
             if p.protocol != Protocol::Matchgate && p.follow_feed {
-                return invalid(
+                invalid(
                     &format!("peers[{i}].follow_feed"),
                     format!("a {} peer has no vacancy feed", p.protocol.name()),
                 );
             }
-            if !p.endpoint.starts_with("https://") {
-                return invalid(
+            if !p.endpoint.starts_with("https://") || endpoint_host(&p.endpoint).is_none() {
+                invalid(
                     &format!("peers[{i}].endpoint"),
-                    format!("'{}' is not an https:// URL", p.endpoint),
+                    format!("'{}' is not an https:// URL with a host", p.endpoint),
                 );
             }
+            if !crate::parties::is_oin(&p.oin) {
+                invalid(
+                    &format!("peers[{i}].oin"),
+                    format!("'{}' is not 20 digits", p.oin),
+                );
+            }
+            if let Some(n) = &p.server_name {
+                if p.protocol != Protocol::Matchgate {
+                    invalid(
+                        &format!("peers[{i}].server_name"),
+                        format!(
+                            "a {} peer is checked against its URL's host; set the name there",
+                            p.protocol.name()
+                        ),
+                    );
+                } else if rustls::pki_types::ServerName::try_from(n.as_str()).is_err() {
+                    invalid(
+                        &format!("peers[{i}].server_name"),
+                        format!("'{n}' is not a DNS name or an IP address"),
+                    );
+                }
+            }
         }
-        Ok(())
+        for (i, g) in self.grants.iter().enumerate() {
+            if !crate::parties::is_oin(&g.via) {
+                invalid(
+                    &format!("grants[{i}].via"),
+                    format!("'{}' is not 20 digits", g.via),
+                );
+            }
+            for o in &g.on_behalf_of {
+                if o != "*" && !crate::parties::is_oin(o) {
+                    invalid(
+                        &format!("grants[{i}].on_behalf_of"),
+                        format!("'{o}' is neither an OIN (20 digits) nor *"),
+                    );
+                }
+            }
+            for s in &g.services {
+                let known = s == "*"
+                    || s == "node-info"
+                    || crate::server::CAPABILITIES.contains(&s.as_str());
+                if !known {
+                    invalid(
+                        &format!("grants[{i}].services"),
+                        format!(
+                            "'{s}' is not a service (node-info, {} or *)",
+                            crate::server::CAPABILITIES.join(", ")
+                        ),
+                    );
+                }
+            }
+        }
+        out
+    }
+
+    /// The TLS server name a matchgate peer's certificate must carry: its `server_name`, else
+    /// its endpoint's host.
+    pub fn peer_server_name(peer: &PeerConfig) -> Option<String> {
+        peer.server_name
+            .clone()
+            .or_else(|| endpoint_host(&peer.endpoint).map(str::to_string))
     }
 
     fn grants_for<'a>(

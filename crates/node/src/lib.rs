@@ -18,12 +18,14 @@ pub mod pb {
 }
 /// The node's services and every message they use, for gRPC reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("node_descriptor");
+pub mod check;
 pub mod config;
 pub mod error;
 pub mod faults;
 pub mod feed;
 pub(crate) mod guard;
 pub mod local;
+pub mod metrics;
 pub mod parties;
 pub(crate) mod peers;
 pub mod pki;

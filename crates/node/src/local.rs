@@ -121,6 +121,9 @@ impl LocalService {
                 }
                 Err(s) => status.status = format!("{:?}: {}", s.code(), s.message()),
             }
+            let outcome = status.status.split(':').next().unwrap_or("Unknown");
+            let outcome = if outcome == "ok" { "Ok" } else { outcome };
+            st.metrics.peer_call(&peer.oin, service, outcome, took);
             m.peers.push(status);
         }
         m.matches.shuffle(&mut rand::rng());

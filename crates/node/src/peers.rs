@@ -12,6 +12,7 @@ use crate::server::from_json;
 use prost::Message;
 use serde_json::Value;
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Mutex;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
@@ -32,27 +33,31 @@ pub(crate) struct PeerClients {
     own_oin: String,
     suwi: bool,
     deadline: Duration,
-    client_tls: ClientTlsConfig,
+    /// the node's certificate and the peers' CA, replaced by [`PeerClients::reload`]
+    tls: std::sync::RwLock<Arc<ClientTls>>,
     channels: Mutex<HashMap<String, Channel>>,
+}
+
+/// The TLS side of the clients: for gRPC channels and for the REST client.
+struct ClientTls {
+    grpc: ClientTlsConfig,
     http: reqwest::Client,
 }
 
-impl PeerClients {
-    /// Clients with the node's certificate and the peers' CA.
-    pub(crate) fn new(config: &NodeConfig) -> Result<PeerClients, NodeError> {
+impl ClientTls {
+    fn new(config: &NodeConfig, deadline: Duration) -> Result<ClientTls, NodeError> {
         let read = |p: &std::path::Path| {
             std::fs::read(p).map_err(|source| NodeError::Read {
                 path: p.to_path_buf(),
                 source,
             })
         };
-        let client_tls = ClientTlsConfig::new()
+        let grpc = ClientTlsConfig::new()
             .ca_certificate(Certificate::from_pem(read(&config.tls.ca)?))
             .identity(Identity::from_pem(
                 read(&config.tls.cert)?,
                 read(&config.tls.key)?,
             ));
-        let deadline = Duration::from_millis(config.peer_deadline_ms);
         let tls = crate::tls::client_config(&config.tls.cert, &config.tls.key, &config.tls.ca)?;
         let http = reqwest::Client::builder()
             .use_preconfigured_tls(tls)
@@ -62,32 +67,55 @@ impl PeerClients {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| NodeError::Client(e.to_string()))?;
+        Ok(ClientTls { grpc, http })
+    }
+}
+
+impl PeerClients {
+    /// Clients with the node's certificate and the peers' CA.
+    pub(crate) fn new(config: &NodeConfig) -> Result<PeerClients, NodeError> {
+        let deadline = Duration::from_millis(config.peer_deadline_ms);
         Ok(PeerClients {
             own_oin: config.oin.clone(),
             suwi: config.suwi,
             deadline,
-            client_tls,
+            tls: std::sync::RwLock::new(Arc::new(ClientTls::new(config, deadline)?)),
             channels: Mutex::new(HashMap::new()),
-            http,
         })
     }
 
-    /// The gRPC channel to a matchgate peer (connected on first use, then shared).
-    pub(crate) async fn channel(&self, endpoint: &str) -> Result<Channel, Status> {
-        if let Some(c) = self.channels.lock().await.get(endpoint) {
+    /// Read the node's certificate, key and the peers' CA again (SIGHUP): calls from now on use
+    /// them (new gRPC channels, a new REST client); calls in flight finish on the old ones. On
+    /// any error the current ones stay.
+    pub(crate) async fn reload(&self, config: &NodeConfig) -> Result<(), NodeError> {
+        let fresh = Arc::new(ClientTls::new(config, self.deadline)?);
+        *self.tls.write().unwrap_or_else(|e| e.into_inner()) = fresh;
+        self.channels.lock().await.clear();
+        Ok(())
+    }
+
+    fn current_tls(&self) -> Arc<ClientTls> {
+        self.tls.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// The gRPC channel to a matchgate peer (connected on first use, then shared). The peer's
+    /// certificate must carry its `server_name`, or else its endpoint's host.
+    pub(crate) async fn channel(&self, peer: &PeerConfig) -> Result<Channel, Status> {
+        let endpoint = peer.endpoint.as_str();
+        let name = NodeConfig::peer_server_name(peer)
+            .ok_or_else(|| CallError::internal(format!("peer endpoint {endpoint}: no host")))?;
+        let key = format!("{endpoint} {name}");
+        if let Some(c) = self.channels.lock().await.get(&key) {
             return Ok(c.clone());
         }
         let ep = Endpoint::from_shared(endpoint.to_string())
             .map_err(|e| CallError::internal(format!("peer endpoint {endpoint}: {e}")))?
-            .tls_config(self.client_tls.clone().domain_name("localhost"))
+            .tls_config(self.current_tls().grpc.clone().domain_name(name))
             .map_err(|e| CallError::internal(format!("peer endpoint {endpoint}: {e}")))?
             .connect_timeout(self.deadline)
             .timeout(self.deadline);
         let ch = ep.connect_lazy();
-        self.channels
-            .lock()
-            .await
-            .insert(endpoint.to_string(), ch.clone());
+        self.channels.lock().await.insert(key, ch.clone());
         Ok(ch)
     }
 
@@ -147,7 +175,7 @@ impl PeerClients {
         query: &Value,
         tx_id: &str,
     ) -> Result<SourceMatches, Status> {
-        let mut client = PeerClient::new(self.channel(&peer.endpoint).await?);
+        let mut client = PeerClient::new(self.channel(peer).await?);
         let query = &for_grpc(kind, query);
         if kind == Kind::Vacature {
             let (r, _) = self.outgoing(
@@ -191,7 +219,7 @@ impl PeerClients {
         match peer.protocol {
             Protocol::Matchgate => {
                 let (r, _) = self.outgoing(pb::GetRequest { id: id.into() }, &peer.oin, tx_id);
-                let mut c = PeerClient::new(self.channel(&peer.endpoint).await?);
+                let mut c = PeerClient::new(self.channel(peer).await?);
                 Ok(c.get_werkzoekende(r).await?.into_inner())
             }
             Protocol::VumBron => {
@@ -217,7 +245,7 @@ impl PeerClients {
         match peer.protocol {
             Protocol::Matchgate => {
                 let (r, _) = self.outgoing(pb::GetRequest { id: id.into() }, &peer.oin, tx_id);
-                let mut c = PeerClient::new(self.channel(&peer.endpoint).await?);
+                let mut c = PeerClient::new(self.channel(peer).await?);
                 Ok(c.get_vacature(r).await?.into_inner())
             }
             Protocol::VumBron => {
@@ -269,6 +297,7 @@ impl PeerClients {
     ) -> Result<Vec<u8>, Status> {
         let url = format!("{}{path}", peer.endpoint.trim_end_matches('/'));
         let mut r = self
+            .current_tls()
             .http
             .request(method, &url)
             .header("API-Version", vum::parties::API_VERSIE)

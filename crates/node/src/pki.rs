@@ -53,10 +53,25 @@ impl DevCa {
 
     /// A node (server and client) certificate for `localhost`/`127.0.0.1` with the OIN in serialNumber.
     pub fn node(&self, name: &str, oin: &str, expired: bool) -> Result<Pem, rcgen::Error> {
-        let mut params = CertificateParams::new(vec!["localhost".to_string()])?;
-        params
-            .subject_alt_names
-            .push(SanType::IpAddress(std::net::IpAddr::from([127, 0, 0, 1])));
+        self.node_for(name, oin, expired, &[])
+    }
+
+    /// A node certificate for `localhost`/`127.0.0.1` and `hosts` (DNS names, or IP addresses,
+    /// which become IP address SANs).
+    pub fn node_for(
+        &self,
+        name: &str,
+        oin: &str,
+        expired: bool,
+        hosts: &[String],
+    ) -> Result<Pem, rcgen::Error> {
+        let mut names = vec!["localhost".to_string()];
+        names.extend(hosts.iter().filter(|h| *h != "localhost").cloned());
+        let mut params = CertificateParams::new(names)?;
+        let loopback = std::net::IpAddr::from([127, 0, 0, 1]);
+        if !hosts.iter().any(|h| h.parse() == Ok(loopback)) {
+            params.subject_alt_names.push(SanType::IpAddress(loopback));
+        }
         params.distinguished_name = dn(name, Some(oin));
         params.key_usages = vec![
             KeyUsagePurpose::DigitalSignature,
@@ -116,13 +131,23 @@ fn write_pair(dir: &Path, stem: &str, p: &Pem) -> std::io::Result<()> {
 /// `expired.pem/.key` (OIN of the first organisation) and `foreign-ca.pem` with
 /// `foreign.pem/.key`. Private keys are written with mode 0600.
 pub fn write_dev_pki(dir: &Path, orgs: &[(&str, &str)]) -> Result<(), Box<dyn std::error::Error>> {
+    write_dev_pki_for(dir, orgs, &[])
+}
+
+/// [`write_dev_pki`] with node certificates that also name `hosts` (DNS names or IP
+/// addresses), for nodes on real hosts.
+pub fn write_dev_pki_for(
+    dir: &Path,
+    orgs: &[(&str, &str)],
+    hosts: &[String],
+) -> Result<(), Box<dyn std::error::Error>> {
     std::fs::create_dir_all(dir)?;
     let ca = DevCa::new("matchgate development CA")?;
     std::fs::write(dir.join("ca.pem"), &ca.pem.cert)?;
     let local_ca = DevCa::new("matchgate development CA for own systems")?;
     std::fs::write(dir.join("local-ca.pem"), &local_ca.pem.cert)?;
     for (name, oin) in orgs {
-        write_pair(dir, name, &ca.node(name, oin, false)?)?;
+        write_pair(dir, name, &ca.node_for(name, oin, false, hosts)?)?;
         write_pair(
             dir,
             &format!("{name}-local"),
@@ -140,6 +165,23 @@ pub fn write_dev_pki(dir: &Path, orgs: &[(&str, &str)]) -> Result<(), Box<dyn st
         write_pair(dir, "foreign", &foreign.node(name, oin, false)?)?;
     }
     Ok(())
+}
+
+/// Whether `host` can be a certificate's subject alternative name: an IP address, or a DNS name
+/// of letters, digits and hyphens in labels of 1 to 63 (a leading `*.` for a wildcard), at most
+/// 253 long.
+pub fn is_host_name(host: &str) -> bool {
+    if host.parse::<std::net::IpAddr>().is_ok() {
+        return true;
+    }
+    let name = host.strip_prefix("*.").unwrap_or(host);
+    host.len() <= 253
+        && name.split('.').all(|l| {
+            (1..=63).contains(&l.len())
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
 }
 
 /// The subject CN of a certificate (DER input), if it has one as text.

@@ -20,13 +20,18 @@ pub struct Running {
     pub peer_addr: std::net::SocketAddr,
     /// the local (own systems) listener's address
     pub local_addr: std::net::SocketAddr,
+    /// the admin listener's address (metrics, health), when `[admin] listen` is set
+    pub admin_addr: Option<std::net::SocketAddr>,
     shutdown: Option<tokio::sync::watch::Sender<bool>>,
+    reloaders: [tls::Reloader; 2],
     tasks: Vec<tokio::task::JoinHandle<()>>,
     background: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Running {
-    /// Stop both listeners and the feed followers, and wait for them.
+    /// Stop: the listeners take no new connections or calls, the calls in flight are answered
+    /// (each one's audit entry is committed before its answer), the feed followers stop, and
+    /// the queued result sets are written; then the background tasks end.
     pub async fn stop(mut self) {
         if let Some(s) = self.shutdown.take() {
             let _ = s.send(true);
@@ -34,9 +39,24 @@ impl Running {
         for t in self.tasks.drain(..) {
             let _ = t.await;
         }
+        self.state.results.written().await;
         for t in self.background.drain(..) {
             t.abort();
         }
+    }
+
+    /// Read the TLS material again (SIGHUP): the node's certificate and key and both CAs, for
+    /// both listeners and for calls to peers. New handshakes and calls use them; established
+    /// connections are kept. On an error nothing changes and the error names the file.
+    pub async fn reload_tls(&self) -> Result<(), NodeError> {
+        // check everything first, so that a bad file changes nothing
+        for r in &self.reloaders {
+            r.check()?;
+        }
+        for r in &self.reloaders {
+            r.reload()?;
+        }
+        self.state.peers.reload(&self.state.config).await
     }
 }
 
@@ -72,7 +92,7 @@ pub async fn start_on(
     let (refused_tx, refused_rx) = tokio::sync::mpsc::unbounded_channel::<tls::Refusal>();
     let (local_refused_tx, local_refused_rx) =
         tokio::sync::mpsc::unbounded_channel::<tls::Refusal>();
-    let peer_incoming = tls::accept(
+    let (peer_incoming, peer_tls) = tls::accept(
         peer_listener,
         &config.tls.cert,
         &config.tls.key,
@@ -84,7 +104,7 @@ pub async fn start_on(
     if config.local.clients.is_empty() {
         tracing::warn!("no [local] clients configured: the local listener admits no own system");
     }
-    let local_incoming = tls::accept(
+    let (local_incoming, local_tls) = tls::accept(
         local_listener,
         &config.tls.cert,
         &config.tls.key,
@@ -93,22 +113,60 @@ pub async fn start_on(
         config.limits.connections(),
         local_refused_tx,
     )?;
-    let state = NodeState::new(config).await?;
-    let background = vec![
-        report_refusals(Some(state.clone()), refused_rx),
-        report_refusals(None, local_refused_rx),
-    ];
+    // the admin listener first: /healthz answers and /readyz says "loading" while the
+    // selection index loads
+    let metrics = Arc::new(crate::metrics::Metrics::new());
     let (tx, stop) = tokio::sync::watch::channel(false);
-    let mut tasks = serve(&state, peer_incoming, local_incoming, stop).await?;
+    let mut tasks = Vec::new();
+    let admin_addr = match &config.admin.listen {
+        Some(addr) => {
+            let l = TcpListener::bind(addr)
+                .await
+                .map_err(|source| NodeError::Listen {
+                    addr: addr.clone(),
+                    source,
+                })?;
+            let at = local_address(&l, addr)?;
+            tasks.push(serve_admin(l, metrics.clone(), stop.clone()));
+            Some(at)
+        }
+        None => None,
+    };
+    let state = NodeState::new(config, metrics.clone()).await?;
+    let background = vec![
+        report_refusals(Some(state.clone()), metrics.clone(), refused_rx),
+        report_refusals(None, metrics.clone(), local_refused_rx),
+    ];
+    tasks.extend(serve(&state, peer_incoming, local_incoming, stop).await?);
     tasks.extend(follow_feeds(&state, &tx));
-    tracing::info!(%peer_addr, %local_addr, "node listening");
+    metrics.set_ready(&state);
+    tracing::info!(%peer_addr, %local_addr, ?admin_addr, "node listening");
     Ok(Running {
         state,
         peer_addr,
         local_addr,
+        admin_addr,
         shutdown: Some(tx),
+        reloaders: [peer_tls, local_tls],
         tasks,
         background,
+    })
+}
+
+/// The admin listener (plain HTTP/1.1: metrics, health, readiness) until `stop` turns true.
+fn serve_admin(
+    listener: TcpListener,
+    metrics: Arc<crate::metrics::Metrics>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let app = crate::metrics::admin_router(metrics);
+        let served = axum::serve(listener, app).with_graceful_shutdown(async move {
+            let _ = stop.changed().await;
+        });
+        if let Err(e) = served.await {
+            tracing::error!(error = %e, "admin listener stopped");
+        }
     })
 }
 
@@ -116,6 +174,7 @@ pub async fn start_on(
 /// count, in bounded memory): to the log, and for the peer listener (`auditor`) to the audit log.
 fn report_refusals(
     auditor: Option<Arc<NodeState>>,
+    metrics: Arc<crate::metrics::Metrics>,
     mut refused: tokio::sync::mpsc::UnboundedReceiver<tls::Refusal>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
@@ -130,6 +189,8 @@ fn report_refusals(
                 _ = tick.tick() => throttle.tick(std::time::Instant::now()),
             };
             for (r, count) in due {
+                let listener = if auditor.is_some() { "peer" } else { "local" };
+                metrics.refused(listener, r.class, count.max(0) as u64);
                 match &auditor {
                     Some(auditor) => {
                         tracing::warn!(class = r.class, count, "TLS handshake refused");
@@ -193,7 +254,12 @@ async fn serve(
         LocalServer::new(LocalService(state.clone()))
             .max_decoding_message_size(limits.max_message_bytes),
     );
+    let counted = |listener| crate::metrics::CallMetrics {
+        metrics: state.metrics.clone(),
+        listener,
+    };
     let peer = keepalive(Server::builder())
+        .layer(counted("peer"))
         .accept_http1(true)
         .concurrency_limit_per_connection(limits.concurrent_calls_per_connection)
         .add_routes(peer_routes.prepare())
@@ -201,6 +267,7 @@ async fn serve(
             let _ = stop_peer_rx.changed().await;
         });
     let local = keepalive(Server::builder())
+        .layer(counted("local"))
         .accept_http1(true)
         .add_routes(local_routes.prepare())
         .serve_with_incoming_shutdown(local_incoming, async move {
@@ -231,8 +298,11 @@ fn follow_feeds(
             let every = std::time::Duration::from_secs(peer.feed_interval_s.max(1));
             loop {
                 match st.sync_feed(&peer, 0).await {
-                    Ok(r) if r.events > 0 => tracing::info!(peer = %peer.oin, events = r.events, cursor = r.cursor, "vacancy feed followed"),
-                    Ok(_) => {}
+                    Ok(r) if r.events > 0 => {
+                        st.metrics.feed_pulled(&peer.oin, r.events as u64);
+                        tracing::info!(peer = %peer.oin, events = r.events, cursor = r.cursor, "vacancy feed followed")
+                    }
+                    Ok(_) => st.metrics.feed_pulled(&peer.oin, 0),
                     Err(s) => tracing::warn!(peer = %peer.oin, code = ?s.code(), error = %s.message(), "vacancy feed pull failed"),
                 }
                 tokio::select! {

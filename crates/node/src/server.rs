@@ -99,6 +99,8 @@ pub struct NodeState {
     feed_lock: Mutex<()>,
     /// faults injected for the conformance suite's tests (none unless a `faults` build injects)
     pub faults: crate::faults::Faults,
+    /// what the admin listener shows (calls, refusals, peers, feeds)
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// A refusal of a request that fails the standard: every finding as a field violation.
@@ -115,7 +117,10 @@ pub fn refuse_report(what: &'static str, report: &vum::Report) -> CallError {
 impl NodeState {
     /// Open the store, load the engines, read the secret and the TLS material for peer calls,
     /// and start the result-set writer.
-    pub async fn new(config: NodeConfig) -> Result<Arc<NodeState>, NodeError> {
+    pub async fn new(
+        config: NodeConfig,
+        metrics: Arc<crate::metrics::Metrics>,
+    ) -> Result<Arc<NodeState>, NodeError> {
         let store = Store::open(&config.database).await?.with_group_commit();
         let mut engines = HashMap::new();
         for k in [Kind::Werkzoekende, Kind::Vacature] {
@@ -147,6 +152,7 @@ impl NodeState {
             guard: Guard::default(),
             feed_lock: Mutex::new(()),
             faults: Default::default(),
+            metrics,
         }))
     }
 
@@ -478,7 +484,7 @@ impl NodeState {
             .feed_cursor(&peer.oin)
             .await
             .map_err(store_failed(&tx_id))?;
-        let ch = self.peers.channel(&peer.endpoint).await?;
+        let ch = self.peers.channel(peer).await?;
         let (r, own) = self.peers.outgoing(
             pb::FeedRequest {
                 cursor: from,

@@ -480,8 +480,21 @@ pub fn accept(
     admit: Admission,
     limits: ConnLimits,
     refused: mpsc::UnboundedSender<Refusal>,
-) -> Result<impl tokio_stream::Stream<Item = std::io::Result<Conn>> + Send + 'static, TlsError> {
-    let acceptor = TlsAcceptor::from(Arc::new(server_config(cert, key, ca, admit)?));
+) -> Result<
+    (
+        impl tokio_stream::Stream<Item = std::io::Result<Conn>> + Send + 'static,
+        Reloader,
+    ),
+    TlsError,
+> {
+    let reloader = Reloader {
+        files: [cert.to_path_buf(), key.to_path_buf(), ca.to_path_buf()],
+        current: Arc::new(std::sync::RwLock::new(TlsAcceptor::from(Arc::new(
+            server_config(cert, key, ca, admit.clone())?,
+        )))),
+        admit,
+    };
+    let current = reloader.current.clone();
     let (tx, rx) = mpsc::channel::<std::io::Result<Conn>>(64);
     let caps = Arc::new(Caps {
         total: Arc::new(tokio::sync::Semaphore::new(limits.max_connections)),
@@ -512,8 +525,10 @@ pub fn accept(
             };
             // without it a response written in two segments waits for the client's delayed ACK
             let _ = tcp.set_nodelay(true);
-            let (acceptor, tx, refused, caps) =
-                (acceptor.clone(), tx.clone(), refused.clone(), caps.clone());
+            // the configuration current now: a reload applies to handshakes from here on;
+            // established connections keep theirs
+            let acceptor = current.read().unwrap_or_else(|e| e.into_inner()).clone();
+            let (tx, refused, caps) = (tx.clone(), refused.clone(), caps.clone());
             tokio::spawn(async move {
                 if let Some(conn) = caps
                     .handshake(acceptor, tcp, remote, places, &refused)
@@ -524,7 +539,32 @@ pub fn accept(
             });
         }
     });
-    Ok(tokio_stream::wrappers::ReceiverStream::new(rx))
+    Ok((tokio_stream::wrappers::ReceiverStream::new(rx), reloader))
+}
+
+/// A listener's TLS configuration, re-read from its files by [`Reloader::reload`] (on SIGHUP):
+/// new handshakes use the new certificate, key and CA; established connections are kept.
+#[derive(Clone)]
+pub struct Reloader {
+    files: [std::path::PathBuf; 3],
+    admit: Admission,
+    current: Arc<std::sync::RwLock<TlsAcceptor>>,
+}
+
+impl Reloader {
+    /// Whether the files make a configuration now, without using it.
+    pub fn check(&self) -> Result<(), TlsError> {
+        let [cert, key, ca] = &self.files;
+        server_config(cert, key, ca, self.admit.clone()).map(|_| ())
+    }
+
+    /// Read the certificate, key and CA again; on any error the current configuration stays.
+    pub fn reload(&self) -> Result<(), TlsError> {
+        let [cert, key, ca] = &self.files;
+        let cfg = server_config(cert, key, ca, self.admit.clone())?;
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = TlsAcceptor::from(Arc::new(cfg));
+        Ok(())
+    }
 }
 
 /// A listener's caps and the places taken under them.

@@ -45,6 +45,7 @@ fn config(
         grants,
         peer_deadline_ms: 3000,
         rest: Default::default(),
+        admin: Default::default(),
         limits: Default::default(),
     }
 }

@@ -59,6 +59,10 @@ pub fn config(
         grants,
         peer_deadline_ms: 800,
         rest: Default::default(),
+        // every test node has an admin listener (metrics, health) on a port of its own
+        admin: node::config::AdminConfig {
+            listen: Some("127.0.0.1:0".into()),
+        },
         limits: Default::default(),
     }
 }
