@@ -10,8 +10,8 @@
 #     every TOML file under deploy/ parses
 #   - each compose node's node.toml: only keys the node knows; every file it names (certificates,
 #     keys, CAs, secret_file) is one the compose file mounts there and a one-shot service writes;
-#     its OIN is the one `matchgate certs` puts in that certificate; peers, grants, database,
-#     OTLP endpoint and Prometheus targets name services and databases that exist
+#     its OIN is the one `matchgate certs` puts in that certificate; peers, grants, database
+#     and Prometheus targets name services and databases that exist
 #   - the Dockerfile: its builder copies every directory the crates include files from at
 #     compile time (include_str!/include_bytes!, build scripts), the dockerignore excludes none of
 #     them, and the runtime stage has the user, ports and command the compose file and chart use
@@ -21,9 +21,13 @@
 #     ci/*-values.yaml pass it; then the chart is linted and rendered with each of those values
 #     files, by a helm binary when there is one, else by the helm-python-sdk package (Helm's
 #     own Go SDK in a wheel), and the rendered node.toml and Deployment are checked
-#   - `matchgate check-config` on each compose node.toml, paths moved to a development PKI made
-#     by `matchgate certs`, when a matchgate binary with that command is found ($MATCHGATE_BIN,
-#     target/release, target/debug, PATH); the script never builds one
+#   - `matchgate check-config` (exit 0 wanted) on each compose node.toml, on the node.toml the
+#     chart renders with each ci/*-values.yaml, and on deploy/node.example.toml: the certificates
+#     of `matchgate certs --host gemeente --host uwv --host sw-bedrijf` and node secrets written
+#     into a temporary directory laid out as the compose file and the Deployment mount them, and
+#     the configurations' absolute paths moved under it. Needs a matchgate binary with that
+#     command: $MATCHGATE_BIN (then it must be one), else target/release/matchgate,
+#     target/debug/matchgate or matchgate on PATH; none: skipped. The script never builds one.
 #
 # Python 3 with PyYAML and jsonschema is needed; when they are missing they are installed into a
 # virtual environment at ${DEPLOY_CHECK_VENV:-~/.cache/matchgate-deploy-check} (PyPI). The Helm
@@ -128,12 +132,12 @@ COMPOSE = "deploy/compose/docker-compose.yml"
 CHART = "deploy/helm/matchgate"
 DOCKERFILE = "deploy/Dockerfile"
 
-# node.toml's keys as crates/node/src/config.rs reads them (deny_unknown_fields), plus the ones
-# being implemented at the time of writing ([admin], [telemetry], peers.server_name). The node's
-# own word is `matchgate check-config` (below, when a binary is at hand): keep this in step.
+# node.toml's keys as crates/node/src/config.rs reads them (deny_unknown_fields): a key not here
+# keeps the node from starting (there is no [telemetry] yet: OTLP export is the next step). The
+# node's own word is `matchgate check-config` (below, when a binary is at hand): keep this in step.
 NODE_KEYS = {
     "": {"oin", "name", "suwi", "database", "secret_file", "tls", "listen", "local", "peers",
-         "grants", "peer_deadline_ms", "limits", "rest", "admin", "telemetry"},
+         "grants", "peer_deadline_ms", "limits", "rest", "admin"},
     "tls": {"cert", "key", "ca"},
     "local": {"listen", "ca", "clients"},
     "local.clients": {"oin", "cn"},
@@ -144,7 +148,6 @@ NODE_KEYS = {
                "keepalive_interval_s", "keepalive_timeout_s", "max_header_bytes"},
     "rest": {"base_path", "bron", "bemiddelaar"},
     "admin": {"listen"},
-    "telemetry": {"otlp_endpoint", "service_name"},
     "peers": {"oin", "name", "endpoint", "server_name", "protocol", "follow_feed",
               "feed_interval_s"},
     "grants": {"via", "on_behalf_of", "services", "suwi"},
@@ -167,7 +170,7 @@ def node_toml_problems(doc):
     keys(doc, "")
     for k in NODE_REQUIRED - doc.keys():
         out.append(f"missing key {k}")
-    for section in ("tls", "local", "limits", "rest", "admin", "telemetry"):
+    for section in ("tls", "local", "limits", "rest", "admin"):
         if isinstance(doc.get(section), dict):
             keys(doc[section], section)
     for c in doc.get("local", {}).get("clients", []):
@@ -185,6 +188,8 @@ def node_toml_problems(doc):
             out.append(f"peers[{i}].protocol {p.get('protocol')!r} is unknown")
         if p.get("protocol", "matchgate") != "matchgate" and p.get("follow_feed"):
             out.append(f"peers[{i}].follow_feed: a {p['protocol']} peer has no vacancy feed")
+        if p.get("protocol", "matchgate") != "matchgate" and "server_name" in p:
+            out.append(f"peers[{i}].server_name: a {p['protocol']} peer is checked against its URL's host")
     for i, g in enumerate(doc.get("grants", [])):
         keys(g, "grants")
         for s in g.get("services", []):
@@ -380,11 +385,6 @@ if compose:
         vias = {g["via"] for g in doc.get("grants", [])}
         if vias != set(others):
             problems.append(f"{toml_host}: grants cover {sorted(vias)}, not the other nodes {sorted(others)}")
-        tel = doc.get("telemetry", {})
-        if tel.get("otlp_endpoint"):
-            h, _, _ = host_of(tel["otlp_endpoint"])
-            if h not in services:
-                problems.append(f"{toml_host}: telemetry.otlp_endpoint host {h} is no compose service")
         admin = doc.get("admin", {}).get("listen", "")
         if f"{name}:{admin.rsplit(':', 1)[-1]}" not in prom_targets:
             problems.append(f"{toml_host}: Prometheus does not scrape {name}:{admin.rsplit(':', 1)[-1]} (admin.listen {admin!r})")
@@ -401,7 +401,7 @@ if compose:
     if not problems:
         ok(f"compose layout: {len(node_services)} node.toml files know their keys, name only files the "
            f"compose file mounts and its one-shot services write, and agree with the dev PKI, the "
-           f"peers, the databases, the collector and Prometheus")
+           f"peers, the databases and Prometheus")
 
     # the compose file itself, by the compose implementation
     def run(cmd, **kw):
@@ -514,6 +514,9 @@ else:
         fail(f"values.schema.json is not a valid schema: {e.message}")
 
 
+RENDERED = []   # (label, node.toml as the chart renders it): for matchgate check-config, below
+
+
 def check_rendered(label, manifests, vals):
     """The rendered chart: kinds, the node.toml, the Deployment's probes, ports and hardening."""
     problems = []
@@ -527,6 +530,7 @@ def check_rendered(label, manifests, vals):
     if problems:
         return problems
     toml_text = kinds["ConfigMap"][0]["data"]["node.toml"]
+    RENDERED.append((label, toml_text))
     try:
         doc = tomllib.loads(toml_text.replace('"@DATABASE_URL@"', '"postgres://u@h/db"'))
         problems += [f"node.toml: {p}" for p in node_toml_problems(doc)]
@@ -564,6 +568,13 @@ def check_rendered(label, manifests, vals):
     grace = spec.get("terminationGracePeriodSeconds", 30)
     if grace <= vals["preStopSleepSeconds"]:
         problems.append("terminationGracePeriodSeconds leaves no time to drain after preStop")
+    peer = [s for s in kinds["Service"] if any(p.get("name") == "peer" for p in s["spec"]["ports"])]
+    want = vals["service"]["sessionAffinity"]
+    if not peer or peer[0]["spec"].get("sessionAffinity", "None") != want:
+        problems.append(f"the peer Service's sessionAffinity is not {want} (service.sessionAffinity)")
+    elif want == "ClientIP" and peer[0]["spec"].get("sessionAffinityConfig", {}).get("clientIP", {}).get(
+            "timeoutSeconds") != vals["service"]["sessionAffinityTimeoutSeconds"]:
+        problems.append("the peer Service's affinity timeout is not service.sessionAffinityTimeoutSeconds")
     admin = [s for s in kinds["Service"] if s["spec"]["ports"][0]["port"] == 9464]
     if not admin or admin[0]["metadata"].get("annotations", {}).get("prometheus.io/scrape") != "true":
         problems.append("no admin Service with prometheus.io annotations")
@@ -590,7 +601,7 @@ if helm_bin:
         for p in problems:
             fail(f"helm template with {label}: {p}")
         if not problems:
-            ok(f"helm template with {label}: renders; node.toml, probes, ports, mounts and hardening check out")
+            ok(f"helm template with {label}: renders; node.toml, probes, ports, mounts, session affinity and hardening check out")
     rendered = True
 else:
     try:
@@ -631,47 +642,133 @@ else:
                 for p in problems:
                     fail(f"helm template with {label}: {p}")
                 if not problems:
-                    ok(f"helm template with {label} ({sdk}): renders; node.toml, probes, ports, mounts and hardening check out")
+                    ok(f"helm template with {label} ({sdk}): renders; node.toml, probes, ports, mounts, session affinity and hardening check out")
         rendered = True
 
-# --- matchgate check-config on the compose configurations ---------------------------------------
+# --- matchgate check-config: the node's own word on every node.toml here ------------------------
+# Each configuration is checked where it would run: its absolute paths (/etc/matchgate/...) moved
+# under a temporary root holding what the compose file or the Deployment mounts there, the
+# certificates from `matchgate certs` and node secrets as the deployment makes them.
 def find_matchgate():
-    for c in (os.environ.get("MATCHGATE_BIN"), "target/release/matchgate", "target/debug/matchgate",
-              shutil.which("matchgate")):
+    env = os.environ.get("MATCHGATE_BIN")
+    if env:
+        return env, True
+    for c in ("target/release/matchgate", "target/debug/matchgate", shutil.which("matchgate")):
         if c and os.path.isfile(c) and os.access(c, os.X_OK):
-            return c
-    return None
+            return c, False
+    return None, False
 
 
-mg = find_matchgate()
+def write_secret(path):
+    # as the compose file's secrets service does: 32 random bytes, base64, mode 0600
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(__import__("base64").b64encode(os.urandom(32)).decode() + "\n")
+
+
+def under(root, text):
+    """node.toml text with its absolute /etc/matchgate paths moved under root."""
+    return text.replace('"/etc/matchgate/', f'"{root}/etc/matchgate/')
+
+
+def check_config(mg, path, label, tmp):
+    try:
+        r = subprocess.run([mg, "check-config", path], capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        fail(f"matchgate check-config {label}: {e}")
+        return
+    if r.returncode == 0:
+        ok(f"matchgate check-config {label}: no problems")
+    else:
+        out = (r.stdout + r.stderr).strip().replace(tmp, "TMP")
+        fail(f"matchgate check-config {label} (exit {r.returncode}):\n      " + out.replace("\n", "\n      "))
+
+
+mg, mg_from_env = find_matchgate()
+mg_help = ""
+if mg is not None and os.path.isfile(mg) and os.access(mg, os.X_OK):
+    try:
+        mg_help = subprocess.run([mg, "--help"], capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        pass
 if mg is None:
-    skip("matchgate check-config: no matchgate binary ($MATCHGATE_BIN, target/release, target/debug, PATH); "
-         "this script does not build one")
-elif "check-config" not in subprocess.run([mg, "--help"], capture_output=True, text=True).stdout:
-    skip(f"matchgate check-config: {mg} has no check-config command (an older build)")
-elif compose:
-    with tempfile.TemporaryDirectory() as t:
-        hosts = re.findall(r"--host\s+(\S+)", " ".join(map(str, compose["services"]["certs"]["command"])))
-        r = subprocess.run([mg, "certs", "--out", f"{t}/certs"] + sum((["--host", h] for h in hosts), []),
-                           capture_output=True, text=True)
+    skip("matchgate check-config: no matchgate binary (MATCHGATE_BIN, target/release/matchgate, "
+         "target/debug/matchgate, PATH); this script builds none: cargo build -p matchgate")
+elif not mg_help:
+    (fail if mg_from_env else skip)(f"matchgate check-config: {mg} does not run (matchgate --help)")
+elif "check-config" not in mg_help:
+    (fail if mg_from_env else skip)(f"matchgate check-config: {mg} has no check-config command (an older build)")
+else:
+    hosts = ["gemeente", "uwv", "sw-bedrijf"]
+    if compose:
+        hosts = re.findall(r"--host\s+(\S+)", " ".join(map(str, compose["services"]["certs"]["command"]))) or hosts
+    with tempfile.TemporaryDirectory(prefix="deploy-check-") as t:
+        pki = f"{t}/pki"
+        r = subprocess.run([mg, "certs", "--out", pki] + sum((["--host", h] for h in hosts), []),
+                           capture_output=True, text=True, timeout=120)
         if r.returncode != 0:
-            fail(f"matchgate certs (for check-config): {r.stderr.strip()}")
+            fail(f"matchgate certs --out TMP/pki {' '.join('--host ' + h for h in hosts)}: {(r.stdout + r.stderr).strip()}")
         else:
-            os.makedirs(f"{t}/secrets")
-            for n in ORGS:
-                with open(f"{t}/secrets/{n}.secret", "w") as f:
-                    f.write("check-config-secret-0123456789abcdef\n")
-            for n in sorted(ORGS):
-                src = f"deploy/compose/{n}/node.toml"
-                text = open(src).read().replace("/etc/matchgate/certs/", f"{t}/certs/").replace(
-                    "/etc/matchgate/secrets/", f"{t}/secrets/")
-                with open(f"{t}/{n}.toml", "w") as f:
-                    f.write(text)
-                r = subprocess.run([mg, "check-config", f"{t}/{n}.toml"], capture_output=True, text=True)
-                if r.returncode == 0:
-                    ok(f"matchgate check-config {src} (certificates and secrets from `matchgate certs` in a temporary directory)")
-                else:
-                    fail(f"matchgate check-config {src}: {(r.stdout + r.stderr).strip()}")
+            ok(f"matchgate certs --out TMP/pki {' '.join('--host ' + h for h in hosts)} ({mg})")
+            # the compose nodes: each named volume's files at the path the node service mounts it
+            if compose:
+                services = compose["services"]
+                vol_src = {}
+                m = re.search(r"matchgate certs --out (\S+)", " ".join(map(str, services["certs"]["command"])))
+                for v in services["certs"].get("volumes", []):
+                    if m and str(v).split(":")[1:2] == [m.group(1)]:
+                        vol_src[str(v).split(":")[0]] = ("pki", None)
+                for v in services.get("secrets", {}).get("volumes", []):
+                    if str(v).split(":")[1:2] == ["/secrets"]:
+                        vol_src[str(v).split(":")[0]] = ("secrets", None)
+                for n in sorted(node_services):
+                    root = f"{t}/compose-{n}"
+                    for v in node_services[n].get("volumes", []):
+                        src, dst = (str(v).split(":") + [""])[:2]
+                        kind = vol_src.get(src, (None,))[0]
+                        if kind == "pki":
+                            shutil.copytree(pki, root + dst)
+                        elif kind == "secrets":
+                            for s in ORGS:
+                                write_secret(f"{root}{dst}/{s}.secret")
+                    src = f"deploy/compose/{n}/node.toml"
+                    os.makedirs(f"{root}/etc/matchgate", exist_ok=True)
+                    with open(f"{root}/etc/matchgate/node.toml", "w") as f:
+                        f.write(under(root, open(src).read()))
+                    check_config(mg, f"{root}/etc/matchgate/node.toml", src, t)
+            # the chart's node.toml: the Deployment mounts the certificates Secret's items cert, key,
+            # ca, local-ca at /etc/matchgate/certs and the node secret at /etc/matchgate/secret
+            by_oin = {o: n for n, o in ORGS.items()}
+            for i, (label, text) in enumerate(RENDERED):
+                root = f"{t}/chart-{i}"
+                try:
+                    doc = tomllib.loads(text)
+                except tomllib.TOMLDecodeError:
+                    continue   # reported above
+                org = by_oin.get(doc.get("oin"))
+                if org is None:
+                    skip(f"matchgate check-config on the chart's node.toml ({label}): its oin {doc.get('oin')} is none of the dev PKI's")
+                    continue
+                files = {doc["tls"]["cert"]: f"{org}.pem", doc["tls"]["key"]: f"{org}.key",
+                         doc["tls"]["ca"]: "ca.pem", doc["local"]["ca"]: "local-ca.pem"}
+                for dst, name in files.items():
+                    os.makedirs(os.path.dirname(root + dst), exist_ok=True)
+                    shutil.copy2(f"{pki}/{name}", root + dst)
+                write_secret(root + doc["secret_file"])
+                # the init container's part, when the URL is a Secret's
+                text = text.replace('"@DATABASE_URL@"', '"postgres://matchgate:password@postgres.example/gemeente"')
+                path = f"{root}/etc/matchgate/config/node.toml"
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+                with open(path, "w") as f:
+                    f.write(under(root, text))
+                check_config(mg, path, f"on the chart's node.toml ({label}; the key mode 0600, not the Secret volume's 0440)", t)
+            # deploy/node.example.toml: its relative paths beside it
+            ex = f"{t}/example"
+            shutil.copytree(pki, f"{ex}/certs")
+            write_secret(f"{ex}/node.secret")
+            shutil.copy2("deploy/node.example.toml", f"{ex}/node.toml")
+            check_config(mg, f"{ex}/node.toml", "deploy/node.example.toml (beside the dev PKI and a node secret)", t)
 
 # --- shell scripts ------------------------------------------------------------------------------
 scripts = ["tools/deploy-check.sh"] + sorted(glob.glob(f"{DEPLOY}/**/*.sh", recursive=True))

@@ -119,18 +119,9 @@ clients = [
 {{- include "matchgate.tomlKeys" . }}
 {{- end }}
 
-# DEPENDS ON the admin listener (/metrics, /healthz, /readyz over plain HTTP)
+# the admin listener: /metrics (Prometheus text), /healthz, /readyz over plain HTTP
 [admin]
 listen = "0.0.0.0:9464"
-{{- with $c.telemetry }}
-{{- if .otlp_endpoint }}
-
-# DEPENDS ON OTLP export (OTLP/HTTP protobuf)
-[telemetry]
-otlp_endpoint = {{ .otlp_endpoint | toJson }}
-service_name = {{ .service_name | default (printf "matchgate-%s" $.Release.Name) | toJson }}
-{{- end }}
-{{- end }}
 {{- range $c.peers }}
 
 [[peers]]
