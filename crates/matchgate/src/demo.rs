@@ -170,6 +170,7 @@ fn run_inner(keep: bool, dir: Option<std::path::PathBuf>) -> anyhow::Result<()> 
             rest: Default::default(),
             // metrics, /healthz and /readyz on a port of its own (demo.json: admin_url)
             admin: node::config::AdminConfig { listen: Some("127.0.0.1:0".into()) },
+            telemetry: Default::default(),
             limits: Default::default(),
         };
         let gemeente_may = |services: &[&str]| vec![Grant { via: gem_oin.into(), on_behalf_of: vec![gem_oin.into()], services: services.iter().map(|s| s.to_string()).collect(), suwi: false }];

@@ -71,6 +71,7 @@ pub fn serve(config: &Path) -> anyhow::Result<ExitCode> {
         .context("starting the runtime")?;
     rt.block_on(async {
         use tokio::signal::unix::{signal, SignalKind};
+        let telemetry = node::telemetry::init(&cfg.telemetry)?;
         let mut term = signal(SignalKind::terminate()).context("SIGTERM handler")?;
         let mut hup = signal(SignalKind::hangup()).context("SIGHUP handler")?;
         let running = node::run::start(cfg).await?;
@@ -96,6 +97,8 @@ pub fn serve(config: &Path) -> anyhow::Result<ExitCode> {
         if tokio::time::timeout(DRAIN, running.stop()).await.is_err() {
             tracing::error!(seconds = DRAIN.as_secs(), "calls still in flight after the drain time; stopping anyway");
         }
+        // the spans of the last calls go out before the process does
+        telemetry.shutdown();
         Ok(ExitCode::SUCCESS)
     })
 }

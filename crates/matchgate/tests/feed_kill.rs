@@ -75,6 +75,7 @@ async fn a_killed_feed_follower_resumes_without_gaps_or_duplicates() {
         peer_deadline_ms: 5000,
         rest: Default::default(),
         admin: Default::default(),
+        telemetry: Default::default(),
         limits: Default::default(),
     })
     .await

@@ -208,10 +208,7 @@ async fn sighup_rereads_certificates_and_sigterm_drains() {
         // new connections get the new certificate: the old CA no longer verifies it
         let fresh = channel(d, &peer, "new/uwv.pem", "new/uwv.key", "new/ca.pem").await;
         if let Ok(fresh) = fresh {
-            PeerClient::new(fresh)
-                .node_info(info(UWV))
-                .await
-                .unwrap();
+            PeerClient::new(fresh).node_info(info(UWV)).await.unwrap();
             break;
         }
         assert!(

@@ -8,7 +8,9 @@
 //!     two gateways side by side, one with the sources as matchgate (gRPC) peers and one with the
 //!     same sources as VUM Bron (REST) peers; and the gateway's own hop: a federated selection over
 //!     1 peer vs calling that peer directly;
-//!   * vacancy feed: changes per second streamed to a consumer.
+//!   * vacancy feed: changes per second streamed to a consumer;
+//!   * tracing: the node's GetWerkzoekende with every span exported over OTLP to a collector in
+//!     this process vs the same with export off, interleaved rounds (`BENCH_ONLY=tracing`).
 //!
 //! Run: `cargo bench -p node --bench exchange`. Reported in BENCHMARKS.md.
 use node::config::{Grant, LocalConfig, NodeConfig, PeerConfig, Protocol, TlsConfig};
@@ -79,6 +81,7 @@ fn cfg(d: &Path, name: &str, oin: &str, peers: Vec<PeerConfig>) -> NodeConfig {
         peer_deadline_ms: 5000,
         rest: Default::default(),
         admin: Default::default(),
+        telemetry: Default::default(),
         // the limiter runs on every call, with a ceiling the load generator cannot reach
         limits: node::config::Limits {
             requests_per_second: 1e9,
@@ -294,6 +297,67 @@ fn pct(v: &mut [f64], p: f64) -> f64 {
     v[((v.len() as f64 - 1.0) * p).round() as usize]
 }
 
+/// Whether spans are exported (the tracing phase turns it on and off between rounds).
+static TRACING_ON: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Counts the spans an OTLP/gRPC export delivers.
+#[derive(Clone, Default)]
+struct Collector(Arc<std::sync::atomic::AtomicUsize>);
+
+#[tonic::async_trait]
+impl opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::TraceService
+    for Collector
+{
+    async fn export(
+        &self,
+        req: Request<opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest>,
+    ) -> Result<
+        Response<opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse>,
+        Status,
+    > {
+        let n: usize = req
+            .into_inner()
+            .resource_spans
+            .iter()
+            .flat_map(|r| &r.scope_spans)
+            .map(|s| s.spans.len())
+            .sum();
+        self.0.fetch_add(n, std::sync::atomic::Ordering::SeqCst);
+        Ok(Response::new(Default::default()))
+    }
+}
+
+/// A collector on loopback and this process's subscriber exporting to it (the node's exporter
+/// set-up), gated by [`TRACING_ON`].
+async fn collector() -> (
+    opentelemetry_sdk::trace::SdkTracerProvider,
+    Arc<std::sync::atomic::AtomicUsize>,
+) {
+    use opentelemetry::trace::TracerProvider as _;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::Layer as _;
+    let c = Collector::default();
+    let count = c.0.clone();
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let at = l.local_addr().unwrap();
+    tokio::spawn(
+        Server::builder()
+            .add_service(
+                opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::TraceServiceServer::new(c),
+            )
+            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(l)),
+    );
+    let provider = node::telemetry::provider(&format!("http://{at}"), "matchgate-bench").unwrap();
+    let layer = tracing_opentelemetry::layer()
+        .with_tracer(provider.tracer("matchgate"))
+        .with_filter(tracing_subscriber::filter::filter_fn(|m| {
+            m.level() <= &tracing::Level::INFO
+                && TRACING_ON.load(std::sync::atomic::Ordering::Relaxed)
+        }));
+    tracing::subscriber::set_global_default(tracing_subscriber::registry().with(layer)).unwrap();
+    (provider, count)
+}
+
 #[tokio::main]
 async fn main() {
     let secs: f64 = std::env::var("BENCH_SECONDS")
@@ -316,8 +380,10 @@ async fn main() {
         .map(|x| (x["idWerkzoekende"].as_str().unwrap().to_string(), x.clone()))
         .collect();
 
-    // BENCH_ONLY=detail or =feed runs one phase (for profiling)
+    // BENCH_ONLY=detail, =tracing or =feed runs one phase (for profiling)
     let only = std::env::var("BENCH_ONLY").unwrap_or_default();
+    // spans exported over OTLP to a collector in this process, only while TRACING_ON
+    let (telemetry, collected) = collector().await;
     // ---- detail requests/s
     let mut sources = Vec::new();
     for i in 0..10 {
@@ -446,6 +512,39 @@ async fn main() {
     }
     if only == "detail" {
         return;
+    }
+    if only.is_empty() || only == "tracing" {
+        // interleaved rounds, export on and off, on the same node and connection
+        let node_ch = channel(d, sources[0].peer_addr).await;
+        let (mut on, mut off, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+        for round in 0..(secs.round() as usize).max(3) {
+            let (mut a, mut b) = (0.0, 0.0);
+            for line in 0..2 {
+                let tracing_on = (round + line) % 2 == 0;
+                TRACING_ON.store(tracing_on, std::sync::atomic::Ordering::SeqCst);
+                let r = rate(node_ch.clone(), ids.clone(), &oin(0), 1.0).await;
+                if tracing_on {
+                    a = r
+                } else {
+                    b = r
+                }
+            }
+            TRACING_ON.store(false, std::sync::atomic::Ordering::SeqCst);
+            on.push(a);
+            off.push(b);
+            ratios.push(a / b);
+        }
+        telemetry.force_flush().ok();
+        println!(
+            "tracing detail req/s export on {:.0}, off {:.0} (median rounds); ratio on / off {:.2} (median of per-round ratios; target >= 0.90); {} spans received by the collector",
+            pct(&mut on, 0.5),
+            pct(&mut off, 0.5),
+            pct(&mut ratios, 0.5),
+            collected.load(std::sync::atomic::Ordering::SeqCst)
+        );
+        if only == "tracing" {
+            return;
+        }
     }
 
     // ---- federated selection over 10 nodes

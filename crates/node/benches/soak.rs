@@ -81,6 +81,7 @@ fn cfg(d: &Path, name: &str, oin: &str, peers: Vec<PeerConfig>, grants: Vec<Gran
         peer_deadline_ms: 5000,
         rest: Default::default(),
         admin: Default::default(),
+        telemetry: Default::default(),
         limits: Default::default(),
     }
 }

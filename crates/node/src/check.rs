@@ -182,9 +182,10 @@ fn key(p: &Path) -> Result<PrivateKeyDer<'static>, String> {
     #[cfg(unix)]
     if let Ok(m) = std::fs::metadata(p) {
         use std::os::unix::fs::PermissionsExt;
-        if m.permissions().mode() & 0o077 != 0 {
+        // group access is allowed (Kubernetes mounts Secrets 0440 under an fsGroup)
+        if m.permissions().mode() & 0o007 != 0 {
             return Err(format!(
-                "{}: readable by others than its owner (mode {:o}; chmod 600)",
+                "{}: open to every user (mode {:o}; chmod 600, or 640 for a group)",
                 p.display(),
                 m.permissions().mode() & 0o777
             ));

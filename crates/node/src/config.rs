@@ -42,6 +42,9 @@ pub struct NodeConfig {
     /// the admin listener: metrics, health and readiness over plain HTTP, for the operator
     #[serde(default)]
     pub admin: AdminConfig,
+    /// trace export over OTLP (`crate::telemetry`)
+    #[serde(default)]
+    pub telemetry: crate::telemetry::TelemetryConfig,
 }
 
 /// The admin listener (`/metrics` in Prometheus text format, `/healthz`, `/readyz`): plain

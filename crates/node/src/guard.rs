@@ -140,6 +140,24 @@ impl Guard {
         dialect: Dialect,
         service: &str,
     ) -> Result<Parties, CallError> {
+        let span = tracing::info_span!("guard", service, admitted = tracing::field::Empty);
+        let r = tracing::Instrument::instrument(
+            self.admit_checked(st, certs, headers, dialect, service),
+            span.clone(),
+        )
+        .await;
+        span.record("admitted", r.is_ok());
+        r
+    }
+
+    async fn admit_checked(
+        &self,
+        st: &NodeState,
+        certs: &PeerCerts,
+        headers: &dyn Headers,
+        dialect: Dialect,
+        service: &str,
+    ) -> Result<Parties, CallError> {
         let own = &st.config.oin;
         let action = format!("refused:{service}");
         let cert_oin = match self.cert_oin(certs) {

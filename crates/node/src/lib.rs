@@ -33,6 +33,7 @@ pub mod rest;
 pub(crate) mod results;
 pub mod run;
 pub mod server;
+pub mod telemetry;
 pub mod tls;
 
 /// A file of the shared reference material (`MATCHGATE_SHARED` or `../shared`), parsed, for unit tests.

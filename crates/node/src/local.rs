@@ -57,6 +57,8 @@ impl LocalService {
         let tx_id = uuid::Uuid::now_v7().to_string();
         let deadline = Duration::from_millis(st.config.peer_deadline_ms);
         let query = Arc::new(query);
+        // each peer call runs on a task of its own, as a child of this call's span
+        let parent = tracing::Span::current();
         let calls: Vec<_> = st
             .config
             .peers
@@ -64,9 +66,10 @@ impl LocalService {
             .map(|peer| {
                 let (st, peer, query, tx_id) =
                     (st.clone(), peer.clone(), query.clone(), tx_id.clone());
+                let parent = parent.clone();
                 tokio::spawn(async move {
                     let t = Instant::now();
-                    let span = tracing::info_span!("peer_call", peer = %peer.oin, service);
+                    let span = tracing::info_span!(parent: &parent, "peer_call", peer = %peer.oin, service, transaction_id = %tx_id);
                     let call = st.peers.select(kind, &peer, &query, &tx_id);
                     let result = match tokio::time::timeout(
                         deadline,

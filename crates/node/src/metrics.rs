@@ -335,6 +335,8 @@ pub struct CallMetrics {
     pub metrics: Arc<Metrics>,
     /// `peer` or `local`
     pub listener: &'static str,
+    /// this node's OIN (an attribute of every call's span)
+    pub node_oin: Arc<str>,
 }
 
 impl<S> tower_layer::Layer<S> for CallMetrics {
@@ -378,13 +380,39 @@ where
             .unwrap_or_else(|| "none".into());
         let layer = self.layer.clone();
         let t = Instant::now();
-        let fut = self.inner.call(req);
+        // one span per call, continuing the caller's trace (W3C trace context in the headers);
+        // its fields: OINs, the route, the transaction id when it is a canonical UUID
+        let (service, method) = route_of(&path);
+        let tx = req
+            .headers()
+            .get("x-transaction-id")
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| vum::parties::is_canonical_uuid(v))
+            .unwrap_or("");
+        let span = tracing::info_span!(
+            "call",
+            otel.kind = "server",
+            listener = layer.listener,
+            rpc.service = %service,
+            rpc.method = %method,
+            node.oin = %layer.node_oin,
+            peer.oin = %peer,
+            transaction_id = tx,
+            outcome = tracing::field::Empty,
+        );
+        crate::telemetry::continue_trace(&span, req.headers());
+        let fut = {
+            let _entered = span.enter();
+            self.inner.call(req)
+        };
+        let fut = tracing::Instrument::instrument(fut, span.clone());
         Box::pin(async move {
             let r = fut.await;
             let outcome = match &r {
                 Ok(resp) => outcome_of(resp),
                 Err(_) => "error".to_string(),
             };
+            span.record("outcome", outcome.as_str());
             layer
                 .metrics
                 .call(layer.listener, &path, &peer, &outcome, t.elapsed());

@@ -123,6 +123,8 @@ impl PeerClients {
     pub(crate) fn outgoing<T>(&self, msg: T, peer_oin: &str, tx_id: &str) -> (Request<T>, Parties) {
         let mut r = Request::new(msg);
         r.set_timeout(self.deadline);
+        // the trace this call belongs to continues on the peer
+        crate::telemetry::inject_grpc(r.metadata_mut());
         parties::attach(
             &mut r,
             &self.own_oin,
@@ -306,6 +308,9 @@ impl PeerClients {
             .header("X-VUM-toParty", &peer.oin)
             .header("X-Transaction-ID", tx_id)
             .header("Accept", "application/json");
+        for (k, v) in crate::telemetry::trace_headers() {
+            r = r.header(k, v);
+        }
         r = match peer.protocol {
             // VUM → Bron: viaParty is the answering processor (koppelvlak README)
             Protocol::VumBron => r

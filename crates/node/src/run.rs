@@ -257,6 +257,7 @@ async fn serve(
     let counted = |listener| crate::metrics::CallMetrics {
         metrics: state.metrics.clone(),
         listener,
+        node_oin: Arc::from(state.config.oin.as_str()),
     };
     let peer = keepalive(Server::builder())
         .layer(counted("peer"))

@@ -251,21 +251,25 @@ impl NodeState {
                 }
             })?;
         let engine = &self.engines[&kind];
-        engine
-            .write()
-            .await
-            .catch_up(&self.store)
-            .await
-            .map_err(store_failed(&p.transaction_id))?;
+        let caught_up = tracing::Instrument::instrument(
+            async { engine.write().await.catch_up(&self.store).await },
+            tracing::info_span!("engine.catch_up", kind = %kind),
+        )
+        .await
+        .map_err(store_failed(&p.transaction_id))?;
+        tracing::debug!(caught_up, "change log applied");
         let engine = engine.read().await;
-        let r = service::select(
-            &self.store,
-            &engine,
-            kind,
-            &selectie,
-            100,
-            &p.caller(),
-            now_ms(),
+        let r = tracing::Instrument::instrument(
+            service::select(
+                &self.store,
+                &engine,
+                kind,
+                &selectie,
+                100,
+                &p.caller(),
+                now_ms(),
+            ),
+            tracing::info_span!("engine.select", kind = %kind),
         )
         .await
         .map_err(store_failed::<ServiceError>(&p.transaction_id))?;
@@ -325,13 +329,16 @@ impl NodeState {
     ) -> Result<T, CallError> {
         self.refuse_bad_id(p, get_service(kind), id).await?;
         self.use_served(p, kind, id).await?;
-        let bytes = service::detail_pb(&self.store, kind, id, &p.caller(), now_ms())
-            .await
-            .map_err(store_failed(&p.transaction_id))?
-            .ok_or_else(|| CallError::NotShared {
-                kind: kind.name(),
-                id: id.to_string(),
-            })?;
+        let bytes = tracing::Instrument::instrument(
+            service::detail_pb(&self.store, kind, id, &p.caller(), now_ms()),
+            tracing::info_span!("store.detail", kind = %kind),
+        )
+        .await
+        .map_err(store_failed(&p.transaction_id))?
+        .ok_or_else(|| CallError::NotShared {
+            kind: kind.name(),
+            id: id.to_string(),
+        })?;
         T::decode(bytes.as_slice()).map_err(|e| {
             CallError::internal(format!("stored {} {id} does not decode: {e}", kind.name()))
                 .in_transaction(&p.transaction_id)

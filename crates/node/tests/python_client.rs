@@ -54,6 +54,7 @@ async fn python_grpcio_client_calls_node_info_and_selection() {
         peer_deadline_ms: 2000,
         rest: Default::default(),
         admin: Default::default(),
+        telemetry: Default::default(),
         limits: Default::default(),
     };
     let node = node::run::start(cfg).await.unwrap();

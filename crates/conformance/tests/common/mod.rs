@@ -46,6 +46,7 @@ fn config(
         peer_deadline_ms: 3000,
         rest: Default::default(),
         admin: Default::default(),
+        telemetry: Default::default(),
         limits: Default::default(),
     }
 }

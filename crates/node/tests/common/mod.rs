@@ -63,6 +63,7 @@ pub fn config(
         admin: node::config::AdminConfig {
             listen: Some("127.0.0.1:0".into()),
         },
+        telemetry: Default::default(),
         limits: Default::default(),
     }
 }
