@@ -81,7 +81,7 @@ strings take JSON's escapes), so values are written with toJson; keys are node.t
 {{- define "matchgate.nodeToml" -}}
 {{- $c := .Values.config -}}
 # node.toml, rendered by the matchgate chart {{ .Chart.Version }} from the release's values
-# (config:); deploy/node.example.toml explains every key.
+# (config:, telemetry:); deploy/node.example.toml explains every key.
 oin = {{ $c.oin | toJson }}
 name = {{ $c.name | toJson }}
 suwi = {{ $c.suwi | default false | toJson }}
@@ -122,6 +122,19 @@ clients = [
 # the admin listener: /metrics (Prometheus text), /healthz, /readyz over plain HTTP
 [admin]
 listen = "0.0.0.0:9464"
+{{- with .Values.telemetry }}
+{{- if or .otlpEndpoint .serviceName }}
+
+# traces over OTLP/gRPC (values: telemetry)
+[telemetry]
+{{- with .otlpEndpoint }}
+otlp_endpoint = {{ . | toJson }}
+{{- end }}
+{{- with .serviceName }}
+service_name = {{ . | toJson }}
+{{- end }}
+{{- end }}
+{{- end }}
 {{- range $c.peers }}
 
 [[peers]]
