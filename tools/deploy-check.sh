@@ -11,7 +11,9 @@
 #   - each compose node's node.toml: only keys the node knows; every file it names (certificates,
 #     keys, CAs, secret_file) is one the compose file mounts there and a one-shot service writes;
 #     its OIN is the one `matchgate certs` puts in that certificate; peers, grants, database
-#     and Prometheus targets name services and databases that exist
+#     and Prometheus targets name services and databases that exist; [telemetry] sends to the
+#     collector service's OTLP/gRPC receiver as matchgate-<node>, and the node depends on that
+#     service (started)
 #   - the Dockerfile: its builder copies every directory the crates include files from at
 #     compile time (include_str!/include_bytes!, build scripts), the dockerignore excludes none of
 #     them, and the runtime stage has the user, ports and command the compose file and chart use
@@ -20,7 +22,8 @@
 #   - the Helm chart: values.schema.json is a valid schema and values.yaml and every
 #     ci/*-values.yaml pass it; then the chart is linted and rendered with each of those values
 #     files, by a helm binary when there is one, else by the helm-python-sdk package (Helm's
-#     own Go SDK in a wheel), and the rendered node.toml and Deployment are checked
+#     own Go SDK in a wheel), and the rendered node.toml and Deployment are checked (its
+#     [telemetry] as the telemetry values say, none when they are empty)
 #   - `matchgate check-config` (exit 0 wanted) on each compose node.toml, on the node.toml the
 #     chart renders with each ci/*-values.yaml, and on deploy/node.example.toml: the certificates
 #     of `matchgate certs --host gemeente --host uwv --host sw-bedrijf` and node secrets written
@@ -132,12 +135,12 @@ COMPOSE = "deploy/compose/docker-compose.yml"
 CHART = "deploy/helm/matchgate"
 DOCKERFILE = "deploy/Dockerfile"
 
-# node.toml's keys as crates/node/src/config.rs reads them (deny_unknown_fields): a key not here
-# keeps the node from starting (there is no [telemetry] yet: OTLP export is the next step). The
-# node's own word is `matchgate check-config` (below, when a binary is at hand): keep this in step.
+# node.toml's keys as crates/node/src/config.rs (and telemetry.rs) read them
+# (deny_unknown_fields): a key not here keeps the node from starting. The node's own word is
+# `matchgate check-config` (below, when a binary is at hand): keep this in step.
 NODE_KEYS = {
     "": {"oin", "name", "suwi", "database", "secret_file", "tls", "listen", "local", "peers",
-         "grants", "peer_deadline_ms", "limits", "rest", "admin"},
+         "grants", "peer_deadline_ms", "limits", "rest", "admin", "telemetry"},
     "tls": {"cert", "key", "ca"},
     "local": {"listen", "ca", "clients"},
     "local.clients": {"oin", "cn"},
@@ -148,6 +151,7 @@ NODE_KEYS = {
                "keepalive_interval_s", "keepalive_timeout_s", "max_header_bytes"},
     "rest": {"base_path", "bron", "bemiddelaar"},
     "admin": {"listen"},
+    "telemetry": {"otlp_endpoint", "service_name"},
     "peers": {"oin", "name", "endpoint", "server_name", "protocol", "follow_feed",
               "feed_interval_s"},
     "grants": {"via", "on_behalf_of", "services", "suwi"},
@@ -170,7 +174,7 @@ def node_toml_problems(doc):
     keys(doc, "")
     for k in NODE_REQUIRED - doc.keys():
         out.append(f"missing key {k}")
-    for section in ("tls", "local", "limits", "rest", "admin"):
+    for section in ("tls", "local", "limits", "rest", "admin", "telemetry"):
         if isinstance(doc.get(section), dict):
             keys(doc[section], section)
     for c in doc.get("local", {}).get("clients", []):
@@ -180,6 +184,13 @@ def node_toml_problems(doc):
     oin = re.compile(r"^[0-9]{20}$")
     if not oin.match(str(doc.get("oin", ""))):
         out.append(f"oin {doc.get('oin')!r} is not 20 digits")
+    tel = doc.get("telemetry", {})
+    if isinstance(tel, dict) and "otlp_endpoint" in tel:
+        h, port, _ = host_of(str(tel["otlp_endpoint"]))
+        if not str(tel["otlp_endpoint"]).startswith(("http://", "https://")) or h is None:
+            out.append(f"telemetry.otlp_endpoint {tel['otlp_endpoint']!r} is not an http:// URL")
+        elif port == "4318":
+            out.append(f"telemetry.otlp_endpoint {tel['otlp_endpoint']!r}: 4318 is OTLP/HTTP; the node speaks OTLP/gRPC (4317)")
     for i, p in enumerate(doc.get("peers", [])):
         keys(p, "peers")
         if not str(p.get("endpoint", "")).startswith("https://"):
@@ -324,6 +335,32 @@ if compose:
         pass
     prom_targets = {t for job in prom.get("scrape_configs", []) for sc in job.get("static_configs", []) for t in sc.get("targets", [])}
     local_cn = own_systems_cn("X")
+
+    def collector_grpc_port(svc_name):
+        """The OTLP/gRPC receiver port of the collector service's configuration (None: none),
+        and the problems found on the way there."""
+        svc = services.get(svc_name, {})
+        cmd = " ".join(map(str, svc.get("command", [])))
+        m = re.search(r"--config[= ](\S+)", cmd)
+        cfg = None
+        for v in svc.get("volumes", []):
+            parts = str(v).split(":")
+            if m and len(parts) >= 2 and parts[1] == m.group(1):
+                cfg = os.path.normpath(os.path.join(os.path.dirname(COMPOSE), parts[0]))
+        if cfg is None or not os.path.isfile(cfg):
+            return None, [f"services.{svc_name}: no collector configuration mounted at its --config path"]
+        try:
+            conf = load_yaml_all(cfg)[0]
+        except (OSError, yaml.YAMLError) as e:
+            return None, [f"{cfg}: {e}"]
+        out = []
+        traces = conf.get("service", {}).get("pipelines", {}).get("traces", {})
+        if "otlp" not in traces.get("receivers", []) or not traces.get("exporters"):
+            out.append(f"{cfg}: no traces pipeline from the otlp receiver to an exporter")
+        protocols = (conf.get("receivers", {}).get("otlp") or {}).get("protocols") or {}
+        if "grpc" not in protocols:
+            return None, out + [f"{cfg}: the otlp receiver has no grpc protocol"]
+        return str((protocols["grpc"] or {}).get("endpoint", "0.0.0.0:4317")).rsplit(":", 1)[-1], out
     for name, svc in sorted(node_services.items()):
         mounts = {}
         toml_host = None
@@ -388,6 +425,26 @@ if compose:
         admin = doc.get("admin", {}).get("listen", "")
         if f"{name}:{admin.rsplit(':', 1)[-1]}" not in prom_targets:
             problems.append(f"{toml_host}: Prometheus does not scrape {name}:{admin.rsplit(':', 1)[-1]} (admin.listen {admin!r})")
+        # traces: to the compose file's collector over OTLP/gRPC, as matchgate-<node>, and the node
+        # starts after it (started: the collector has no healthcheck)
+        tel = doc.get("telemetry")
+        if not isinstance(tel, dict) or not tel.get("otlp_endpoint"):
+            problems.append(f"{toml_host}: no [telemetry] otlp_endpoint: its spans reach no collector")
+        else:
+            h, port, _ = host_of(tel["otlp_endpoint"])
+            if h not in services:
+                problems.append(f"{toml_host}: telemetry.otlp_endpoint {tel['otlp_endpoint']}: {h} is no compose service")
+            else:
+                grpc_port, probs = collector_grpc_port(h)
+                problems += probs
+                if grpc_port is not None and (port or "80") != grpc_port:
+                    problems.append(f"{toml_host}: telemetry.otlp_endpoint {tel['otlp_endpoint']}: {h}'s OTLP/gRPC receiver listens on {grpc_port}")
+                dep = svc.get("depends_on", {})
+                cond = dep.get(h, {}).get("condition") if isinstance(dep, dict) else (h in dep and "service_started")
+                if cond != "service_started":
+                    problems.append(f"services.{name}.depends_on.{h}: condition {cond!r}, not service_started")
+            if tel.get("service_name") != f"matchgate-{name}":
+                problems.append(f"{toml_host}: telemetry.service_name {tel.get('service_name')!r} is not 'matchgate-{name}'")
     for n, s in services.items():
         for v in s.get("volumes", []):
             src = str(v).split(":")[0]
@@ -401,7 +458,7 @@ if compose:
     if not problems:
         ok(f"compose layout: {len(node_services)} node.toml files know their keys, name only files the "
            f"compose file mounts and its one-shot services write, and agree with the dev PKI, the "
-           f"peers, the databases and Prometheus")
+           f"peers, the databases, Prometheus and the OTLP/gRPC collector they depend on")
 
     # the compose file itself, by the compose implementation
     def run(cmd, **kw):
@@ -508,8 +565,18 @@ else:
             for e in jsonschema.Draft7Validator(schema).iter_errors(vals):
                 bad = True
                 fail(f"chart values {label}: {'/'.join(map(str, e.path))}: {e.message}")
+        # what it must refuse
+        for what, bad_vals in (
+                ("telemetry.otlpEndpoint on OTLP/HTTP's 4318 (the node speaks OTLP/gRPC)",
+                 merge(base_values, {"telemetry": {"otlpEndpoint": "http://otel-collector:4318"}})),
+                ("telemetry.otlp_endpoint (node.toml's name, not the value's)",
+                 merge(base_values, {"telemetry": {"otlp_endpoint": "http://otel-collector:4317"}}))):
+            if jsonschema.Draft7Validator(schema).is_valid(bad_vals):
+                bad = True
+                fail(f"values.schema.json accepts {what}")
         if not bad:
-            ok(f"values.schema.json is a valid draft-07 schema; {', '.join(l for l, _, _ in cases)} pass it")
+            ok(f"values.schema.json is a valid draft-07 schema; {', '.join(l for l, _, _ in cases)} pass it; "
+               f"it refuses an OTLP/HTTP (4318) endpoint and node.toml's key names under telemetry")
     except jsonschema.SchemaError as e:
         fail(f"values.schema.json is not a valid schema: {e.message}")
 
@@ -536,6 +603,11 @@ def check_rendered(label, manifests, vals):
         problems += [f"node.toml: {p}" for p in node_toml_problems(doc)]
     except tomllib.TOMLDecodeError as e:
         return [f"node.toml is not TOML: {e}"]
+    # [telemetry]: the telemetry values' keys under node.toml's names, no table when both are empty
+    tv = vals.get("telemetry") or {}
+    want_tel = {k: tv[v] for k, v in (("otlp_endpoint", "otlpEndpoint"), ("service_name", "serviceName")) if tv.get(v)}
+    if doc.get("telemetry") != (want_tel or None):
+        problems.append(f"node.toml [telemetry] is {doc.get('telemetry')}, not {want_tel or 'absent'} (values: telemetry)")
     dep = kinds["Deployment"][0]
     spec = dep["spec"]["template"]["spec"]
     if dep["spec"]["replicas"] != vals["replicaCount"]:
@@ -601,7 +673,7 @@ if helm_bin:
         for p in problems:
             fail(f"helm template with {label}: {p}")
         if not problems:
-            ok(f"helm template with {label}: renders; node.toml, probes, ports, mounts, session affinity and hardening check out")
+            ok(f"helm template with {label}: renders; node.toml (its [telemetry] too), probes, ports, mounts, session affinity and hardening check out")
     rendered = True
 else:
     try:
@@ -642,7 +714,7 @@ else:
                 for p in problems:
                     fail(f"helm template with {label}: {p}")
                 if not problems:
-                    ok(f"helm template with {label} ({sdk}): renders; node.toml, probes, ports, mounts, session affinity and hardening check out")
+                    ok(f"helm template with {label} ({sdk}): renders; node.toml (its [telemetry] too), probes, ports, mounts, session affinity and hardening check out")
         rendered = True
 
 # --- matchgate check-config: the node's own word on every node.toml here ------------------------
