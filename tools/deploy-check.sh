@@ -827,14 +827,16 @@ else:
                 for dst, name in files.items():
                     os.makedirs(os.path.dirname(root + dst), exist_ok=True)
                     shutil.copy2(f"{pki}/{name}", root + dst)
+                    os.chmod(root + dst, 0o440)   # the Secret volume's defaultMode
                 write_secret(root + doc["secret_file"])
+                os.chmod(root + doc["secret_file"], 0o440)
                 # the init container's part, when the URL is a Secret's
                 text = text.replace('"@DATABASE_URL@"', '"postgres://matchgate:password@postgres.example/gemeente"')
                 path = f"{root}/etc/matchgate/config/node.toml"
                 os.makedirs(os.path.dirname(path), exist_ok=True)
                 with open(path, "w") as f:
                     f.write(under(root, text))
-                check_config(mg, path, f"on the chart's node.toml ({label}; the key mode 0600, not the Secret volume's 0440)", t)
+                check_config(mg, path, f"on the chart's node.toml ({label}; key and secret 0440, as the Secret volumes mount them)", t)
             # deploy/node.example.toml: its relative paths beside it
             ex = f"{t}/example"
             shutil.copytree(pki, f"{ex}/certs")
