@@ -372,9 +372,12 @@ where
     fn call(&mut self, req: http::Request<B>) -> Self::Future {
         use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
         let path = req.uri().path().to_string();
-        let peer = req
-            .extensions()
-            .get::<TlsConnectInfo<TcpConnectInfo>>()
+        let conn = req.extensions().get::<TlsConnectInfo<TcpConnectInfo>>();
+        // the connection's `tls.accept` span, linked from the call's
+        let accepted = conn
+            .and_then(|i| Some((i.get_ref().local_addr()?, i.get_ref().remote_addr()?)))
+            .and_then(|(local, remote)| crate::tls::accept_span(local, remote));
+        let peer = conn
             .and_then(|i| i.peer_certs())
             .and_then(|c| c.first().and_then(|c| crate::pki::oin_of(c.as_ref())))
             .unwrap_or_else(|| "none".into());
@@ -401,6 +404,10 @@ where
             outcome = tracing::field::Empty,
         );
         crate::telemetry::continue_trace(&span, req.headers());
+        if let Some(accepted) = accepted {
+            use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+            span.add_link(accepted);
+        }
         let fut = {
             let _entered = span.enter();
             self.inner.call(req)

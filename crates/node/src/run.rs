@@ -93,6 +93,7 @@ pub async fn start_on(
     let (local_refused_tx, local_refused_rx) =
         tokio::sync::mpsc::unbounded_channel::<tls::Refusal>();
     let (peer_incoming, peer_tls) = tls::accept(
+        "peer",
         peer_listener,
         &config.tls.cert,
         &config.tls.key,
@@ -105,6 +106,7 @@ pub async fn start_on(
         tracing::warn!("no [local] clients configured: the local listener admits no own system");
     }
     let (local_incoming, local_tls) = tls::accept(
+        "local",
         local_listener,
         &config.tls.cert,
         &config.tls.key,

@@ -299,6 +299,58 @@ pub struct Conn {
     deadline: std::pin::Pin<Box<tokio::time::Sleep>>,
     _total: tokio::sync::OwnedSemaphorePermit,
     _per_oin: Option<Slot<String>>,
+    _accepted: Option<Accepted>,
+}
+
+/// The `tls.accept` span of each established connection, by (local, remote) address, while the
+/// connection is open: a call's span links to it (the handshake happens before any trace context
+/// is known, so it is a trace of its own). Entries only with export on; each is removed when its
+/// connection drops, so the map holds at most the open connections.
+type AcceptSpans = std::sync::Mutex<
+    HashMap<(std::net::SocketAddr, std::net::SocketAddr), opentelemetry::trace::SpanContext>,
+>;
+static ACCEPT_SPANS: std::sync::LazyLock<AcceptSpans> = std::sync::LazyLock::new(Default::default);
+
+/// The `tls.accept` span of the connection from `remote` to `local`, when traces are exported.
+pub fn accept_span(
+    local: std::net::SocketAddr,
+    remote: std::net::SocketAddr,
+) -> Option<opentelemetry::trace::SpanContext> {
+    ACCEPT_SPANS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&(local, remote))
+        .cloned()
+}
+
+/// A connection's entry in [`ACCEPT_SPANS`], removed on drop.
+struct Accepted((std::net::SocketAddr, std::net::SocketAddr));
+
+impl Accepted {
+    fn register(span: &tracing::Span, stream: &TlsStream<TcpStream>) -> Option<Accepted> {
+        use opentelemetry::trace::TraceContextExt as _;
+        use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+        let cx = span.context().span().span_context().clone();
+        if !cx.is_valid() {
+            return None;
+        }
+        let tcp = stream.get_ref().0;
+        let key = (tcp.local_addr().ok()?, tcp.peer_addr().ok()?);
+        ACCEPT_SPANS
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key, cx);
+        Some(Accepted(key))
+    }
+}
+
+impl Drop for Accepted {
+    fn drop(&mut self) {
+        ACCEPT_SPANS
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&self.0);
+    }
 }
 
 /// One place counted against a key (an OIN, an address); given back on drop, and the key
@@ -473,6 +525,7 @@ impl RefusalThrottle {
 /// hand established streams to the gRPC server. Every refused handshake goes to `refused`. A
 /// connection past a cap (in total, handshakes at once, per OIN) is closed at once, not queued.
 pub fn accept(
+    name: &'static str,
     listener: TcpListener,
     cert: &Path,
     key: &Path,
@@ -504,6 +557,7 @@ pub fn accept(
         per_address: Arc::new(std::sync::Mutex::new(HashMap::new())),
         shed: Shed::default(),
         limits,
+        name,
     });
     tokio::spawn(async move {
         loop {
@@ -575,6 +629,8 @@ struct Caps {
     per_address: Arc<std::sync::Mutex<HashMap<std::net::IpAddr, usize>>>,
     shed: Shed,
     limits: ConnLimits,
+    /// `peer` or `local`, for the `tls.accept` span
+    name: &'static str,
 }
 
 /// The places a connection in its handshake holds: one in total, one of the handshakes, one of
@@ -615,7 +671,10 @@ impl Caps {
     }
 
     /// The handshake (under its timeout, its refusal reported), then the place per OIN: the
-    /// established connection, or none.
+    /// established connection, or none. Each handshake is a `tls.accept` span, the root of a
+    /// trace of its own (no trace context is known before it): the listener, the outcome, the
+    /// certificate's OIN when admitted, the kind of refusal otherwise; calls on the connection
+    /// link to it.
     async fn handshake(
         &self,
         acceptor: TlsAcceptor,
@@ -624,26 +683,43 @@ impl Caps {
         places: Places,
         refused: &mpsc::UnboundedSender<Refusal>,
     ) -> Option<Conn> {
+        let span = tracing::info_span!(
+            parent: None,
+            "tls.accept",
+            otel.kind = "server",
+            listener = self.name,
+            outcome = tracing::field::Empty,
+            peer.oin = tracing::field::Empty,
+            refusal = tracing::field::Empty,
+        );
         let Places {
             total,
             handshake,
             address,
         } = places;
-        let hs = VERDICT
-            .scope(std::cell::RefCell::new(None), async {
+        let hs = tracing::Instrument::instrument(
+            VERDICT.scope(std::cell::RefCell::new(None), async {
                 let r =
                     tokio::time::timeout(self.limits.handshake_timeout, acceptor.accept(tcp)).await;
                 (r, VERDICT.with(|v| v.borrow_mut().take()))
-            })
-            .await;
+            }),
+            span.clone(),
+        )
+        .await;
         drop((handshake, address));
         let stream = match hs {
             (Ok(Ok(stream)), _) => stream,
             (Ok(Err(e)), verdict) => {
-                refusal_of(&e, verdict, remote, refused);
+                let class = refusal_of(&e, verdict, remote, refused);
+                span.record(
+                    "outcome",
+                    if class.is_some() { "refused" } else { "failed" },
+                );
+                span.record("refusal", class.unwrap_or("handshake failed"));
                 return None;
             }
             (Err(_), _) => {
+                span.record("outcome", "timed out");
                 tracing::debug!(%remote, "TLS handshake timed out");
                 return None;
             }
@@ -654,16 +730,28 @@ impl Caps {
             .peer_certificates()
             .and_then(|c| c.first())
             .and_then(|c| oin_of(c.as_ref()));
+        if let Some(oin) = &oin {
+            span.record("peer.oin", oin.as_str());
+        }
         let slot = match oin {
-            Some(oin) => Some(self.oin_place(oin)?),
+            Some(oin) => match self.oin_place(oin) {
+                Some(slot) => Some(slot),
+                None => {
+                    span.record("outcome", "closed at the cap per OIN");
+                    return None;
+                }
+            },
             None => None,
         };
+        span.record("outcome", "established");
+        let accepted = Accepted::register(&span, &stream);
         Some(Conn {
             io: stream,
             idle: self.limits.idle_timeout,
             deadline: Box::pin(tokio::time::sleep(self.limits.idle_timeout)),
             _total: total,
             _per_oin: slot,
+            _accepted: accepted,
         })
     }
 
@@ -685,13 +773,13 @@ impl Caps {
 }
 
 /// A failed handshake, to `refused` when the verifier (or rustls: no certificate) refused it;
-/// otherwise only to the debug log.
+/// otherwise only to the debug log. The kind of refusal, when it was one.
 fn refusal_of(
     e: &std::io::Error,
     verdict: Option<Verdict>,
     remote: std::net::SocketAddr,
     refused: &mpsc::UnboundedSender<Refusal>,
-) {
+) -> Option<&'static str> {
     let tls = e
         .get_ref()
         .and_then(|i| i.downcast_ref::<rustls::Error>())
@@ -713,9 +801,14 @@ fn refusal_of(
     };
     match refusal {
         Some(r) => {
+            let class = r.class;
             let _ = refused.send(r);
+            Some(class)
         }
-        None => tracing::debug!(%remote, error = %e, "TLS handshake failed"),
+        None => {
+            tracing::debug!(%remote, error = %e, "TLS handshake failed");
+            None
+        }
     }
 }
 

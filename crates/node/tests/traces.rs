@@ -122,6 +122,21 @@ async fn a_federated_selection_is_one_trace_across_three_nodes() {
         .unwrap()
         .into_inner();
     assert!(!r.response.unwrap().matches.is_empty());
+    // a handshake UWV's peer listener refuses: the stranger is no configured peer
+    let refused = channel(
+        f.dir.path(),
+        f.uwv.peer_addr,
+        Some(("stranger.pem", "stranger.key")),
+        "ca.pem",
+    )
+    .await;
+    if let Ok(ch) = refused {
+        // TLS 1.3: the client learns of the refusal at its first call
+        let _ = node::pb::peer_client::PeerClient::new(ch)
+            .select_werkzoekenden(req(query("3511AA", 5), STRANGER, STRANGER, UWV, false))
+            .await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     provider.force_flush().unwrap();
 
     let spans = collector.0.lock().unwrap().clone();
@@ -181,6 +196,33 @@ async fn a_federated_selection_is_one_trace_across_three_nodes() {
             "no {name} span in the trace"
         );
     }
+    // each TLS handshake is a `tls.accept` span, a trace of its own, and a call links to the
+    // accept span of its connection: UWV's peer call from the gemeente to an accept on UWV's
+    // peer listener that admitted the gemeente's certificate
+    let accepts: Vec<&Span> = spans.iter().filter(|s| s.name == "tls.accept").collect();
+    assert!(accepts.iter().all(|s| s.parent_span_id.is_empty()));
+    let uwv_call = trace
+        .iter()
+        .find(|s| s.name == "call" && attr(s, "node.oin").as_deref() == Some(UWV))
+        .expect("UWV's call span");
+    let link = uwv_call
+        .links
+        .first()
+        .expect("the call links to its accept span");
+    let accept = accepts
+        .iter()
+        .find(|s| s.span_id == link.span_id && s.trace_id == link.trace_id)
+        .expect("the linked accept span was exported");
+    assert_eq!(attr(accept, "listener").as_deref(), Some("peer"));
+    assert_eq!(attr(accept, "outcome").as_deref(), Some("established"));
+    assert_eq!(attr(accept, "peer.oin").as_deref(), Some(GEMEENTE));
+    // the stranger's handshake: refused, with the kind of refusal and no OIN as identity
+    let refused = accepts
+        .iter()
+        .find(|s| attr(s, "outcome").as_deref() == Some("refused"))
+        .expect("a refused tls.accept span");
+    assert_eq!(attr(refused, "refusal").as_deref(), Some("not admitted"));
+    assert_eq!(attr(refused, "peer.oin"), None);
     // the transaction id is an attribute of the sources' calls
     assert!(trace
         .iter()
