@@ -95,9 +95,7 @@ pub async fn start_on(
     let (peer_incoming, peer_tls) = tls::accept(
         "peer",
         peer_listener,
-        &config.tls.cert,
-        &config.tls.key,
-        &config.tls.ca,
+        [&config.tls.cert, &config.tls.key, &config.tls.ca],
         configured_peers(&config),
         config.limits.connections(),
         refused_tx,
@@ -108,9 +106,7 @@ pub async fn start_on(
     let (local_incoming, local_tls) = tls::accept(
         "local",
         local_listener,
-        &config.tls.cert,
-        &config.tls.key,
-        &config.local.ca,
+        [&config.tls.cert, &config.tls.key, &config.local.ca],
         own_systems(&config),
         config.limits.connections(),
         local_refused_tx,

@@ -524,12 +524,11 @@ impl RefusalThrottle {
 /// Accept TCP connections, do the mutual-TLS handshake (each on its own task, with a timeout) and
 /// hand established streams to the gRPC server. Every refused handshake goes to `refused`. A
 /// connection past a cap (in total, handshakes at once, per OIN) is closed at once, not queued.
+/// `name` (`peer`, `local`) names the listener in its spans; `[cert, key, ca]` are its files.
 pub fn accept(
     name: &'static str,
     listener: TcpListener,
-    cert: &Path,
-    key: &Path,
-    ca: &Path,
+    [cert, key, ca]: [&Path; 3],
     admit: Admission,
     limits: ConnLimits,
     refused: mpsc::UnboundedSender<Refusal>,
