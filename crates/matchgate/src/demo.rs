@@ -190,13 +190,17 @@ fn run_inner(keep: bool, dir: Option<std::path::PathBuf>) -> anyhow::Result<()> 
         let start = |c: NodeConfig, p: Option<tokio::net::TcpListener>, l: Option<tokio::net::TcpListener>| async move {
             anyhow::Ok(node::run::start_on(c, p.context("listener")?, l.context("listener")?).await?)
         };
-        let sources_grant = ["select-werkzoekenden", "get-werkzoekende", "select-vacatures", "get-vacature"];
+        // and the transparency figures (counts per municipality, suppressed at the source)
+        let sources_grant = ["select-werkzoekenden", "get-werkzoekende", "select-vacatures", "get-vacature", "transparency"];
         let uwv = start(cfg("uwv", uwv_oin, vec![PeerConfig::new(gem_oin, "Gemeente", gem_url.clone())], gemeente_may(&sources_grant), true), u_peer, u_local).await?;
         let sw = start(cfg("sw-bedrijf", sw_oin, vec![], gemeente_may(&sources_grant), true), s_peer, s_local).await?;
         // the SW-bedrijf is asked over the standard's REST contract (its Bron face, same port)
         let base = node::config::RestConfig::default().base_path;
         let mut sw_rest = PeerConfig::new(sw_oin, "SW-bedrijf", sw_url.replace("127.0.0.1", "localhost") + &base);
         sw_rest.protocol = node::config::Protocol::VumBron;
+        // the transparency report asks both sources over gRPC (the VUM REST contracts have no
+        // such figures; the SW-bedrijf's node speaks gRPC on the same port)
+        let report_peers = vec![PeerConfig::new(uwv_oin, "UWV", uwv_url.clone()), PeerConfig::new(sw_oin, "SW-bedrijf", sw_url.clone())];
         let peers = vec![PeerConfig::new(uwv_oin, "UWV", uwv_url), sw_rest];
         let uwv_may_feed = vec![Grant { via: uwv_oin.into(), on_behalf_of: vec![uwv_oin.into()], services: vec!["vacancy-feed".into()], suwi: true }];
         let gemeente = start(cfg("gemeente", gem_oin, peers, uwv_may_feed, false), g_peer, g_local).await?;
@@ -266,6 +270,18 @@ fn run_inner(keep: bool, dir: Option<std::path::PathBuf>) -> anyhow::Result<()> 
                 other => println!("   {n:<11} {other:?}"),
             }
         }
+        step("the transparency of the client file: each node counts its werkzoekenden per municipality and publishes only suppressed counts (\"<5\"); the gemeente merges the region table");
+        let own = gemeente.state.published_transparency().await?;
+        let mut report_config = gemeente.state.config.clone();
+        report_config.peers = report_peers;
+        let report = node::report::federation_report(&report_config, own, None).await?;
+        crate::report_cmd::print_table(&report);
+        for m in &report.missing {
+            println!("   {} did not answer: {}", m.name, m.reason);
+        }
+        let report_dir = if _cleanup.is_some() { std::path::PathBuf::from("matchgate-demo-report") } else { dir.join("report") };
+        crate::report_cmd::write(&report, &report_dir)?;
+        println!("   report.html, report.csv and report.json in {}", report_dir.display());
         if keep {
             let abs = |f: String| certs.join(f).display().to_string();
             let nodes: Vec<DemoNode> = [("gemeente", gem_oin, &gemeente), ("uwv", uwv_oin, &uwv), ("sw-bedrijf", sw_oin, &sw)]

@@ -17,6 +17,7 @@ mod demo;
 mod mapping_init;
 mod node_cmd;
 mod push_cmd;
+mod report_cmd;
 mod store_cmd;
 mod translate_cmd;
 mod validate;
@@ -91,6 +92,10 @@ enum Command {
     },
     /// Counts of live, expired, withdrawn and deleted records.
     Status,
+    /// The transparency of the client file: per labour-market region and municipality, the
+    /// werkzoekenden shared and not shared (by reason), completeness and freshness, trends;
+    /// writes report.html, report.csv and report.json (counts only, small cells as "<5").
+    Report(report_cmd::Args),
     /// Run a node: mutual-TLS gRPC for peers and for the organisation's own systems.
     Serve {
         #[arg(long)]
@@ -264,6 +269,13 @@ fn run(cli: Cli) -> (OnError, anyhow::Result<ExitCode>) {
         Command::Get(args) => (STORE, store_cmd::get(&db(), &args)),
         Command::Audit { command } => (STORE, store_cmd::audit(&db(), &command)),
         Command::Status => (STORE, store_cmd::status(&db())),
+        Command::Report(args) => (
+            OnError {
+                prefix: "matchgate report",
+                code: 1,
+            },
+            report_cmd::run(&db(), &args),
+        ),
         Command::CheckConfig { config } => (
             OnError {
                 prefix: "matchgate check-config",

@@ -59,7 +59,7 @@ pub struct Db {
 }
 
 impl Db {
-    async fn open(&self) -> Result<Store, store::StoreError> {
+    pub async fn open(&self) -> Result<Store, store::StoreError> {
         let mut s = Store::open(&self.url).await?;
         s.expiry_days = self.expiry_days;
         Ok(s)
@@ -103,6 +103,9 @@ struct StoreSink {
     counts: [u64; 4], // inserted, updated, unchanged, removed
     progress: Option<indicatif::ProgressBar>,
     last_plain: u64,
+    /// per PC4 area: records left out for want of consent that are withdrawn records (shared
+    /// once): the transparency figures count them as withdrawn, not again as without consent
+    withdrawn: std::collections::BTreeMap<u16, u64>,
 }
 
 impl StoreSink {
@@ -137,7 +140,16 @@ impl Sink for StoreSink {
     fn rejected(&mut self, rejects: &[Reject], original: &[(String, String)]) -> io::Result<()> {
         crate::translate_cmd::write_rejects(&mut self.rejects, rejects, original)
     }
-    fn filtered(&mut self, _row: u64, vum_id: Option<&str>, consent: bool) -> io::Result<()> {
+    fn filtered(&mut self, row: u64, vum_id: Option<&str>, consent: bool) -> io::Result<()> {
+        self.filtered_in(row, vum_id, consent, 0)
+    }
+    fn filtered_in(
+        &mut self,
+        _row: u64,
+        vum_id: Option<&str>,
+        consent: bool,
+        pc4: u16,
+    ) -> io::Result<()> {
         // a record that is no longer shared (consent withdrawn, filtered out) stops being shared
         if let Some(id) = vum_id {
             self.flush()?;
@@ -147,6 +159,14 @@ impl Sink for StoreSink {
                 .map_err(io::Error::other)?
             {
                 self.counts[3] += 1;
+            }
+            if consent
+                && self
+                    .rt
+                    .block_on(self.store.is_withdrawn(self.kind, id))
+                    .map_err(io::Error::other)?
+            {
+                *self.withdrawn.entry(pc4).or_default() += 1;
             }
         }
         Ok(())
@@ -214,11 +234,15 @@ pub fn ingest_into(
         counts: [0; 4],
         progress,
         last_plain: 0,
+        withdrawn: Default::default(),
     };
     let mut t = Translator::new(mapping, secret, Validator::new()).with_threads(options.threads);
     let summary = t.run(input, &mut sink)?;
     sink.flush()?;
     let _ = sink.rejects.flush();
+    // what this import counted per municipality, kept for the transparency figures
+    let counts = run_counts(&summary, &sink.withdrawn);
+    rt.block_on(sink.store.record_run(kind, "ingest", now_ms(), &counts))?;
     if let Err(e) = rt.block_on(sink.store.optimize()) {
         tracing::warn!(error = %e, "refreshing planner statistics failed");
     }
@@ -226,6 +250,34 @@ pub fn ingest_into(
         pb.finish_and_clear();
     }
     Ok((summary, sink.counts))
+}
+
+/// A run's counts per municipality, from translate's counts per PC4 area; records left out for
+/// want of consent that were withdrawn (`withdrawn`, per PC4 area) are not counted again.
+pub fn run_counts(
+    summary: &Summary,
+    withdrawn: &std::collections::BTreeMap<u16, u64>,
+) -> std::collections::BTreeMap<String, store::transparency::RunCounts> {
+    let mut out: std::collections::BTreeMap<String, store::transparency::RunCounts> =
+        Default::default();
+    for (pc4, a) in &summary.by_pc4 {
+        let m = store::transparency::municipality_of((*pc4 != 0).then_some(i64::from(*pc4)));
+        let c = out.entry(m.to_string()).or_default();
+        c.offered += a.read;
+        c.accepted += a.accepted;
+        c.no_consent += a
+            .no_consent
+            .saturating_sub(withdrawn.get(pc4).copied().unwrap_or(0));
+        c.filtered += a.filtered;
+        c.rejected += a.rejected;
+        for (rule, n) in &a.rejected_by_rule {
+            *c.rejected_by_rule.entry(rule.clone()).or_default() += n;
+        }
+        for (rule, n) in &a.warnings_by_rule {
+            *c.warnings_by_rule.entry(rule.clone()).or_default() += n;
+        }
+    }
+    out
 }
 
 fn kind_arg(k: &Option<String>) -> anyhow::Result<Option<Kind>> {

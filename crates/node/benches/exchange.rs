@@ -166,6 +166,12 @@ impl Peer for Echo {
     async fn vacancy_feed(&self, _: Request<pb::FeedRequest>) -> Result<Response<Feed>, Status> {
         Err(Status::unimplemented(""))
     }
+    async fn transparency(
+        &self,
+        _: Request<pb::TransparencyRequest>,
+    ) -> Result<Response<pb::TransparencyResponse>, Status> {
+        Err(Status::unimplemented(""))
+    }
 }
 
 async fn rate(ch: Channel, ids: Arc<Vec<String>>, to: &str, secs: f64) -> f64 {

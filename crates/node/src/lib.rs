@@ -29,6 +29,7 @@ pub mod metrics;
 pub mod parties;
 pub(crate) mod peers;
 pub mod pki;
+pub mod report;
 pub mod rest;
 pub(crate) mod results;
 pub mod run;

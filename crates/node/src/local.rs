@@ -316,6 +316,8 @@ struct Push {
     sum: pb::PushSummary,
     batches: [(Kind, Vec<(String, Value)>); 2],
     transaction_id: String,
+    /// what the push counted of werkzoekenden per municipality (the transparency figures)
+    counts: std::collections::BTreeMap<String, store::transparency::RunCounts>,
 }
 
 impl Push {
@@ -328,6 +330,42 @@ impl Push {
                 (Kind::Vacature, Vec::new()),
             ],
             transaction_id: uuid::Uuid::now_v7().to_string(),
+            counts: Default::default(),
+        }
+    }
+
+    /// Count one werkzoekende message of the push in its municipality (that of its
+    /// bemiddelingspostcode's PC4 area): offered, then accepted, without consent or rejected
+    /// with the rule of its first violation.
+    fn count(&mut self, municipality: Option<&'static str>, outcome: &Result<(), Vec<Violation>>) {
+        let Some(m) = municipality else { return };
+        let c = self.counts.entry(m.to_string()).or_default();
+        c.offered += 1;
+        match outcome {
+            Ok(()) => c.accepted += 1,
+            Err(v) if v.first().is_some_and(|v| v.1 == "push/toestemming") => c.no_consent += 1,
+            Err(v) => {
+                c.rejected += 1;
+                if let Some((_, rule, _)) = v.first() {
+                    *c.rejected_by_rule.entry(rule.clone()).or_default() += 1;
+                }
+            }
+        }
+    }
+
+    /// Keep what the push counted (when it held werkzoekenden) as a run of the transparency
+    /// figures.
+    async fn record_run(&self) {
+        if self.counts.is_empty() {
+            return;
+        }
+        if let Err(e) = self
+            .st
+            .store
+            .record_run(Kind::Werkzoekende, "push", now_ms(), &self.counts)
+            .await
+        {
+            tracing::warn!(error = %e, transaction_id = %self.transaction_id, "keeping the push's counts failed");
         }
     }
 
@@ -336,7 +374,10 @@ impl Push {
         while let Some(msg) = stream.message().await? {
             let index = self.sum.received;
             self.sum.received += 1;
-            if let Err(violations) = self.take(msg).await? {
+            let municipality = werkzoekende_municipality(&msg);
+            let taken = self.take(msg).await?;
+            self.count(municipality, &taken);
+            if let Err(violations) = taken {
                 self.sum.rejected.push(pb::PushRejection {
                     index,
                     violations: violations
@@ -513,6 +554,25 @@ impl Push {
     }
 }
 
+/// The municipality of a pushed werkzoekende (by the PC4 area of its bemiddelingspostcode), for
+/// the transparency figures; none for other messages.
+fn werkzoekende_municipality(msg: &pb::PushRequest) -> Option<&'static str> {
+    let Some(pb::push_request::Record::Werkzoekende(w)) = &msg.record else {
+        return None;
+    };
+    let postcode = w
+        .werkzoekende
+        .as_ref()
+        .and_then(|d| d.mobiliteit.as_ref())
+        .map(|m| m.bemiddelingspostcode.as_str())
+        .unwrap_or_default();
+    let pc4 = postcode
+        .get(..4)
+        .filter(|d| d.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|d| d.parse::<i64>().ok());
+    Some(store::transparency::municipality_of(pc4))
+}
+
 /// admit: what the message holds (a werkzoekende only with consent; a delete with a known kind
 /// and a usable local id).
 fn admit(msg: pb::PushRequest) -> Result<Admitted, Vec<Violation>> {
@@ -684,6 +744,7 @@ impl Local for LocalService {
         let outcome = tracing::Instrument::instrument(push.receive(req.into_inner()), span).await;
         // what arrived before a broken stream is kept
         push.flush_all().await?;
+        push.record_run().await;
         push.summarise(who).await;
         outcome?;
         Ok(Response::new(push.sum))

@@ -33,6 +33,7 @@ pub const CAPABILITIES: &[&str] = &[
     "get-werkzoekende",
     "get-vacature",
     "vacancy-feed",
+    "transparency",
 ];
 
 /// Details an own user may ask per federated result set.
@@ -170,6 +171,27 @@ impl NodeState {
         if let Err(err) = self.store.audit(&e, now_ms()).await {
             tracing::error!(error = %err, "audit log write failed");
         }
+    }
+
+    /// This node's transparency figures of its werkzoekenden as they may leave it: counts per
+    /// municipality with small cells suppressed (`transparency::publish`).
+    pub async fn published_transparency(
+        &self,
+    ) -> Result<transparency::publish::Published, CallError> {
+        let figures = self
+            .store
+            .transparency(
+                transparency::figures::Organisation {
+                    oin: self.config.oin.clone(),
+                    name: self.config.name.clone(),
+                },
+                store::now_ms(),
+            )
+            .await?;
+        Ok(transparency::publish::publish(
+            &figures,
+            transparency::geo::Geography::get(),
+        ))
     }
 
     /// A refused TLS handshake on the peer listener, in the audit log (`count` refusals of its
@@ -645,6 +667,29 @@ impl Peer for PeerService {
             standard_version: "VUM interface 3.0.0, data standard 1.5".into(),
             capabilities: CAPABILITIES.iter().map(|s| s.to_string()).collect(),
         }))
+    }
+
+    async fn transparency(
+        &self,
+        req: Request<pb::TransparencyRequest>,
+    ) -> Result<Response<pb::TransparencyResponse>, Status> {
+        let p = self.0.authorize(&req, "transparency").await?;
+        let published = self
+            .0
+            .published_transparency()
+            .await
+            .map_err(|e| e.in_transaction(&p.transaction_id))?;
+        self.0
+            .audit(
+                &p,
+                "transparency",
+                "werkzoekende",
+                published.rows.len() as i64,
+            )
+            .await;
+        let published_json = serde_json::to_vec(&published)
+            .map_err(|e| CallError::internal(format!("transparency figures: {e}")))?;
+        Ok(Response::new(pb::TransparencyResponse { published_json }))
     }
 
     async fn select_werkzoekenden(

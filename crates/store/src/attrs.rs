@@ -30,6 +30,9 @@ pub struct Attrs {
     pub talen: Vec<(String, Option<i64>, Option<i64>)>,
     /// codeTypeArbeidscontract of each contractvorm
     pub contracten: Vec<String>,
+    /// werkzoekende: 1 when arbeidsmarktkwalificatie.opleiding lists an education (a
+    /// completeness measure of the transparency figures; not a selection criterion)
+    pub opleiding: Option<i64>,
 }
 
 fn s<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
@@ -107,6 +110,9 @@ impl Attrs {
             _ => {
                 a.pc4 = pc4_of(s(doc, &["mobiliteit", "bemiddelingspostcode"]));
                 a.max_reis = i(doc, &["mobiliteit", "maximaleReisafstand"]);
+                a.opleiding = list(doc, &["arbeidsmarktkwalificatie", "opleiding"])
+                    .next()
+                    .map(|_| 1);
                 a.datum = s(doc, &["flexibiliteit", "datumAanvangBeschikbaarVoorWerk"])
                     .map(str::to_string);
                 for b in list(doc, &["bemiddelingsberoep"]) {

@@ -18,6 +18,7 @@ pub mod engine;
 pub mod exchange;
 mod records;
 pub mod service;
+pub mod transparency;
 
 pub use attrs::Attrs;
 pub use records::{content_hash, encode_pb};

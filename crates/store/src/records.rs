@@ -93,6 +93,7 @@ fn bind_attrs<'q>(
         .bind(Attrs::join(&a.rijbewijzen))
         .bind(Attrs::join_talen(&a.talen))
         .bind(Attrs::join(&a.contracten))
+        .bind(a.opleiding)
 }
 
 impl Store {
@@ -139,7 +140,7 @@ impl Store {
         let update = self.sql(
             "UPDATE records SET content_hash = ?, version = ?, doc = ?, pb = ?, updated_ms = ?, refreshed_ms = ?, consent = 1, deleted = 0, \
              pc4 = ?, max_reis = ?, uren_min = ?, uren_max = ?, kantoor = ?, onregelmatig = ?, datum = ?, niveau = ?, beroepen = ?, \
-             rijbewijzen = ?, talen = ?, contracten = ? WHERE kind = ? AND vum_id = ?",
+             rijbewijzen = ?, talen = ?, contracten = ?, opleiding = ? WHERE kind = ? AND vum_id = ?",
         );
         for (id, doc) in docs {
             let hash = content_hash(doc);
@@ -190,11 +191,12 @@ impl Store {
             }
             query.execute(&mut *tx).await?;
         }
-        const ROW: &str = "(?, ?, ?, 1, ?, ?, ?, ?, ?, 1, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+        const ROW: &str =
+            "(?, ?, ?, 1, ?, ?, ?, ?, ?, 1, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
         let batches = self.chunked(&inserts, 500, ROW, |rows| {
             format!(
                 "INSERT INTO records (kind, vum_id, content_hash, version, doc, pb, created_ms, updated_ms, refreshed_ms, consent, deleted, \
-                 pc4, max_reis, uren_min, uren_max, kantoor, onregelmatig, datum, niveau, beroepen, rijbewijzen, talen, contracten) VALUES {rows}"
+                 pc4, max_reis, uren_min, uren_max, kantoor, onregelmatig, datum, niveau, beroepen, rijbewijzen, talen, contracten, opleiding) VALUES {rows}"
             )
         });
         for (chunk, q) in batches {
@@ -252,8 +254,8 @@ impl Store {
             return Ok(false);
         }
         sqlx::query(&self.sql(
-            "UPDATE records SET doc = NULL, pb = NULL, version = ?, updated_ms = ?, deleted = 1, consent = ?, pc4 = NULL, beroepen = NULL, \
-             rijbewijzen = NULL, talen = NULL, contracten = NULL WHERE kind = ? AND vum_id = ?",
+            "UPDATE records SET doc = NULL, pb = NULL, version = ?, updated_ms = ?, deleted = 1, consent = ?, beroepen = NULL, \
+             rijbewijzen = NULL, talen = NULL, contracten = NULL, opleiding = NULL WHERE kind = ? AND vum_id = ?",
         ))
         .bind(v + 1)
         .bind(now)
@@ -382,7 +384,7 @@ impl Store {
         kind: Kind,
         ids: Option<&[String]>,
     ) -> Result<Vec<LiveAttrs>, StoreError> {
-        const COLS: &str = "vum_id, refreshed_ms, consent, pc4, max_reis, uren_min, uren_max, kantoor, onregelmatig, datum, niveau, beroepen, rijbewijzen, talen, contracten";
+        const COLS: &str = "vum_id, refreshed_ms, consent, pc4, max_reis, uren_min, uren_max, kantoor, onregelmatig, datum, niveau, beroepen, rijbewijzen, talen, contracten, opleiding";
         let rows = match ids {
             None => {
                 sqlx::query(&self.sql(&format!(
@@ -422,6 +424,7 @@ impl Store {
                     rijbewijzen: Attrs::split(opt_s(r, "rijbewijzen")),
                     talen: Attrs::split_talen(opt_s(r, "talen")),
                     contracten: Attrs::split(opt_s(r, "contracten")),
+                    opleiding: opt_i(r, "opleiding"),
                 };
                 Ok(LiveAttrs {
                     vum_id: r.try_get::<String, _>("vum_id")?,

@@ -127,6 +127,29 @@ pub struct Summary {
     pub other_unmapped: u64,
     /// Wall-clock duration of the run.
     pub seconds: f64,
+    /// The same counts per PC4 area of the record's postcode (0: none could be read), for the
+    /// transparency figures: counts only, never an id.
+    #[serde(skip)]
+    pub by_pc4: BTreeMap<u16, AreaSummary>,
+}
+
+/// What a run counted in one PC4 area (see [`Summary::by_pc4`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AreaSummary {
+    /// records read
+    pub read: u64,
+    /// accepted
+    pub accepted: u64,
+    /// left out by the consent filter
+    pub no_consent: u64,
+    /// left out by another filter
+    pub filtered: u64,
+    /// rejected
+    pub rejected: u64,
+    /// rejected, by the rule of their first reject
+    pub rejected_by_rule: BTreeMap<String, u64>,
+    /// warnings about accepted documents, by rule
+    pub warnings_by_rule: BTreeMap<String, u64>,
 }
 
 /// Where the outcomes go (files for `matchgate translate`, the store for `matchgate ingest`).
@@ -159,6 +182,17 @@ pub trait Sink {
         _consent: bool,
     ) -> std::io::Result<()> {
         Ok(())
+    }
+    /// [`Sink::filtered`] with the PC4 area of the record's postcode (0: none; see
+    /// [`Summary::by_pc4`]); by default just [`Sink::filtered`].
+    fn filtered_in(
+        &mut self,
+        row: u64,
+        vum_id: Option<&str>,
+        consent: bool,
+        _pc4: u16,
+    ) -> std::io::Result<()> {
+        self.filtered(row, vum_id, consent)
     }
     /// The counts so far: after every 10,000 records read and once at the end of the run.
     fn progress(&mut self, _summary: &Summary) {}
@@ -222,8 +256,11 @@ impl Seen {
         sink: &mut dyn Sink,
     ) -> Result<bool, TranslateError> {
         s.read += 1;
-        let (outcome, go_on) = match item {
-            Ok(p) => (self.finish(engine, p, s), true),
+        let (outcome, go_on, pc4) = match item {
+            Ok(p) => {
+                let pc4 = p.1;
+                (self.finish(engine, p, s), true, pc4)
+            }
             Err(e) => {
                 let fatal = e.fatal;
                 (
@@ -238,10 +275,11 @@ impl Seen {
                         original: vec![],
                     },
                     !fatal,
+                    None,
                 )
             }
         };
-        record(s, sink, outcome)?;
+        record(s, sink, outcome, pc4.unwrap_or(0))?;
         if s.read.is_multiple_of(10_000) {
             sink.progress(s);
         }
@@ -346,7 +384,7 @@ impl Seen {
 }
 
 /// A record after the stateless stages.
-pub struct Prepared(PreparedInner);
+pub struct Prepared(PreparedInner, Option<u16>);
 
 enum PreparedInner {
     Done(Outcome),
@@ -674,18 +712,22 @@ impl Engine {
     /// validate.
     fn prepare(&self, rec: Record) -> Prepared {
         let m = &self.mapping;
+        let pc4 = self.pc4_of(&rec);
         let contact_allowed = match self.admit(&rec) {
             Ok(c) => c,
-            Err(o) => return Prepared(PreparedInner::Done(o)),
+            Err(o) => return Prepared(PreparedInner::Done(o), pc4),
         };
         let (local_id, id_column) = match self.local_id(&rec) {
             Ok(x) => x,
             Err(rejects) => {
-                return Prepared(PreparedInner::Done(Outcome::Rejected {
-                    row: rec.row,
-                    rejects,
-                    original: self.original(&rec),
-                }))
+                return Prepared(
+                    PreparedInner::Done(Outcome::Rejected {
+                        row: rec.row,
+                        rejects,
+                        original: self.original(&rec),
+                    }),
+                    pc4,
+                )
             }
         };
         // one HMAC gives both the key that finds duplicate local ids and the VUM id
@@ -701,15 +743,48 @@ impl Engine {
         } else {
             Err(filled.rejects)
         };
-        Prepared(PreparedInner::Checked(Box::new(Checked {
-            rec,
-            id_key,
-            id_column,
-            bsn,
-            contact_withheld: filled.contact_withheld,
-            unmapped: filled.unmapped,
-            body,
-        })))
+        Prepared(
+            PreparedInner::Checked(Box::new(Checked {
+                rec,
+                id_key,
+                id_column,
+                bsn,
+                contact_withheld: filled.contact_withheld,
+                unmapped: filled.unmapped,
+                body,
+            })),
+            pc4,
+        )
+    }
+
+    /// The PC4 area of the record's postcode (`mobiliteit.bemiddelingspostcode` of a
+    /// werkzoekende, `adres.postcode` of a vacature), from the document of a `vum` source or the
+    /// column the mapping fills it from; none when it has none or it does not start with four
+    /// digits (1000-9999).
+    fn pc4_of(&self, rec: &Record) -> Option<u16> {
+        let m = &self.mapping;
+        let (pointer, target) = match m.kind {
+            Kind::Vacature => ("/adres/postcode", "adres.postcode"),
+            _ => (
+                "/mobiliteit/bemiddelingspostcode",
+                "mobiliteit.bemiddelingspostcode",
+            ),
+        };
+        let raw = match &rec.doc {
+            Some(doc) => doc.pointer(pointer)?.as_str()?,
+            None => {
+                let f = m.fields.iter().find(|f| f.target == target)?;
+                match &f.source {
+                    ValueSource::Column(c) => self.first(rec, *c)?,
+                    ValueSource::Constant(v) => v.as_str(),
+                }
+            }
+        };
+        let d = raw.trim().get(..4)?;
+        if !d.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        d.parse::<u16>().ok().filter(|n| *n >= 1000)
     }
 
     /// The record's BSN column: absent, failing the elfproef, or valid and keyed (the BSN itself
@@ -1422,7 +1497,30 @@ fn compact(v: &mut Value) {
     }
 }
 
-fn record(s: &mut Summary, sink: &mut dyn Sink, o: Outcome) -> Result<(), TranslateError> {
+fn record(
+    s: &mut Summary,
+    sink: &mut dyn Sink,
+    o: Outcome,
+    pc4: u16,
+) -> Result<(), TranslateError> {
+    let area = s.by_pc4.entry(pc4).or_default();
+    area.read += 1;
+    match &o {
+        Outcome::Accepted { warnings, .. } => {
+            area.accepted += 1;
+            for w in warnings {
+                *area.warnings_by_rule.entry(w.rule.to_string()).or_default() += 1;
+            }
+        }
+        Outcome::Filtered { consent: true, .. } => area.no_consent += 1,
+        Outcome::Filtered { .. } => area.filtered += 1,
+        Outcome::Rejected { rejects, .. } => {
+            area.rejected += 1;
+            if let Some(first) = rejects.first() {
+                *area.rejected_by_rule.entry(first.rule.clone()).or_default() += 1;
+            }
+        }
+    }
     match o {
         Outcome::Accepted {
             row,
@@ -1448,7 +1546,7 @@ fn record(s: &mut Summary, sink: &mut dyn Sink, o: Outcome) -> Result<(), Transl
         } => {
             s.filtered += 1;
             *s.filtered_by_reason.entry(reason).or_default() += 1;
-            sink.filtered(row, vum_id.as_deref(), consent)?;
+            sink.filtered_in(row, vum_id.as_deref(), consent, pc4)?;
         }
         Outcome::Rejected {
             mut rejects,

@@ -40,6 +40,28 @@ pub fn pc4_table() -> &'static HashMap<u16, Pc4Point> {
     })
 }
 
+/// The municipality (CBS code, `GM0363`) of a PC4 area, as `data/postcodes-pc4.csv` gives it.
+pub fn pc4_municipality(pc4: u16) -> Option<&'static str> {
+    static TABLE: OnceLock<HashMap<u16, &'static str>> = OnceLock::new();
+    TABLE
+        .get_or_init(|| {
+            let text: &'static str = include_str!("../data/postcodes-pc4.csv");
+            text.lines()
+                .skip(1)
+                .filter_map(|line| {
+                    // pc4,lat,lon,municipality_name,municipality_code,coord_source: the name may
+                    // be quoted with a comma in it, the code and the source never are
+                    let mut back = line.rsplitn(3, ',');
+                    let (_source, code) = (back.next()?, back.next()?);
+                    let pc4 = line.split(',').next()?.parse().ok()?;
+                    code.starts_with("GM").then_some((pc4, code))
+                })
+                .collect()
+        })
+        .get(&pc4)
+        .copied()
+}
+
 /// The point of a postcode such as `3011AB` or `3011`, if the table knows its PC4.
 pub fn pc4_point(postcode: &str) -> Option<Pc4Point> {
     let digits = postcode.get(..4)?;
@@ -89,4 +111,20 @@ pub fn is_sign_language(code: &str) -> bool {
         .ok()
         .and_then(|c: [u8; 3]| iso639_3().get(&c).copied())
         .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod municipality_tests {
+    #[test]
+    fn pc4_areas_have_their_municipality() {
+        assert_eq!(super::pc4_municipality(1012), Some("GM0363")); // Amsterdam
+        assert_eq!(super::pc4_municipality(3011), Some("GM0599")); // Rotterdam
+        assert_eq!(super::pc4_municipality(1000), None); // PO boxes only: not in the table
+        let quoted = include_str!("../data/postcodes-pc4.csv")
+            .lines()
+            .find(|l| l.contains('"'))
+            .expect("a quoted municipality name");
+        let pc4: u16 = quoted[..4].parse().unwrap();
+        assert!(super::pc4_municipality(pc4).is_some_and(|c| c.starts_with("GM")));
+    }
 }
