@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Screenshot a conformance HTML report with headless Chromium and check the picture is not blank.
+# Screenshot an HTML report (the conformance report, the transparency report) with headless
+# Chromium and check the picture is not blank.
 #
 #   tools/report-screenshot.sh REPORT.html OUT.png
 #

@@ -224,8 +224,43 @@ async fn run(name: &str, url: &str, sqlite_path: Option<&std::path::Path>, n: us
         base.push(t.elapsed().as_secs_f64() * 1e3);
         assert_eq!(docs.len(), 100);
     }
+    // the transparency report (matchgate report): the aggregate over every record, suppression
+    // and the HTML page, against a bare count of the same rows; medians of 3
+    let org = transparency::figures::Organisation {
+        oin: "00000001001234567000".into(),
+        name: "bench".into(),
+    };
+    let (mut rep, mut figs, mut cnt) = (Vec::new(), Vec::new(), Vec::new());
+    let mut rows = 0;
+    for _ in 0..3 {
+        let t = Instant::now();
+        let c: i64 = sqlx::query_scalar(&match store.backend() {
+            store::Backend::Sqlite => "SELECT COUNT(*) FROM records WHERE kind = ?".to_string(),
+            store::Backend::Postgres => "SELECT COUNT(*) FROM records WHERE kind = $1".to_string(),
+        })
+        .bind("werkzoekende")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+        cnt.push(t.elapsed().as_secs_f64());
+        assert_eq!(c as usize, n);
+        let t = Instant::now();
+        let f = store.transparency(org.clone(), now).await.unwrap();
+        figs.push(t.elapsed().as_secs_f64());
+        let p = transparency::publish::publish(&f, transparency::geo::Geography::get());
+        let r = transparency::merge::merge(vec![p], vec![], None);
+        let html = transparency::render::html(&r);
+        rep.push(t.elapsed().as_secs_f64());
+        rows = r.rows.len();
+        assert!(html.len() > 1000);
+    }
     let size = db_size(&store, sqlite_path).await;
     println!("== {name}: {n} profiles");
+    let (rep, figs, cnt) = (pct(&mut rep, 0.5), pct(&mut figs, 0.5), pct(&mut cnt, 0.5));
+    println!("report  figures (aggregate)     {figs:.2}s");
+    println!("report  figures + publish + HTML {rep:.2}s ({rows} rows)");
+    println!("report  baseline COUNT(*)       {cnt:.2}s");
+    println!("report  ratio report / count    {:.2}", rep / cnt);
     println!(
         "ingest  upsert_batch            {:>9.0} rows/s  ({:.1}s)",
         n as f64 / ingest,
