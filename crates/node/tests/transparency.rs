@@ -131,3 +131,107 @@ async fn a_federation_report_merges_the_peers_and_names_the_missing() {
     assert!(utrecht.rows.iter().all(|r| r.region_code == "AM13"));
     f.gemeente.stop().await;
 }
+
+/// A push is a run of the figures: each werkzoekende counted in the municipality of its
+/// postcode as accepted, without consent or rejected (by rule); a withdrawal shows as withdrawn.
+#[tokio::test]
+async fn a_push_counts_per_municipality() {
+    use node::pb::{
+        local_client::LocalClient, push_request::Record, PushDelete, PushRequest, PushWerkzoekende,
+    };
+    let f = federation(None).await;
+    let mut c = LocalClient::new(
+        channel(
+            f.dir.path(),
+            f.gemeente.local_addr,
+            Some(("gemeente-local.pem", "gemeente-local.key")),
+            "ca.pem",
+        )
+        .await
+        .unwrap(),
+    );
+    let docs = shared("vum/testdata/werkzoekenden-1000.json");
+    let with_postcode = |i: usize, pc: &str| {
+        let mut d = docs[i].clone();
+        d["mobiliteit"]["bemiddelingspostcode"] = serde_json::json!(pc);
+        d
+    };
+    let push = |v: serde_json::Value, consent: bool| PushRequest {
+        record: Some(Record::Werkzoekende(PushWerkzoekende {
+            werkzoekende: Some(serde_json::from_value(v).unwrap()),
+            consent,
+        })),
+    };
+    let mut too_many_hours = with_postcode(3, "7811AB");
+    too_many_hours["werktijden"] = serde_json::json!({"aantalWerkurenPerWeekMaximaal": 250});
+    let stream = vec![
+        push(with_postcode(0, "7811AB"), true),  // Emmen
+        push(with_postcode(1, "7812CD"), true),  // Emmen
+        push(with_postcode(2, "7821EF"), false), // Emmen, no consent
+        push(too_many_hours, true),              // Emmen, rejected
+        push(with_postcode(4, "3511AA"), true),  // Utrecht
+        PushRequest {
+            record: Some(Record::Delete(PushDelete {
+                kind: "werkzoekende".into(),
+                id: docs[4]["idWerkzoekende"].as_str().unwrap().into(),
+                withdrawn: true,
+            })),
+        },
+    ];
+    let sum = c
+        .push(tokio_stream::iter(stream))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((sum.inserted, sum.deleted, sum.rejected.len()), (3, 1, 2));
+    let runs = f.gemeente.state.store.runs().await.unwrap();
+    assert_eq!(runs.len(), 1);
+    let (_, run, counts) = &runs[0];
+    assert_eq!(run.origin, "push");
+    let emmen = &counts["GM0114"];
+    assert_eq!(
+        (
+            emmen.offered,
+            emmen.accepted,
+            emmen.no_consent,
+            emmen.rejected
+        ),
+        (4, 2, 1, 1)
+    );
+    assert_eq!(emmen.rejected_by_rule.values().sum::<u64>(), 1);
+    assert_eq!(
+        (counts["GM0344"].offered, counts["GM0344"].accepted),
+        (1, 1)
+    );
+    assert_eq!(run.areas["GM0114"].shared_after, 2);
+    let figures = f
+        .gemeente
+        .state
+        .store
+        .transparency(
+            transparency::figures::Organisation {
+                oin: GEMEENTE.into(),
+                name: "gemeente".into(),
+            },
+            store::now_ms(),
+        )
+        .await
+        .unwrap();
+    let area = |m: &str| {
+        figures
+            .areas
+            .iter()
+            .find(|a| a.municipality == m)
+            .unwrap()
+            .tally
+            .clone()
+    };
+    let (e, u) = (area("GM0114"), area("GM0344"));
+    assert_eq!((e.shared, e.no_consent, e.rejected), (2, 1, 1));
+    assert_eq!(
+        (u.shared, u.withdrawn),
+        (0, 1),
+        "the withdrawal keeps its municipality"
+    );
+    f.gemeente.stop().await;
+}

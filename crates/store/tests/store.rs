@@ -378,3 +378,94 @@ async fn group_committed_audit_entries_keep_one_unbroken_chain() {
         assert_eq!(s.audit_verify().await.unwrap(), Ok(200), "{}", b.name);
     }
 }
+
+/// The transparency figures on both backends: the state per municipality (shared, expired,
+/// withdrawn, completeness, freshness) and the runs kept per import.
+#[tokio::test]
+async fn transparency_figures_per_municipality() {
+    const DAY: i64 = 86_400_000;
+    for b in backends().await {
+        let s = open(&b).await;
+        let now = now_ms();
+        let mut with_education = doc("e", "7811AB", 20);
+        with_education["arbeidsmarktkwalificatie"] =
+            json!({"opleiding": [{"codeNiveauOpleiding": 4}]});
+        let fresh = vec![
+            ("a".to_string(), doc("a", "3011AB", 32)), // Rotterdam
+            ("b".to_string(), doc("b", "3012AB", 24)), // Rotterdam
+            ("e".to_string(), with_education),         // Emmen
+            ("w".to_string(), doc("w", "7812AB", 8)),  // Emmen, withdrawn below
+        ];
+        s.upsert_batch(Kind::Werkzoekende, &fresh, now)
+            .await
+            .unwrap();
+        // refreshed 40 and 100 days ago: 31-60 days old, and expired
+        s.upsert_batch(
+            Kind::Werkzoekende,
+            &[("o".into(), doc("o", "3013AB", 12))],
+            now - 40 * DAY,
+        )
+        .await
+        .unwrap();
+        s.upsert_batch(
+            Kind::Werkzoekende,
+            &[("x".into(), doc("x", "3014AB", 12))],
+            now - 100 * DAY,
+        )
+        .await
+        .unwrap();
+        assert!(s.remove(Kind::Werkzoekende, "w", true, now).await.unwrap());
+        let mut counts = std::collections::BTreeMap::new();
+        counts.insert(
+            "GM0599".to_string(),
+            store::transparency::RunCounts {
+                offered: 7,
+                accepted: 4,
+                no_consent: 2,
+                rejected: 1,
+                rejected_by_rule: [("schema/maximum".to_string(), 1)].into(),
+                ..Default::default()
+            },
+        );
+        s.record_run(Kind::Werkzoekende, "ingest", now, &counts)
+            .await
+            .unwrap();
+        let f = s
+            .transparency(
+                transparency::figures::Organisation {
+                    oin: "00000001001234567000".into(),
+                    name: "g".into(),
+                },
+                now,
+            )
+            .await
+            .unwrap();
+        let area = |m: &str| {
+            f.areas
+                .iter()
+                .find(|a| a.municipality == m)
+                .unwrap()
+                .clone()
+        };
+        let (r, e) = (area("GM0599"), area("GM0114"));
+        assert_eq!(
+            (
+                r.tally.shared,
+                r.tally.expired,
+                r.tally.no_consent,
+                r.tally.rejected
+            ),
+            (3, 1, 2, 1),
+            "{}",
+            b.name
+        );
+        assert_eq!(r.tally.rejected_by_rule["schema/maximum"], 1);
+        assert_eq!(r.quality.fresh_days, [2, 0, 1, 0], "{}", b.name);
+        assert_eq!((r.quality.with_hours, r.quality.with_education), (3, 0));
+        assert_eq!((e.tally.shared, e.tally.withdrawn), (1, 1), "{}", b.name);
+        assert_eq!(e.quality.with_education, 1, "{}", b.name);
+        assert_eq!(f.runs.len(), 1);
+        assert_eq!(f.runs[0].areas["GM0599"].shared_after, 3);
+        assert_eq!(f.runs[0].areas["GM0599"].offered, 7);
+    }
+}
