@@ -43,6 +43,8 @@ impl Running {
         for t in self.background.drain(..) {
             t.abort();
         }
+        // the next start loads the index from here
+        self.state.save_indexes().await;
     }
 
     /// Read the TLS material again (SIGHUP): the node's certificate and key and both CAs, for
@@ -134,6 +136,7 @@ pub async fn start_on(
     let background = vec![
         report_refusals(Some(state.clone()), metrics.clone(), refused_rx),
         report_refusals(None, metrics.clone(), local_refused_rx),
+        save_indexes_hourly(state.clone()),
     ];
     tasks.extend(serve(&state, peer_incoming, local_incoming, stop).await?);
     tasks.extend(follow_feeds(&state, &tx));
@@ -148,6 +151,27 @@ pub async fn start_on(
         reloaders: [peer_tls, local_tls],
         tasks,
         background,
+    })
+}
+
+/// Save the selection indexes every hour when they moved (a node killed without a stop then
+/// starts from a snapshot at most an hour behind, and catches up from the logs).
+fn save_indexes_hourly(state: Arc<NodeState>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+        tick.tick().await;
+        let mut saved: Option<i64> = None;
+        loop {
+            tick.tick().await;
+            let mut cursor = 0;
+            for engine in state.engines.values() {
+                cursor = cursor.max(engine.read().await.cursor());
+            }
+            if saved != Some(cursor) {
+                state.save_indexes().await;
+                saved = Some(cursor);
+            }
+        }
     })
 }
 

@@ -173,6 +173,21 @@ impl NodeState {
         }
     }
 
+    /// Save each selection index as its snapshot, brought up to date first, so the next start
+    /// loads it instead of reading every record (the index is locked only while it is encoded).
+    pub async fn save_indexes(&self) {
+        for (kind, engine) in &self.engines {
+            if let Err(e) = engine.write().await.catch_up(&self.store).await {
+                tracing::warn!(kind = %kind, error = %e, "catching up before saving the index failed");
+                continue;
+            }
+            let snapshot = engine.read().await.snapshot();
+            if let Err(e) = snapshot.save(&self.store).await {
+                tracing::warn!(kind = %kind, error = %e, "saving the selection index failed");
+            }
+        }
+    }
+
     /// This node's transparency figures of its werkzoekenden as they may leave it: counts per
     /// municipality with small cells suppressed (`transparency::publish`).
     pub async fn published_transparency(

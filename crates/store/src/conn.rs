@@ -252,7 +252,14 @@ impl Store {
     }
 
     /// Refresh the planner's statistics after a large import (PostgreSQL: ANALYZE; SQLite: optimize).
+    /// Also forgets refresh batches older than the expiry period and a month: a refresh that old
+    /// leaves its record expired whether or not an index applies it.
     pub async fn optimize(&self) -> Result<(), StoreError> {
+        let horizon = crate::now_ms() - (self.expiry_days.max(90) + 30) * 86_400_000;
+        sqlx::query(&self.sql("DELETE FROM refreshes WHERE at_ms < ?"))
+            .bind(horizon)
+            .execute(&self.pool)
+            .await?;
         match self.backend {
             Backend::Postgres => {
                 sqlx::query("ANALYZE records").execute(&self.pool).await?;

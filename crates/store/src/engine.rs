@@ -127,6 +127,54 @@ pub struct Engine {
     /// licence and contract codes get small indexes for bitmasks (the standard has 16 and 2)
     bits: Interner,
     cursor: i64,
+    /// the refresh batches are applied up to here
+    refresh_cursor: i64,
+}
+
+/// An encoded index with the cursors it is current to (see [`Engine::snapshot`]).
+pub struct Snapshot {
+    kind: Kind,
+    change_seq: i64,
+    refresh_seq: i64,
+    data: Vec<u8>,
+}
+
+impl Snapshot {
+    /// The change-log cursor it is current to.
+    pub fn change_seq(&self) -> i64 {
+        self.change_seq
+    }
+
+    /// Save it as its kind's snapshot (replacing the previous one).
+    pub async fn save(self, store: &Store) -> Result<(), StoreError> {
+        let saved = crate::snapshot::Saved {
+            change_seq: self.change_seq,
+            change_tag: store.change_tag(self.change_seq).await?.unwrap_or_default(),
+            refresh_seq: self.refresh_seq,
+            made_ms: crate::now_ms(),
+            checksum: crate::snapshot::checksum(&self.data),
+            data: self.data,
+        };
+        store.save_index(self.kind, &saved).await
+    }
+}
+
+/// A snapshot older than this is not used (the refresh log it would need may be pruned).
+pub const SNAPSHOT_MAX_AGE_MS: i64 = 30 * 86_400_000;
+
+/// How [`Engine::load_from`] built the index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Loaded {
+    /// from the saved snapshot, then `applied` changes and refresh batches
+    Snapshot {
+        /// entries of the change log and refresh batches applied after it
+        applied: usize,
+    },
+    /// from the records' match columns (and saved as the new snapshot), because of `reason`
+    Rebuilt {
+        /// why the snapshot was not used: none, damaged, stale, too old
+        reason: &'static str,
+    },
 }
 
 /// A language criterion: the language's interned code (None: no record has it), the minimum
@@ -166,22 +214,89 @@ impl Engine {
             codes: Interner::default(),
             bits: Interner::default(),
             cursor: 0,
+            refresh_cursor: 0,
         }
     }
 
-    /// Build the index from the store.
+    /// The index of `kind`: from its snapshot when there is a usable one, else from the records.
     pub async fn load(store: &Store, kind: Kind) -> Result<Engine, StoreError> {
+        Ok(Self::load_from(store, kind).await?.0)
+    }
+
+    /// [`Engine::load`], saying how: a snapshot is used when its checksum holds, it decodes, it
+    /// is at most [`SNAPSHOT_MAX_AGE_MS`] old and its cursors are points of this database's
+    /// logs; it is then brought up to date by [`Engine::catch_up`]. Otherwise the index is built
+    /// from the records' match columns and saved as the new snapshot.
+    pub async fn load_from(store: &Store, kind: Kind) -> Result<(Engine, Loaded), StoreError> {
+        let reason = match store.saved_index(kind).await? {
+            None => "no snapshot",
+            Some(saved) => match Self::from_saved(store, kind, &saved).await? {
+                Ok(mut e) => {
+                    let applied = e.catch_up(store).await?;
+                    tracing::info!(kind = %kind, records = e.slots.len(), cursor = e.cursor, applied, "selection index loaded from its snapshot");
+                    return Ok((e, Loaded::Snapshot { applied }));
+                }
+                Err(reason) => reason,
+            },
+        };
         let mut e = Engine::new(kind);
-        // take the cursor first: changes after it are replayed, which is idempotent
+        // take the cursors first: what happens after them is replayed, which is idempotent
         e.cursor = store.last_change_seq().await?;
+        e.refresh_cursor = store.last_refresh_seq().await?;
         for r in store.attrs(kind, None).await? {
             e.put(&r.vum_id, r.refreshed_ms, &r.attrs);
         }
-        tracing::info!(kind = %kind, records = e.slots.len(), cursor = e.cursor, "selection index loaded");
-        Ok(e)
+        tracing::info!(kind = %kind, records = e.slots.len(), cursor = e.cursor, reason, "selection index built from the records");
+        if let Err(err) = e.save(store).await {
+            tracing::warn!(kind = %kind, error = %err, "saving the selection index failed");
+        }
+        Ok((e, Loaded::Rebuilt { reason }))
     }
 
-    /// Apply the change log since the last call.
+    /// The snapshot as an index, or why it cannot be used.
+    async fn from_saved(
+        store: &Store,
+        kind: Kind,
+        s: &crate::snapshot::Saved,
+    ) -> Result<Result<Engine, &'static str>, StoreError> {
+        if crate::snapshot::checksum(&s.data) != s.checksum {
+            return Ok(Err("damaged snapshot (checksum)"));
+        }
+        if crate::now_ms() - s.made_ms > SNAPSHOT_MAX_AGE_MS {
+            return Ok(Err("snapshot too old"));
+        }
+        if store.change_tag(s.change_seq).await?.as_deref() != Some(s.change_tag.as_str())
+            || s.refresh_seq > store.last_refresh_seq().await?
+        {
+            return Ok(Err("stale snapshot (not of this database's logs)"));
+        }
+        Ok(match Engine::decode(kind, &s.data) {
+            Ok(mut e) => {
+                e.cursor = s.change_seq;
+                e.refresh_cursor = s.refresh_seq;
+                Ok(e)
+            }
+            Err(_) => Err("damaged snapshot (does not decode)"),
+        })
+    }
+
+    /// Save the index as its kind's snapshot (replacing the previous one).
+    pub async fn save(&self, store: &Store) -> Result<(), StoreError> {
+        self.snapshot().save(store).await
+    }
+
+    /// The index as a snapshot to save (encoding is the only part that needs the index, so a
+    /// caller can let go of its lock before [`Snapshot::save`] writes).
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            kind: self.kind,
+            change_seq: self.cursor,
+            refresh_seq: self.refresh_cursor,
+            data: self.encode(),
+        }
+    }
+
+    /// Apply the change log and the refresh batches since the last call.
     pub async fn catch_up(&mut self, store: &Store) -> Result<usize, StoreError> {
         let mut applied = 0;
         loop {
@@ -204,7 +319,34 @@ impl Engine {
             }
             applied += changes.len();
         }
+        // records an import found unchanged: only their refresh time moved (expiry)
+        loop {
+            let batches = store
+                .refreshes_since(self.kind, self.refresh_cursor, 100)
+                .await?;
+            let Some(last) = batches.last() else { break };
+            self.refresh_cursor = last.0;
+            for (_, at_ms, ids) in &batches {
+                for id in ids.split('\n') {
+                    self.refresh(id, *at_ms);
+                }
+            }
+            applied += batches.len();
+        }
         Ok(applied)
+    }
+
+    /// A record's refresh time moved to `at_ms` (never back).
+    fn refresh(&mut self, id: &str, at_ms: i64) {
+        if let Some((pc4, pos)) = self.slots.get(id) {
+            if let Some(e) = self
+                .buckets
+                .get_mut(pc4)
+                .and_then(|b| b.get_mut(*pos as usize))
+            {
+                e.refreshed_ms = e.refreshed_ms.max(at_ms);
+            }
+        }
     }
 
     /// The number of records in the index.
@@ -242,22 +384,12 @@ impl Engine {
         let rijbewijzen = self.mask(&a.rijbewijzen);
         let contracten = self.mask(&a.contracten);
         let pc4 = a.pc4.and_then(|p| u16::try_from(p).ok()).unwrap_or(NONE16);
-        let idx = match self.free_ids.pop() {
-            Some(i) => {
-                self.ids[i as usize] = id.into();
-                i
-            }
-            None => {
-                self.ids.push(id.into());
-                (self.ids.len() - 1) as u32
-            }
-        };
         let entry = Entry {
             refreshed_ms,
             datum: a.datum.as_deref().map(ymd).unwrap_or(0),
             rijbewijzen,
             contracten,
-            id: idx,
+            id: 0,
             max_reis: a
                 .max_reis
                 .and_then(|x| u16::try_from(x).ok())
@@ -273,6 +405,21 @@ impl Engine {
                 .unwrap_or(NONE8),
             beroepen: Codes::new(&beroepen),
             talen,
+        };
+        self.insert(id, pc4, entry);
+    }
+
+    /// Add a record not in the index: its id gets a place, its entry the end of its bucket.
+    fn insert(&mut self, id: &str, pc4: u16, mut entry: Entry) {
+        entry.id = match self.free_ids.pop() {
+            Some(i) => {
+                self.ids[i as usize] = id.into();
+                i
+            }
+            None => {
+                self.ids.push(id.into());
+                (self.ids.len() - 1) as u32
+            }
         };
         let bucket = self.buckets.entry(pc4).or_default();
         bucket.push(entry);
@@ -565,5 +712,197 @@ impl Engine {
             matched: Some(n),
             more: n > limit,
         })
+    }
+}
+
+/// Why saved index bytes could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("selection index snapshot: {0}")]
+pub struct SnapshotError(&'static str);
+
+/// Reads the little-endian fields of a snapshot, every read bounds-checked.
+struct Reader<'a>(&'a [u8]);
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], SnapshotError> {
+        if self.0.len() < n {
+            return Err(SnapshotError("truncated"));
+        }
+        let (head, rest) = self.0.split_at(n);
+        self.0 = rest;
+        Ok(head)
+    }
+    fn u8(&mut self) -> Result<u8, SnapshotError> {
+        Ok(self.take(1)?[0])
+    }
+    fn u16(&mut self) -> Result<u16, SnapshotError> {
+        let b = self.take(2)?;
+        Ok(u16::from_le_bytes([b[0], b[1]]))
+    }
+    fn u32(&mut self) -> Result<u32, SnapshotError> {
+        let b = self.take(4)?;
+        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    }
+    fn i64(&mut self) -> Result<i64, SnapshotError> {
+        let b = self.take(8)?;
+        let mut a = [0u8; 8];
+        a.copy_from_slice(b);
+        Ok(i64::from_le_bytes(a))
+    }
+    /// A count of items each at least `min` bytes long: bounded by what is left.
+    fn count(&mut self, min: usize) -> Result<usize, SnapshotError> {
+        let n = self.u32()? as usize;
+        if n.saturating_mul(min.max(1)) > self.0.len() {
+            return Err(SnapshotError("a count larger than the data"));
+        }
+        Ok(n)
+    }
+    fn str(&mut self) -> Result<&'a str, SnapshotError> {
+        let n = self.u16()? as usize;
+        std::str::from_utf8(self.take(n)?).map_err(|_| SnapshotError("a text that is not UTF-8"))
+    }
+}
+
+fn put_str(out: &mut Vec<u8>, s: &str) {
+    // ids and codes are short (ids at most 200 bytes, codes URIs); longer is cut off, never
+    // written wrong
+    let b = &s.as_bytes()[..s.len().min(u16::MAX as usize)];
+    out.extend_from_slice(&(b.len() as u16).to_le_bytes());
+    out.extend_from_slice(b);
+}
+
+/// The first bytes and version of a snapshot.
+const SNAPSHOT_MAGIC: &[u8; 4] = b"MGIX";
+const SNAPSHOT_VERSION: u32 = 1;
+
+impl Interner {
+    /// The codes in id order.
+    fn in_order(&self) -> Vec<&str> {
+        let mut v = vec![""; self.map.len()];
+        for (s, i) in &self.map {
+            if let Some(slot) = v.get_mut(*i as usize) {
+                *slot = s;
+            }
+        }
+        v
+    }
+}
+
+impl Engine {
+    /// The index as bytes: `MGIX`, version, kind, the interned codes in id order, then every
+    /// record (id, PC4 and its compact attributes), little-endian. [`Engine::decode`] reads it.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(64 + self.slots.len() * 80);
+        out.extend_from_slice(SNAPSHOT_MAGIC);
+        out.extend_from_slice(&SNAPSHOT_VERSION.to_le_bytes());
+        put_str(&mut out, self.kind.name());
+        for interner in [&self.codes, &self.bits] {
+            let codes = interner.in_order();
+            out.extend_from_slice(&(codes.len() as u32).to_le_bytes());
+            for c in codes {
+                put_str(&mut out, c);
+            }
+        }
+        out.extend_from_slice(&(self.slots.len() as u32).to_le_bytes());
+        for (pc4, bucket) in &self.buckets {
+            for e in bucket {
+                put_str(&mut out, &self.ids[e.id as usize]);
+                out.extend_from_slice(&pc4.to_le_bytes());
+                out.extend_from_slice(&e.refreshed_ms.to_le_bytes());
+                for v in [e.datum, e.rijbewijzen, e.contracten] {
+                    out.extend_from_slice(&v.to_le_bytes());
+                }
+                out.extend_from_slice(&e.max_reis.to_le_bytes());
+                out.extend_from_slice(&[
+                    e.uren_min,
+                    e.uren_max,
+                    e.kantoor,
+                    e.onregelmatig,
+                    e.niveau,
+                ]);
+                let beroepen = e.beroepen.as_slice();
+                out.extend_from_slice(&(beroepen.len() as u32).to_le_bytes());
+                for b in beroepen {
+                    out.extend_from_slice(&b.to_le_bytes());
+                }
+                out.extend_from_slice(&(e.talen.len() as u32).to_le_bytes());
+                for (t, m, s) in e.talen.iter() {
+                    out.extend_from_slice(&t.to_le_bytes());
+                    out.extend_from_slice(&[*m, *s]);
+                }
+            }
+        }
+        out
+    }
+
+    /// An index from [`Engine::encode`]'s bytes (its cursors at 0: the caller sets them).
+    pub fn decode(kind: Kind, data: &[u8]) -> Result<Engine, SnapshotError> {
+        let mut r = Reader(data);
+        if r.take(4)? != SNAPSHOT_MAGIC || r.u32()? != SNAPSHOT_VERSION {
+            return Err(SnapshotError("not a snapshot of this version"));
+        }
+        if r.str()? != kind.name() {
+            return Err(SnapshotError("a snapshot of another kind"));
+        }
+        let mut e = Engine::new(kind);
+        for interner in [&mut e.codes, &mut e.bits] {
+            let n = r.count(2)?;
+            for i in 0..n {
+                let c = r.str()?;
+                if interner.map.insert(c.to_string(), i as u32).is_some() {
+                    return Err(SnapshotError("a code twice"));
+                }
+            }
+        }
+        let codes = e.codes.map.len() as u32;
+        let n = r.count(40)?;
+        e.slots.reserve(n);
+        e.ids.reserve(n);
+        for _ in 0..n {
+            let id = r.str()?;
+            let pc4 = r.u16()?;
+            let mut entry = Entry {
+                refreshed_ms: r.i64()?,
+                datum: r.u32()?,
+                rijbewijzen: r.u32()?,
+                contracten: r.u32()?,
+                id: 0,
+                max_reis: r.u16()?,
+                uren_min: r.u8()?,
+                uren_max: r.u8()?,
+                kantoor: r.u8()?,
+                onregelmatig: r.u8()?,
+                niveau: r.u8()?,
+                beroepen: Codes::default(),
+                talen: Box::default(),
+            };
+            let nb = r.count(4)?;
+            let mut beroepen = Vec::with_capacity(nb);
+            for _ in 0..nb {
+                beroepen.push(r.u32()?);
+            }
+            let nt = r.count(6)?;
+            let mut talen = Vec::with_capacity(nt);
+            for _ in 0..nt {
+                talen.push((r.u32()?, r.u8()?, r.u8()?));
+            }
+            if beroepen
+                .iter()
+                .chain(talen.iter().map(|t| &t.0))
+                .any(|c| *c >= codes)
+            {
+                return Err(SnapshotError("a code that is not in the table"));
+            }
+            entry.beroepen = Codes::new(&beroepen);
+            entry.talen = talen.into();
+            if e.slots.contains_key(id) {
+                return Err(SnapshotError("a record twice"));
+            }
+            e.insert(id, pc4, entry);
+        }
+        if !r.0.is_empty() {
+            return Err(SnapshotError("bytes after the last record"));
+        }
+        Ok(e)
     }
 }

@@ -18,6 +18,7 @@ pub mod engine;
 pub mod exchange;
 mod records;
 pub mod service;
+mod snapshot;
 pub mod transparency;
 
 pub use attrs::Attrs;

@@ -191,6 +191,15 @@ impl Store {
             }
             query.execute(&mut *tx).await?;
         }
+        if !unchanged.is_empty() {
+            // no change-log row for a refresh: the selection index learns of it here
+            sqlx::query(&self.sql("INSERT INTO refreshes (kind, at_ms, ids) VALUES (?, ?, ?)"))
+                .bind(kind.name())
+                .bind(now)
+                .bind(unchanged.join("\n"))
+                .execute(&mut *tx)
+                .await?;
+        }
         const ROW: &str =
             "(?, ?, ?, 1, ?, ?, ?, ?, ?, 1, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
         let batches = self.chunked(&inserts, 500, ROW, |rows| {
