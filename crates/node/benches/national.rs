@@ -155,7 +155,7 @@ async fn run_queries(
     seed: u64,
 ) -> (Vec<f64>, usize, std::collections::BTreeMap<String, usize>) {
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-    let (mut lat, mut matches) = (Vec::with_capacity(n), 0);
+    let (mut lat, mut matches, mut bytes) = (Vec::with_capacity(n), 0, 0);
     let mut statuses = std::collections::BTreeMap::new();
     for _ in 0..n {
         let q = query(&mut rng, pcs);
@@ -166,11 +166,13 @@ async fn run_queries(
             .unwrap()
             .into_inner();
         lat.push(t.elapsed().as_secs_f64() * 1e3);
+        bytes = bytes.max(prost::Message::encoded_len(&r));
         matches += r.response.map(|r| r.matches.len()).unwrap_or(0);
         for p in r.peers {
             *statuses.entry(p.status).or_default() += 1;
         }
     }
+    eprintln!("largest answer {:.1} MB", bytes as f64 / 1e6);
     (lat, matches, statuses)
 }
 
@@ -237,7 +239,10 @@ async fn main() {
     let gemeente = node::run::start(cfg(d, "gemeente", GEMEENTE, peers.clone(), 2000))
         .await
         .unwrap();
-    let mut local = LocalClient::new(channel(d, gemeente.local_addr).await);
+    // at most 100 matches from each of 400 sources: an answer of several MB, past tonic's
+    // default 4 MiB limit for a decoded message (an own system must raise it too)
+    let mut local = LocalClient::new(channel(d, gemeente.local_addr).await)
+        .max_decoding_message_size(64 << 20);
     // warm-up: every peer's channel connected
     let _ = run_queries(&mut local, 5, &all_pcs, 1).await;
     let warm = usage();
@@ -278,7 +283,8 @@ async fn main() {
     let mut fault_cfg = cfg(d, "gemeente", GEMEENTE, fault_peers, deadline);
     fault_cfg.database = format!("sqlite://{}", d.join("gemeente-faults.db").display());
     let degraded = node::run::start(fault_cfg).await.unwrap();
-    let mut local2 = LocalClient::new(channel(d, degraded.local_addr).await);
+    let mut local2 = LocalClient::new(channel(d, degraded.local_addr).await)
+        .max_decoding_message_size(64 << 20);
     let _ = run_queries(&mut local2, 5, &all_pcs, 1).await;
     let (mut lat2, matches2, statuses2) = run_queries(&mut local2, queries, &all_pcs, 2).await;
     let (q50, q99, qmax) = (pct(&mut lat2, 0.5), pct(&mut lat2, 0.99), pct(&mut lat2, 1.0));
