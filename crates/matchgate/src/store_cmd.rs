@@ -263,19 +263,11 @@ pub fn run_counts(
     for (pc4, a) in &summary.by_pc4 {
         let m = store::transparency::municipality_of((*pc4 != 0).then_some(i64::from(*pc4)));
         let c = out.entry(m.to_string()).or_default();
-        c.offered += a.read;
-        c.accepted += a.accepted;
-        c.no_consent += a
+        c.add(a);
+        // withdrawn records are counted by the store, not again here
+        c.no_consent = c
             .no_consent
             .saturating_sub(withdrawn.get(pc4).copied().unwrap_or(0));
-        c.filtered += a.filtered;
-        c.rejected += a.rejected;
-        for (rule, n) in &a.rejected_by_rule {
-            *c.rejected_by_rule.entry(rule.clone()).or_default() += n;
-        }
-        for (rule, n) in &a.warnings_by_rule {
-            *c.warnings_by_rule.entry(rule.clone()).or_default() += n;
-        }
     }
     out
 }

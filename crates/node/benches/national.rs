@@ -134,7 +134,9 @@ fn usage() -> (f64, usize) {
         .and_then(|v| v.parse::<f64>().ok())
         .unwrap_or(0.0)
         / 1024.0;
-    let fds = std::fs::read_dir("/proc/self/fd").map(|d| d.count()).unwrap_or(0);
+    let fds = std::fs::read_dir("/proc/self/fd")
+        .map(|d| d.count())
+        .unwrap_or(0);
     (rss, fds)
 }
 
@@ -148,17 +150,32 @@ fn query(rng: &mut rand::rngs::StdRng, pcs: &[u16]) -> wz::WerkzoekendeProfielMa
 }
 
 /// Run `n` queries through `local`; latencies in ms, the matches, and the peers' statuses seen.
+type ByDistance = std::collections::BTreeMap<i64, Vec<f64>>;
+
 async fn run_queries(
     local: &mut LocalClient<Channel>,
     n: usize,
     pcs: &[u16],
     seed: u64,
-) -> (Vec<f64>, usize, std::collections::BTreeMap<String, usize>) {
+) -> (
+    Vec<f64>,
+    usize,
+    std::collections::BTreeMap<String, usize>,
+    ByDistance,
+) {
+    let mut by_km = ByDistance::new();
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let (mut lat, mut matches, mut bytes) = (Vec::with_capacity(n), 0, 0);
     let mut statuses = std::collections::BTreeMap::new();
     for _ in 0..n {
         let q = query(&mut rng, pcs);
+        let km = q
+            .vraag_object
+            .as_ref()
+            .and_then(|v| v.selectiegebied.as_ref())
+            .and_then(|s| s.afstand)
+            .map(i64::from)
+            .unwrap_or(0);
         let t = Instant::now();
         let r = local
             .federated_select_werkzoekenden(q)
@@ -166,6 +183,10 @@ async fn run_queries(
             .unwrap()
             .into_inner();
         lat.push(t.elapsed().as_secs_f64() * 1e3);
+        by_km
+            .entry(km)
+            .or_default()
+            .push(t.elapsed().as_secs_f64() * 1e3);
         bytes = bytes.max(prost::Message::encoded_len(&r));
         matches += r.response.map(|r| r.matches.len()).unwrap_or(0);
         for p in r.peers {
@@ -173,7 +194,18 @@ async fn run_queries(
         }
     }
     eprintln!("largest answer {:.1} MB", bytes as f64 / 1e6);
-    (lat, matches, statuses)
+    (lat, matches, statuses, by_km)
+}
+
+fn print_by_distance(mut by_km: ByDistance) {
+    for (km, v) in by_km.iter_mut() {
+        println!(
+            "           afstand {km:>3} km: {:>3} queries  p50 {:>7.2} ms  p99 {:>7.2} ms",
+            v.len(),
+            pct(v, 0.5),
+            pct(v, 0.99)
+        );
+    }
 }
 
 #[tokio::main]
@@ -185,7 +217,8 @@ async fn main() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let t = Instant::now();
-    let mut orgs: Vec<(String, String)> = (0..nodes).map(|i| (format!("bron{i}"), oin(i))).collect();
+    let mut orgs: Vec<(String, String)> =
+        (0..nodes).map(|i| (format!("bron{i}"), oin(i))).collect();
     orgs.push(("gemeente".into(), GEMEENTE.into()));
     let refs: Vec<(&str, &str)> = orgs.iter().map(|(n, o)| (n.as_str(), o.as_str())).collect();
     node::pki::write_dev_pki(d, &refs).unwrap();
@@ -231,7 +264,13 @@ async fn main() {
     let peers: Vec<PeerConfig> = sources
         .iter()
         .enumerate()
-        .map(|(i, s)| PeerConfig::new(&oin(i), &format!("bron{i}"), format!("https://{}", s.peer_addr)))
+        .map(|(i, s)| {
+            PeerConfig::new(
+                &oin(i),
+                &format!("bron{i}"),
+                format!("https://{}", s.peer_addr),
+            )
+        })
         .collect();
 
     // ---- the healthy federation
@@ -241,17 +280,21 @@ async fn main() {
         .unwrap();
     // at most 100 matches from each of 400 sources: an answer of several MB, past tonic's
     // default 4 MiB limit for a decoded message (an own system must raise it too)
-    let mut local = LocalClient::new(channel(d, gemeente.local_addr).await)
-        .max_decoding_message_size(64 << 20);
+    let mut local =
+        LocalClient::new(channel(d, gemeente.local_addr).await).max_decoding_message_size(64 << 20);
     // warm-up: every peer's channel connected
     let _ = run_queries(&mut local, 5, &all_pcs, 1).await;
     let warm = usage();
-    let (mut lat, matches, statuses) = run_queries(&mut local, queries, &all_pcs, 2).await;
+    let (mut lat, matches, statuses, by_km) = run_queries(&mut local, queries, &all_pcs, 2).await;
     let after = usage();
     let (p50, p99) = (pct(&mut lat, 0.5), pct(&mut lat, 0.99));
-    println!("== national: {nodes} nodes, {} profiles ({per_node} each), set up in {setup:.0} s", per_node * nodes);
+    println!(
+        "== national: {nodes} nodes, {} profiles ({per_node} each), set up in {setup:.0} s",
+        per_node * nodes
+    );
     println!("federated  {nodes} nodes healthy          p50 {p50:>7.2} ms  p99 {p99:>7.2} ms  (mean {:.0} matches; statuses {statuses:?}; target p99 < 300 ms: {})",
         matches as f64 / queries as f64, if p99 < 300.0 { "met" } else { "NOT met" });
+    print_by_distance(by_km);
     println!(
         "requester  memory +{:.0} MB after warm-up, +{:.0} MB after the queries; open files +{} after warm-up (a connection to each peer is two descriptors in this one process)",
         warm.0 - before.0,
@@ -283,13 +326,19 @@ async fn main() {
     let mut fault_cfg = cfg(d, "gemeente", GEMEENTE, fault_peers, deadline);
     fault_cfg.database = format!("sqlite://{}", d.join("gemeente-faults.db").display());
     let degraded = node::run::start(fault_cfg).await.unwrap();
-    let mut local2 = LocalClient::new(channel(d, degraded.local_addr).await)
-        .max_decoding_message_size(64 << 20);
+    let mut local2 =
+        LocalClient::new(channel(d, degraded.local_addr).await).max_decoding_message_size(64 << 20);
     let _ = run_queries(&mut local2, 5, &all_pcs, 1).await;
-    let (mut lat2, matches2, statuses2) = run_queries(&mut local2, queries, &all_pcs, 2).await;
-    let (q50, q99, qmax) = (pct(&mut lat2, 0.5), pct(&mut lat2, 0.99), pct(&mut lat2, 1.0));
+    let (mut lat2, matches2, statuses2, by_km2) =
+        run_queries(&mut local2, queries, &all_pcs, 2).await;
+    let (q50, q99, qmax) = (
+        pct(&mut lat2, 0.5),
+        pct(&mut lat2, 0.99),
+        pct(&mut lat2, 1.0),
+    );
     println!("federated  {faulty} of {nodes} down or silent     p50 {q50:>7.2} ms  p99 {q99:>7.2} ms  max {qmax:>7.2} ms  (deadline {deadline} ms; mean {:.0} matches, {:.0} healthy; statuses {statuses2:?})",
         matches2 as f64 / queries as f64, matches as f64 / queries as f64);
+    print_by_distance(by_km2);
     for s in silent {
         s.abort();
     }

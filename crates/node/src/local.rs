@@ -56,6 +56,9 @@ impl LocalService {
         }
         let tx_id = uuid::Uuid::now_v7().to_string();
         let deadline = Duration::from_millis(st.config.peer_deadline_ms);
+        // one deadline for the whole fan-out, from now: a peer call that starts late (hundreds
+        // of peers on a busy node) does not get a deadline of its own on top
+        let until = tokio::time::Instant::now() + deadline;
         let query = Arc::new(query);
         // each peer call runs on a task of its own, as a child of this call's span
         let parent = tracing::Span::current();
@@ -71,8 +74,8 @@ impl LocalService {
                     let t = Instant::now();
                     let span = tracing::info_span!(parent: &parent, "peer_call", peer = %peer.oin, service, transaction_id = %tx_id);
                     let call = st.peers.select(kind, &peer, &query, &tx_id);
-                    let result = match tokio::time::timeout(
-                        deadline,
+                    let result = match tokio::time::timeout_at(
+                        until,
                         tracing::Instrument::instrument(call, span),
                     )
                     .await

@@ -17,26 +17,8 @@ pub const MAX_RUNS: usize = 100;
 /// and translate's own, a few dozen; a bound all the same).
 const MAX_RULES: usize = 200;
 
-/// What a run counted in one municipality, by measure: `offered`, `accepted`, `no_consent`,
-/// `filtered`, `rejected`, with the rule ids of rejects and warnings.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RunCounts {
-    /// records the run read
-    pub offered: u64,
-    /// accepted and stored
-    pub accepted: u64,
-    /// left out for want of consent (not counting records whose consent was withdrawn: the
-    /// store counts those as withdrawn)
-    pub no_consent: u64,
-    /// left out by another filter of the mapping
-    pub filtered: u64,
-    /// rejected
-    pub rejected: u64,
-    /// rejected, by the rule of the first reject
-    pub rejected_by_rule: BTreeMap<String, u64>,
-    /// warnings about accepted records, by rule
-    pub warnings_by_rule: BTreeMap<String, u64>,
-}
+/// What a run counted in one municipality (see [`Store::record_run`]).
+pub use transparency::figures::ImportCounts as RunCounts;
 
 /// The municipality code of a PC4 area (`None` or an area in no table: [`UNKNOWN_MUNICIPALITY`]).
 pub fn municipality_of(pc4: Option<i64>) -> &'static str {
@@ -265,11 +247,13 @@ impl Store {
                 });
                 s.tally.no_consent += c.no_consent;
                 s.tally.rejected += c.rejected;
-                for (rule, n) in &c.rejected_by_rule {
-                    *s.tally.rejected_by_rule.entry(rule.clone()).or_default() += n;
-                }
-                for (rule, n) in &c.warnings_by_rule {
-                    *s.quality.warnings_by_rule.entry(rule.clone()).or_default() += n;
+                for (mine, theirs) in [
+                    (&mut s.tally.rejected_by_rule, &c.rejected_by_rule),
+                    (&mut s.quality.warnings_by_rule, &c.warnings_by_rule),
+                ] {
+                    for (rule, n) in theirs {
+                        *mine.entry(rule.clone()).or_default() += n;
+                    }
                 }
             }
         }

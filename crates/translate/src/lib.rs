@@ -130,26 +130,7 @@ pub struct Summary {
     /// The same counts per PC4 area of the record's postcode (0: none could be read), for the
     /// transparency figures: counts only, never an id.
     #[serde(skip)]
-    pub by_pc4: BTreeMap<u16, AreaSummary>,
-}
-
-/// What a run counted in one PC4 area (see [`Summary::by_pc4`]).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct AreaSummary {
-    /// records read
-    pub read: u64,
-    /// accepted
-    pub accepted: u64,
-    /// left out by the consent filter
-    pub no_consent: u64,
-    /// left out by another filter
-    pub filtered: u64,
-    /// rejected
-    pub rejected: u64,
-    /// rejected, by the rule of their first reject
-    pub rejected_by_rule: BTreeMap<String, u64>,
-    /// warnings about accepted documents, by rule
-    pub warnings_by_rule: BTreeMap<String, u64>,
+    pub by_pc4: BTreeMap<u16, transparency::figures::ImportCounts>,
 }
 
 /// Where the outcomes go (files for `matchgate translate`, the store for `matchgate ingest`).
@@ -1504,7 +1485,7 @@ fn record(
     pc4: u16,
 ) -> Result<(), TranslateError> {
     let area = s.by_pc4.entry(pc4).or_default();
-    area.read += 1;
+    area.offered += 1;
     match &o {
         Outcome::Accepted { warnings, .. } => {
             area.accepted += 1;

@@ -108,3 +108,42 @@ pub struct NodeFigures {
     /// the stored runs, oldest first
     pub runs: Vec<Run>,
 }
+
+/// What one import or push counted in one area (a PC4 area while translating, a municipality
+/// once stored), before the state after it is known.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportCounts {
+    /// records read (offered)
+    pub offered: u64,
+    /// accepted and stored
+    pub accepted: u64,
+    /// left out for want of consent
+    pub no_consent: u64,
+    /// left out by another filter of the mapping
+    pub filtered: u64,
+    /// rejected
+    pub rejected: u64,
+    /// rejected, by the rule of the first reject
+    pub rejected_by_rule: BTreeMap<String, u64>,
+    /// warnings about accepted records, by rule
+    pub warnings_by_rule: BTreeMap<String, u64>,
+}
+
+impl ImportCounts {
+    /// Add another area's counts to these.
+    pub fn add(&mut self, other: &ImportCounts) {
+        self.offered += other.offered;
+        self.accepted += other.accepted;
+        self.no_consent += other.no_consent;
+        self.filtered += other.filtered;
+        self.rejected += other.rejected;
+        for (mine, theirs) in [
+            (&mut self.rejected_by_rule, &other.rejected_by_rule),
+            (&mut self.warnings_by_rule, &other.warnings_by_rule),
+        ] {
+            for (rule, n) in theirs {
+                *mine.entry(rule.clone()).or_default() += n;
+            }
+        }
+    }
+}
