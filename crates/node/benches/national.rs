@@ -17,6 +17,10 @@ use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity
 use vum::Kind;
 use vum_proto::werkzoekenden as wz;
 
+// the allocator the `matchgate` binary runs with
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const GEMEENTE: &str = "00000001001234567000";
 
 fn oin(i: usize) -> String {
