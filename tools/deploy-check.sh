@@ -157,7 +157,7 @@ NODE_KEYS = {
     "grants": {"via", "on_behalf_of", "services", "suwi"},
 }
 SERVICES = {"node-info", "select-werkzoekenden", "select-vacatures", "get-werkzoekende",
-            "get-vacature", "vacancy-feed", "*"}
+            "get-vacature", "vacancy-feed", "transparency", "*"}
 NODE_REQUIRED = {"oin", "name", "database", "secret_file", "tls", "listen", "local"}
 
 
