@@ -122,7 +122,10 @@ impl Store {
             format!("SELECT vum_id, content_hash, version, deleted, consent FROM records WHERE kind = ? AND vum_id IN ({marks})")
         });
         for (chunk, q) in lookups {
-            let mut query = sqlx::query(&q).persistent(false).bind(kind.name());
+            // a full chunk's statement is the same every time: prepared once per connection
+            let mut query = sqlx::query(&q)
+                .persistent(chunk.len() == 500)
+                .bind(kind.name());
             for (id, _) in chunk {
                 query = query.bind(id.as_str());
             }
@@ -183,7 +186,7 @@ impl Store {
         });
         for (chunk, q) in refreshes {
             let mut query = sqlx::query(&q)
-                .persistent(false)
+                .persistent(chunk.len() == 500)
                 .bind(now)
                 .bind(kind.name());
             for id in chunk {
@@ -209,7 +212,7 @@ impl Store {
             )
         });
         for (chunk, q) in batches {
-            let mut query = sqlx::query(&q).persistent(false);
+            let mut query = sqlx::query(&q).persistent(chunk.len() == 500);
             for r in chunk {
                 query = bind_attrs(
                     query
@@ -230,7 +233,7 @@ impl Store {
             format!("INSERT INTO changes (kind, vum_id, version, op, at_ms) VALUES {rows}")
         });
         for (chunk, q) in batches {
-            let mut query = sqlx::query(&q).persistent(false);
+            let mut query = sqlx::query(&q).persistent(chunk.len() == 1000);
             for (id, v) in chunk {
                 query = query.bind(kind.name()).bind(*id).bind(*v).bind(now);
             }
