@@ -13,7 +13,9 @@
 //!     this process vs the same with export off, interleaved rounds (`BENCH_ONLY=tracing`).
 //!
 //! Run: `cargo bench -p node --bench exchange`. Reported in BENCHMARKS.md.
-use node::config::{Grant, LocalConfig, NodeConfig, PeerConfig, Protocol, TlsConfig};
+mod common;
+use common::{cfg, channel, pct, GEMEENTE};
+use node::config::{PeerConfig, Protocol};
 use node::parties;
 use node::pb::{
     self,
@@ -25,14 +27,10 @@ use serde_json::Value;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tonic::transport::{
-    Certificate, Channel, ClientTlsConfig, Endpoint, Identity, Server, ServerTlsConfig,
-};
+use tonic::transport::{Certificate, Channel, Identity, Server, ServerTlsConfig};
 use tonic::{Request, Response, Status};
 use vum::Kind;
 use vum_proto::{vacatures as vac, werkzoekenden as wz};
-
-const GEMEENTE: &str = "00000001001234567000";
 
 fn oin(i: usize) -> String {
     format!("{:020}", 10_000_000_000_000u64 + i as u64)
@@ -42,73 +40,6 @@ fn shared(rel: &str) -> Value {
     let base = std::env::var("MATCHGATE_SHARED")
         .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared").to_string());
     serde_json::from_str(&std::fs::read_to_string(format!("{base}/{rel}")).unwrap()).unwrap()
-}
-
-fn cfg(d: &Path, name: &str, oin: &str, peers: Vec<PeerConfig>) -> NodeConfig {
-    std::fs::write(
-        d.join(format!("{name}.secret")),
-        "bench-secret-0123456789abcdef",
-    )
-    .unwrap();
-    NodeConfig {
-        oin: oin.into(),
-        name: name.into(),
-        suwi: true,
-        database: format!("sqlite://{}", d.join(format!("{name}.db")).display()),
-        secret_file: d.join(format!("{name}.secret")),
-        tls: TlsConfig {
-            cert: d.join(format!("{name}.pem")),
-            key: d.join(format!("{name}.key")),
-            ca: d.join("ca.pem"),
-        },
-        listen: "127.0.0.1:0".into(),
-        // the load generator calls the local listeners with the gemeente's node certificate
-        local: LocalConfig {
-            listen: "127.0.0.1:0".into(),
-            ca: d.join("ca.pem"),
-            clients: vec![node::config::OwnSystem {
-                oin: Some(GEMEENTE.into()),
-                cn: None,
-            }],
-        },
-        peers,
-        grants: vec![Grant {
-            via: GEMEENTE.into(),
-            on_behalf_of: vec![GEMEENTE.into()],
-            services: vec!["*".into()],
-            suwi: true,
-        }],
-        peer_deadline_ms: 5000,
-        rest: Default::default(),
-        admin: Default::default(),
-        telemetry: Default::default(),
-        // the limiter runs on every call, with a ceiling the load generator cannot reach
-        limits: node::config::Limits {
-            requests_per_second: 1e9,
-            burst: 1e9,
-            details_per_selection: i64::MAX,
-            ..Default::default()
-        },
-    }
-}
-
-async fn channel(d: &Path, addr: std::net::SocketAddr) -> Channel {
-    let tls = ClientTlsConfig::new()
-        .ca_certificate(Certificate::from_pem(
-            std::fs::read(d.join("ca.pem")).unwrap(),
-        ))
-        .identity(Identity::from_pem(
-            std::fs::read(d.join("gemeente.pem")).unwrap(),
-            std::fs::read(d.join("gemeente.key")).unwrap(),
-        ))
-        .domain_name("localhost");
-    Endpoint::from_shared(format!("https://{addr}"))
-        .unwrap()
-        .tls_config(tls)
-        .unwrap()
-        .connect()
-        .await
-        .unwrap()
 }
 
 fn req<T>(m: T, to: &str) -> Request<T> {
@@ -296,11 +227,6 @@ async fn rest_rate(b: Bron, ids: Arc<Vec<String>>, secs: f64) -> f64 {
         total += t.await.unwrap();
     }
     total as f64 / secs
-}
-
-fn pct(v: &mut [f64], p: f64) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[((v.len() as f64 - 1.0) * p).round() as usize]
 }
 
 /// Whether spans are exported (the tracing phase turns it on and off between rounds).

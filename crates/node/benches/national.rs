@@ -7,21 +7,21 @@
 //! never answers), where every answer must come within the deadline with per-peer status.
 //!
 //!     cargo bench -p node --bench national          # BENCH_NODES=n BENCH_PROFILES=m BENCH_QUERIES=q
-use node::config::{Grant, LocalConfig, NodeConfig, PeerConfig, TlsConfig};
+mod common;
+use common::{channel, pct, GEMEENTE};
+use node::config::{Grant, NodeConfig, PeerConfig};
 use node::pb::local_client::LocalClient;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
 use std::path::Path;
 use std::time::Instant;
-use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
+use tonic::transport::Channel;
 use vum::Kind;
 use vum_proto::werkzoekenden as wz;
 
 // the allocator the `matchgate` binary runs with
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-const GEMEENTE: &str = "00000001001234567000";
 
 fn oin(i: usize) -> String {
     format!("{:020}", 20_000_000_000_000u64 + i as u64)
@@ -34,49 +34,19 @@ fn env(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
+/// The benches' node, answering selections only, as a non-SUWI party, with `deadline_ms` for its
+/// peers.
 fn cfg(d: &Path, name: &str, oin: &str, peers: Vec<PeerConfig>, deadline_ms: u64) -> NodeConfig {
-    std::fs::write(
-        d.join(format!("{name}.secret")),
-        "bench-secret-0123456789abcdef",
-    )
-    .unwrap();
-    NodeConfig {
-        oin: oin.into(),
-        name: name.into(),
+    let mut c = common::cfg(d, name, oin, peers);
+    c.suwi = false;
+    c.grants = vec![Grant {
+        via: GEMEENTE.into(),
+        on_behalf_of: vec![GEMEENTE.into()],
+        services: vec!["select-werkzoekenden".into()],
         suwi: false,
-        database: format!("sqlite://{}", d.join(format!("{name}.db")).display()),
-        secret_file: d.join(format!("{name}.secret")),
-        tls: TlsConfig {
-            cert: d.join(format!("{name}.pem")),
-            key: d.join(format!("{name}.key")),
-            ca: d.join("ca.pem"),
-        },
-        listen: "127.0.0.1:0".into(),
-        local: LocalConfig {
-            listen: "127.0.0.1:0".into(),
-            ca: d.join("ca.pem"),
-            clients: vec![node::config::OwnSystem {
-                oin: Some(GEMEENTE.into()),
-                cn: None,
-            }],
-        },
-        peers,
-        grants: vec![Grant {
-            via: GEMEENTE.into(),
-            on_behalf_of: vec![GEMEENTE.into()],
-            services: vec!["select-werkzoekenden".into()],
-            suwi: false,
-        }],
-        peer_deadline_ms: deadline_ms,
-        rest: Default::default(),
-        admin: Default::default(),
-        telemetry: Default::default(),
-        limits: node::config::Limits {
-            requests_per_second: 1e9,
-            burst: 1e9,
-            ..Default::default()
-        },
-    }
+    }];
+    c.peer_deadline_ms = deadline_ms;
+    c
 }
 
 /// The PC4 areas of each municipality, in a fixed order.
@@ -102,30 +72,6 @@ fn profile(rng: &mut rand::rngs::StdRng, id: &str, pc: u16) -> Value {
         "flexibiliteit": {"datumAanvangBeschikbaarVoorWerk": format!("2026-{:02}-{:02}", rng.random_range(1..13), rng.random_range(1..29))},
         "arbeidsmarktkwalificatie": {"taalbeheersing": [{"codeTaal": "nld", "codeNiveauTaalbeheersingMondeling": rng.random_range(1..5)}]}
     })
-}
-
-async fn channel(d: &Path, addr: std::net::SocketAddr) -> Channel {
-    let tls = ClientTlsConfig::new()
-        .ca_certificate(Certificate::from_pem(
-            std::fs::read(d.join("ca.pem")).unwrap(),
-        ))
-        .identity(Identity::from_pem(
-            std::fs::read(d.join("gemeente.pem")).unwrap(),
-            std::fs::read(d.join("gemeente.key")).unwrap(),
-        ))
-        .domain_name("localhost");
-    Endpoint::from_shared(format!("https://{addr}"))
-        .unwrap()
-        .tls_config(tls)
-        .unwrap()
-        .connect()
-        .await
-        .unwrap()
-}
-
-fn pct(v: &mut [f64], p: f64) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[((v.len() as f64 - 1.0) * p).round() as usize]
 }
 
 /// (resident memory in MB, open file descriptors) of this process.
