@@ -95,11 +95,23 @@ fn pct(v: &mut [f64], p: f64) -> f64 {
 async fn db_size(store: &Store, sqlite_path: Option<&std::path::Path>) -> f64 {
     use sqlx::Row;
     match sqlite_path {
-        Some(p) => {
+        Some(_) => {
+            // the pages in use: the file keeps the dropped baseline table's pages on its free list
             let _ = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
                 .execute(store.pool())
                 .await;
-            std::fs::metadata(p).map(|m| m.len()).unwrap_or(0) as f64 / 1e6
+            let mut pages = [0i64; 3];
+            for (i, p) in ["page_count", "freelist_count", "page_size"]
+                .iter()
+                .enumerate()
+            {
+                pages[i] = sqlx::query(&format!("PRAGMA {p}"))
+                    .fetch_one(store.pool())
+                    .await
+                    .map(|r| r.get::<i64, _>(0))
+                    .unwrap_or(0);
+            }
+            ((pages[0] - pages[1]) * pages[2]) as f64 / 1e6
         }
         None => {
             sqlx::query("SELECT pg_database_size(current_database())")

@@ -16,12 +16,14 @@ mod changes;
 mod conn;
 pub mod engine;
 pub mod exchange;
+mod form;
 mod records;
 pub mod service;
 mod snapshot;
 pub mod transparency;
 
 pub use attrs::Attrs;
+pub use form::StoredForm;
 pub use records::{content_hash, encode_pb};
 
 /// What a store operation can fail with.

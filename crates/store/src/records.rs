@@ -1,6 +1,7 @@
-//! Records: idempotent batch upserts (JSON plus its protobuf encoding and match attributes),
+//! Records: idempotent batch upserts (the one stored form, [`StoredForm`], and match attributes),
 //! tombstones, expiry, reads by id, and the operator's counts.
 use crate::conn::on_reader;
+use crate::form::{Stored, StoredForm};
 use crate::{Attrs, LiveAttrs, Status, Store, StoreError, Upserted};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -14,9 +15,31 @@ const DAY_MS: i64 = 86_400_000;
 struct NewRecord<'a> {
     id: &'a str,
     hash: String,
-    text: String,
-    pb: Option<Vec<u8>>,
+    form: Form,
     attrs: Attrs,
+}
+
+/// What an upsert writes for a document: its stored form, or its JSON for a kind without one.
+enum Form {
+    Stored(StoredForm),
+    Json(String),
+}
+
+impl Form {
+    fn of(kind: Kind, doc: &Value) -> Form {
+        match StoredForm::encode(kind, doc) {
+            Some(f) => Form::Stored(f),
+            None => Form::Json(doc.to_string()),
+        }
+    }
+
+    /// The (doc, pb, extra) columns.
+    fn columns(&self) -> (Option<&str>, Option<&[u8]>, Option<&[u8]>) {
+        match self {
+            Form::Stored(f) => (None, Some(&f.pb), f.extra.as_deref()),
+            Form::Json(t) => (Some(t), None, None),
+        }
+    }
 }
 
 /// SHA-256 of the document's canonical JSON (keys sorted, as serde_json's map is).
@@ -52,20 +75,11 @@ fn opt_s(r: &AnyRow, c: &str) -> Option<String> {
 /// The protobuf encoding of a document of `kind` (None for kinds without a stored form, or a
 /// document the message cannot hold, which validation prevents).
 pub fn encode_pb(kind: Kind, doc: &Value) -> Option<Vec<u8>> {
-    use prost::Message;
-    use serde::Deserialize;
-    match kind {
-        Kind::Werkzoekende => vum_proto::werkzoekenden::Werkzoekende::deserialize(doc)
-            .ok()
-            .map(|m| m.encode_to_vec()),
-        Kind::Vacature => vum_proto::vacatures::Vacature::deserialize(doc)
-            .ok()
-            .map(|m| m.encode_to_vec()),
-        _ => None,
-    }
+    StoredForm::encode(kind, doc).map(|f| f.pb)
 }
 
-/// The protobuf encoding of a stored JSON document (`id` names it in the error).
+/// The protobuf encoding of a JSON document stored before the one stored form (`id` names it in
+/// the error).
 pub(crate) fn pb_of_text(kind: Kind, id: &str, text: &str) -> Result<Vec<u8>, StoreError> {
     let doc: Value = serde_json::from_str(text).map_err(|e| StoreError::Corrupt(id.into(), e))?;
     encode_pb(kind, &doc).ok_or_else(|| {
@@ -141,7 +155,7 @@ impl Store {
         let mut unchanged: Vec<&str> = Vec::new();
         let mut changes: Vec<(&str, i64)> = Vec::new();
         let update = self.sql(
-            "UPDATE records SET content_hash = ?, version = ?, doc = ?, pb = ?, updated_ms = ?, refreshed_ms = ?, consent = 1, deleted = 0, \
+            "UPDATE records SET content_hash = ?, version = ?, doc = ?, pb = ?, extra = ?, updated_ms = ?, refreshed_ms = ?, consent = 1, deleted = 0, \
              pc4 = ?, max_reis = ?, uren_min = ?, uren_max = ?, kantoor = ?, onregelmatig = ?, datum = ?, niveau = ?, beroepen = ?, \
              rijbewijzen = ?, talen = ?, contracten = ?, opleiding = ? WHERE kind = ? AND vum_id = ?",
         );
@@ -153,11 +167,14 @@ impl Store {
                     out.push(Upserted::Unchanged);
                 }
                 Some((_, v, _, _)) => {
+                    let form = Form::of(kind, doc);
+                    let (text, pb, extra) = form.columns();
                     let q = sqlx::query(&update)
                         .bind(hash)
                         .bind(v + 1)
-                        .bind(doc.to_string())
-                        .bind(encode_pb(kind, doc))
+                        .bind(text)
+                        .bind(pb)
+                        .bind(extra)
                         .bind(now)
                         .bind(now);
                     bind_attrs(q, &Attrs::extract(kind, doc))
@@ -172,8 +189,7 @@ impl Store {
                     inserts.push(NewRecord {
                         id,
                         hash,
-                        text: doc.to_string(),
-                        pb: encode_pb(kind, doc),
+                        form: Form::of(kind, doc),
                         attrs: Attrs::extract(kind, doc),
                     });
                     changes.push((id, 1));
@@ -204,23 +220,25 @@ impl Store {
                 .await?;
         }
         const ROW: &str =
-            "(?, ?, ?, 1, ?, ?, ?, ?, ?, 1, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+            "(?, ?, ?, 1, ?, ?, ?, ?, ?, ?, 1, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
         let batches = self.chunked(&inserts, 500, ROW, |rows| {
             format!(
-                "INSERT INTO records (kind, vum_id, content_hash, version, doc, pb, created_ms, updated_ms, refreshed_ms, consent, deleted, \
+                "INSERT INTO records (kind, vum_id, content_hash, version, doc, pb, extra, created_ms, updated_ms, refreshed_ms, consent, deleted, \
                  pc4, max_reis, uren_min, uren_max, kantoor, onregelmatig, datum, niveau, beroepen, rijbewijzen, talen, contracten, opleiding) VALUES {rows}"
             )
         });
         for (chunk, q) in batches {
             let mut query = sqlx::query(&q).persistent(chunk.len() == 500);
             for r in chunk {
+                let (text, pb, extra) = r.form.columns();
                 query = bind_attrs(
                     query
                         .bind(kind.name())
                         .bind(r.id)
                         .bind(r.hash.as_str())
-                        .bind(r.text.as_str())
-                        .bind(r.pb.clone())
+                        .bind(text)
+                        .bind(pb)
+                        .bind(extra)
                         .bind(now)
                         .bind(now)
                         .bind(now),
@@ -266,7 +284,7 @@ impl Store {
             return Ok(false);
         }
         sqlx::query(&self.sql(
-            "UPDATE records SET doc = NULL, pb = NULL, version = ?, updated_ms = ?, deleted = 1, consent = ?, beroepen = NULL, \
+            "UPDATE records SET doc = NULL, pb = NULL, extra = NULL, version = ?, updated_ms = ?, deleted = 1, consent = ?, beroepen = NULL, \
              rijbewijzen = NULL, talen = NULL, contracten = NULL, opleiding = NULL WHERE kind = ? AND vum_id = ?",
         ))
         .bind(v + 1)
@@ -301,28 +319,40 @@ impl Store {
         vum_id: &str,
         now: i64,
     ) -> Result<Option<Value>, StoreError> {
-        match self.get_text(kind, vum_id, now).await? {
-            Some(t) => serde_json::from_str(&t)
-                .map(Some)
-                .map_err(|e| StoreError::Corrupt(vum_id.into(), e)),
+        match self.get_stored(kind, vum_id, now).await? {
+            Some(s) => s.json(kind, vum_id),
             None => Ok(None),
         }
     }
 
-    /// [`Store::get`] as the stored JSON text.
+    /// [`Store::get`] as JSON text: byte for byte the compact text of the document as it was given
+    /// (keys in sorted order).
     pub async fn get_text(
         &self,
         kind: Kind,
         vum_id: &str,
         now: i64,
     ) -> Result<Option<String>, StoreError> {
-        let r = sqlx::query(&self.sql("SELECT doc FROM records WHERE kind = ? AND vum_id = ? AND deleted = 0 AND consent = 1 AND refreshed_ms >= ?"))
+        match self.get_stored(kind, vum_id, now).await? {
+            Some(s) => s.json_text(kind, vum_id),
+            None => Ok(None),
+        }
+    }
+
+    /// The stored columns of a live, shared, unexpired record.
+    async fn get_stored(
+        &self,
+        kind: Kind,
+        vum_id: &str,
+        now: i64,
+    ) -> Result<Option<Stored>, StoreError> {
+        let r: Option<(Option<String>, Option<Vec<u8>>, Option<Vec<u8>>)> = sqlx::query_as(&self.sql("SELECT doc, pb, extra FROM records WHERE kind = ? AND vum_id = ? AND deleted = 0 AND consent = 1 AND refreshed_ms >= ?"))
             .bind(kind.name())
             .bind(vum_id)
             .bind(self.live_since(now))
             .fetch_optional(&self.pool)
             .await?;
-        Ok(r.and_then(|r| opt_s(&r, "doc")))
+        Ok(r.map(|(doc, pb, extra)| Stored { doc, pb, extra }))
     }
 
     /// Documents for many ids (in the order given; missing ones left out).
@@ -334,12 +364,13 @@ impl Store {
     ) -> Result<Vec<(String, Value)>, StoreError> {
         let mut out = Vec::with_capacity(ids.len());
         let lookups = self.chunked(ids, 200, "?", |marks| {
-            format!("SELECT vum_id, doc FROM records WHERE kind = ? AND deleted = 0 AND consent = 1 AND refreshed_ms >= ? AND vum_id IN ({marks})")
+            format!("SELECT vum_id, doc, pb, extra FROM records WHERE kind = ? AND deleted = 0 AND consent = 1 AND refreshed_ms >= ? AND vum_id IN ({marks})")
         });
         for (chunk, q) in lookups {
             let since = self.live_since(now);
             let mut reader = self.reader().await?;
-            let rows: Vec<(String, Option<String>)> = on_reader!(reader, c => {
+            #[allow(clippy::type_complexity)]
+            let rows: Vec<(String, Option<String>, Option<Vec<u8>>, Option<Vec<u8>>)> = on_reader!(reader, c => {
                 let mut query = sqlx::query_as(&q)
                     .persistent(false)
                     .bind(kind.name())
@@ -350,16 +381,15 @@ impl Store {
                 query.fetch_all(&mut *c).await?
             });
             reader.done();
-            let mut found: std::collections::HashMap<String, String> = rows
+            let mut found: std::collections::HashMap<String, Stored> = rows
                 .into_iter()
-                .filter_map(|(id, doc)| doc.map(|d| (id, d)))
+                .map(|(id, doc, pb, extra)| (id, Stored { doc, pb, extra }))
                 .collect();
             for id in chunk {
-                if let Some(t) = found.remove(id) {
-                    out.push((
-                        id.clone(),
-                        serde_json::from_str(&t).map_err(|e| StoreError::Corrupt(id.clone(), e))?,
-                    ));
+                if let Some(stored) = found.remove(id) {
+                    if let Some(doc) = stored.json(kind, id)? {
+                        out.push((id.clone(), doc));
+                    }
                 }
             }
         }

@@ -1,0 +1,152 @@
+//! One stored form per record (issue 16): the protobuf encoding, plus a JSON Patch only for what
+//! protobuf cannot carry. Every official document comes back byte for byte in its JSON form, on
+//! SQLite and PostgreSQL; the JSON is no longer stored beside it; rows written before keep working;
+//! a damaged stored form is an error naming the record, not a panic.
+mod common;
+use common::{backends, open, shared};
+use serde_json::Value;
+use sqlx::Connection;
+use store::{encode_pb, now_ms, StoreError, StoredForm};
+use vum::Kind;
+
+fn official() -> Vec<(Kind, String, Value)> {
+    let mut out = Vec::new();
+    for (kind, file, id) in [
+        (
+            Kind::Werkzoekende,
+            "vum/testdata/werkzoekenden-1000.json",
+            "idWerkzoekende",
+        ),
+        (
+            Kind::Vacature,
+            "vum/testdata/vacatures-93.json",
+            "idVacature",
+        ),
+    ] {
+        for d in shared(file).as_array().unwrap() {
+            out.push((kind, d[id].as_str().unwrap().to_string(), d.clone()));
+        }
+    }
+    assert_eq!(out.len(), 1093);
+    out
+}
+
+#[test]
+fn every_official_document_round_trips_through_its_stored_form() {
+    let (mut patched, mut pb_bytes, mut extra_bytes, mut json_bytes) = (0, 0, 0, 0);
+    for (kind, id, doc) in official() {
+        let form = StoredForm::encode(kind, &doc).unwrap_or_else(|| panic!("{id}: no form"));
+        let back = StoredForm::decode(kind, &id, &form.pb, form.extra.as_deref()).unwrap();
+        assert_eq!(back.to_string(), doc.to_string(), "{id}: JSON form changed");
+        pb_bytes += form.pb.len();
+        json_bytes += doc.to_string().len();
+        if let Some(e) = &form.extra {
+            patched += 1;
+            extra_bytes += e.len();
+        }
+    }
+    // Not a test of speed: the figures for BENCHMARKS.md.
+    eprintln!(
+        "1093 documents: JSON {json_bytes} B, protobuf {pb_bytes} B, patches {extra_bytes} B on {patched} documents"
+    );
+    // The official test data has explicit empty values (null, "", []), so some patches exist:
+    // the patch is what keeps them.
+    assert!(patched > 0 && pb_bytes + extra_bytes < json_bytes);
+}
+
+#[tokio::test]
+async fn the_store_keeps_one_form_and_gives_back_every_official_document_byte_for_byte() {
+    for b in backends().await {
+        let s = open(&b).await;
+        let now = now_ms();
+        let docs = official();
+        for kind in [Kind::Werkzoekende, Kind::Vacature] {
+            let batch: Vec<(String, Value)> = docs
+                .iter()
+                .filter(|(k, _, _)| *k == kind)
+                .map(|(_, id, d)| (id.clone(), d.clone()))
+                .collect();
+            s.upsert_batch(kind, &batch, now).await.unwrap();
+        }
+        for (kind, id, doc) in &docs {
+            let text = s.get_text(*kind, id, now).await.unwrap().unwrap();
+            assert_eq!(text, doc.to_string(), "{}: {id}", b.name);
+            assert_eq!(s.get(*kind, id, now).await.unwrap().as_ref(), Some(doc));
+            assert_eq!(
+                s.get_pb(*kind, id, now).await.unwrap(),
+                encode_pb(*kind, doc),
+                "{}: {id}",
+                b.name
+            );
+        }
+        let ids: Vec<String> = docs.iter().map(|(_, id, _)| id.clone()).collect();
+        let many = s.get_many(Kind::Werkzoekende, &ids, now).await.unwrap();
+        assert_eq!(many.len(), 1000);
+        for ((id, got), (_, want_id, want)) in many.iter().zip(&docs) {
+            assert_eq!((id, got), (want_id, want));
+        }
+
+        // the JSON itself is not stored: one form per record
+        let mut c = sqlx::AnyConnection::connect(&b.url).await.unwrap();
+        let (with_doc, with_pb): (i64, i64) =
+            sqlx::query_as("SELECT COUNT(doc), COUNT(pb) FROM records WHERE deleted = 0")
+                .fetch_one(&mut c)
+                .await
+                .unwrap();
+        assert_eq!((with_doc, with_pb), (0, 1093), "{}", b.name);
+
+        // the same documents again are unchanged (the content hash is the document's, not the form's)
+        let again: Vec<(String, Value)> = docs
+            .iter()
+            .filter(|(k, _, _)| *k == Kind::Vacature)
+            .map(|(_, id, d)| (id.clone(), d.clone()))
+            .collect();
+        let out = s.upsert_batch(Kind::Vacature, &again, now).await.unwrap();
+        assert!(out.iter().all(|u| *u == store::Upserted::Unchanged));
+    }
+}
+
+#[tokio::test]
+async fn a_row_written_before_the_one_form_is_still_read_and_a_damaged_form_is_an_error() {
+    for b in backends().await {
+        let s = open(&b).await;
+        let now = now_ms();
+        let docs = official();
+        let (_, id, doc) = docs[0].clone();
+        let (_, id2, doc2) = docs[1].clone();
+        s.upsert_batch(
+            Kind::Werkzoekende,
+            &[(id.clone(), doc.clone()), (id2.clone(), doc2.clone())],
+            now,
+        )
+        .await
+        .unwrap();
+        let mut c = sqlx::AnyConnection::connect(&b.url).await.unwrap();
+        // as migration 0003 left a row: JSON only
+        sqlx::query("UPDATE records SET doc = $1, pb = NULL, extra = NULL WHERE vum_id = $2")
+            .bind(doc.to_string())
+            .bind(id.as_str())
+            .execute(&mut c)
+            .await
+            .unwrap();
+        assert_eq!(
+            s.get_text(Kind::Werkzoekende, &id, now).await.unwrap(),
+            Some(doc.to_string())
+        );
+        assert_eq!(
+            s.get_pb(Kind::Werkzoekende, &id, now).await.unwrap(),
+            encode_pb(Kind::Werkzoekende, &doc)
+        );
+        // a damaged protobuf: an error that names the record
+        sqlx::query("UPDATE records SET pb = $1 WHERE vum_id = $2")
+            .bind(vec![0xffu8, 0xff, 0xff])
+            .bind(id2.as_str())
+            .execute(&mut c)
+            .await
+            .unwrap();
+        match s.get_text(Kind::Werkzoekende, &id2, now).await {
+            Err(StoreError::Corrupt(which, _)) => assert_eq!(which, id2),
+            other => panic!("{}: expected Corrupt, got {other:?}", b.name),
+        }
+    }
+}
