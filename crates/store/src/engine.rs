@@ -13,7 +13,7 @@
 use crate::{Attrs, Store, StoreError};
 use rand::seq::SliceRandom;
 use rand::Rng;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use vum::query::{Criterium, Selectie};
 use vum::refdata::{distance_km, pc4_point, pc4_table, Pc4Point};
 use vum::Kind;
@@ -357,6 +357,24 @@ impl Engine {
     /// The index holds no records.
     pub fn is_empty(&self) -> bool {
         self.slots.is_empty()
+    }
+
+    /// The live records (refreshed within `expiry_days` of `now_ms`) per PC4 area, None for records
+    /// without one: the index's count of what a node shares, the same as the store's (its
+    /// `shared` figure), without a pass over the records table.
+    pub fn live_per_pc4(&self, now_ms: i64, expiry_days: i64) -> BTreeMap<Option<u16>, u64> {
+        let live_since = now_ms - expiry_days * 86_400_000;
+        let mut out = BTreeMap::new();
+        for (pc4, bucket) in &self.buckets {
+            let n = bucket
+                .iter()
+                .filter(|e| e.refreshed_ms >= live_since)
+                .count() as u64;
+            if n > 0 {
+                *out.entry((*pc4 != NONE16).then_some(*pc4)).or_default() += n;
+            }
+        }
+        out
     }
 
     /// The change-log cursor the index is current to.

@@ -44,9 +44,32 @@ impl Form {
 
 /// SHA-256 of the document's canonical JSON (keys sorted, as serde_json's map is).
 pub fn content_hash(doc: &Value) -> String {
-    hex::encode(Sha256::digest(
-        serde_json::to_vec(&canonical(doc)).unwrap_or_default(),
-    ))
+    /// serde_json's map keeps its keys sorted unless its `preserve_order` feature is on somewhere in
+    /// the build; only then is a sorted copy needed.
+    fn maps_are_sorted() -> bool {
+        static SORTED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        *SORTED
+            .get_or_init(|| serde_json::json!({"b": 0, "a": 0}).to_string() == r#"{"a":0,"b":0}"#)
+    }
+    /// Feeds the serialiser's output straight into the digest (no text kept).
+    struct Digest<'a>(&'a mut Sha256);
+    impl std::io::Write for Digest<'_> {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.update(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut h = Sha256::new();
+    // writing into a digest cannot fail; a Value always serialises
+    let _ = if maps_are_sorted() {
+        serde_json::to_writer(Digest(&mut h), doc)
+    } else {
+        serde_json::to_writer(Digest(&mut h), &canonical(doc))
+    };
+    hex::encode(h.finalize())
 }
 
 fn canonical(v: &Value) -> Value {

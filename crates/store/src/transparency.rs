@@ -52,6 +52,40 @@ impl Store {
         } else {
             BTreeMap::new()
         };
+        self.insert_run(kind, origin, at_ms, counts, &shared_after)
+            .await
+    }
+
+    /// [`Store::record_run`] with the shared records per PC4 area right after the run given by the
+    /// caller (a running node counts them in its selection index,
+    /// [`crate::engine::Engine::live_per_pc4`], caught up first) instead of one aggregate over
+    /// every record: what a push, which may hold one record, can afford.
+    pub async fn record_run_counted(
+        &self,
+        kind: Kind,
+        origin: &str,
+        at_ms: i64,
+        counts: &BTreeMap<String, RunCounts>,
+        shared_per_pc4: &BTreeMap<Option<u16>, u64>,
+    ) -> Result<i64, StoreError> {
+        let mut shared_after: BTreeMap<String, u64> = BTreeMap::new();
+        for (pc4, n) in shared_per_pc4 {
+            *shared_after
+                .entry(municipality_of(pc4.map(i64::from)).to_string())
+                .or_default() += n;
+        }
+        self.insert_run(kind, origin, at_ms, counts, &shared_after)
+            .await
+    }
+
+    async fn insert_run(
+        &self,
+        kind: Kind,
+        origin: &str,
+        at_ms: i64,
+        counts: &BTreeMap<String, RunCounts>,
+        shared_after: &BTreeMap<String, u64>,
+    ) -> Result<i64, StoreError> {
         let mut rows: Vec<(&str, &str, &str, i64)> = Vec::new();
         let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
         for (m, c) in counts {
@@ -75,7 +109,7 @@ impl Store {
                 }
             }
         }
-        for (m, v) in &shared_after {
+        for (m, v) in shared_after {
             rows.push((m, "shared_after", "", n(*v)));
         }
         let mut tx = self.begin_write().await?;

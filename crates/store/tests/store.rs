@@ -471,5 +471,35 @@ async fn transparency_figures_per_municipality() {
         assert_eq!(f.runs.len(), 1);
         assert_eq!(f.runs[0].areas["GM0599"].shared_after, 3);
         assert_eq!(f.runs[0].areas["GM0599"].offered, 7);
+
+        // a push's run counts what is shared in the selection index: the same figures as the
+        // aggregate over the records (expired, withdrawn and no-pc4 records left out alike)
+        let (engine, _) = store::engine::Engine::load_from(&s, Kind::Werkzoekende)
+            .await
+            .unwrap();
+        let shared = engine.live_per_pc4(now, s.expiry_days);
+        s.record_run_counted(Kind::Werkzoekende, "push", now, &counts, &shared)
+            .await
+            .unwrap();
+        let f = s
+            .transparency(
+                transparency::figures::Organisation {
+                    oin: "00000001001234567000".into(),
+                    name: "g".into(),
+                },
+                now,
+            )
+            .await
+            .unwrap();
+        assert_eq!(f.runs.len(), 2);
+        for m in ["GM0599", "GM0114"] {
+            assert_eq!(
+                f.runs[1].areas[m].shared_after,
+                f.runs[0].areas.get(m).map_or(0, |a| a.shared_after),
+                "{} {m}",
+                b.name
+            );
+        }
+        assert_eq!(f.runs[1].areas["GM0114"].shared_after, 1);
     }
 }

@@ -150,3 +150,14 @@ async fn a_row_written_before_the_one_form_is_still_read_and_a_damaged_form_is_a
         }
     }
 }
+
+#[test]
+fn the_content_hash_is_the_sha256_of_the_sorted_compact_text() {
+    use sha2::{Digest, Sha256};
+    // stored hashes decide whether a re-import is a change: the definition must never move
+    let doc: Value = serde_json::from_str(r#"{"b": 1, "a": [{"d": "é", "c": null}]}"#).unwrap();
+    let want = hex::encode(Sha256::digest(
+        "{\"a\":[{\"c\":null,\"d\":\"é\"}],\"b\":1}".as_bytes(),
+    ));
+    assert_eq!(store::content_hash(&doc), want);
+}
