@@ -19,10 +19,6 @@ use tonic::transport::Channel;
 use vum::Kind;
 use vum_proto::werkzoekenden as wz;
 
-// the allocator the `matchgate` binary runs with
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn oin(i: usize) -> String {
     format!("{:020}", 20_000_000_000_000u64 + i as u64)
 }

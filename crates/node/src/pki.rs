@@ -192,7 +192,39 @@ pub fn subject_cn(der: &[u8]) -> Option<String> {
 }
 
 /// The OIN in a certificate's subject serialNumber (DER input), if it is 20 digits.
+///
+/// Every call on a connection presents the same certificate, and the guard, the metrics and the
+/// audit each ask for its OIN: the answers for the last [`OIN_MEMO`] certificates are kept, keyed
+/// by the whole DER (so a different certificate never gets another's answer), and forgotten all
+/// at once when full (bounded memory whatever certificates arrive).
 pub fn oin_of(der: &[u8]) -> Option<String> {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    static MEMO: OnceLock<Mutex<HashMap<Box<[u8]>, Option<String>>>> = OnceLock::new();
+    let memo = MEMO.get_or_init(|| Mutex::new(HashMap::new()));
+    if let Ok(m) = memo.lock() {
+        if let Some(v) = m.get(der) {
+            return v.clone();
+        }
+    }
+    let v = parse_oin(der);
+    if der.len() <= MAX_MEMO_DER {
+        if let Ok(mut m) = memo.lock() {
+            if m.len() >= OIN_MEMO {
+                m.clear();
+            }
+            m.insert(der.into(), v.clone());
+        }
+    }
+    v
+}
+
+/// Certificates whose OIN [`oin_of`] remembers.
+pub const OIN_MEMO: usize = 1024;
+/// Larger certificates are parsed each time rather than remembered.
+const MAX_MEMO_DER: usize = 16 * 1024;
+
+fn parse_oin(der: &[u8]) -> Option<String> {
     let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
     let oid = x509_parser::oid_registry::Oid::from(&[2, 5, 4, 5]).ok()?;
     let v = cert

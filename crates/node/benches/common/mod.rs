@@ -1,6 +1,11 @@
 //! What the benches share: a node's configuration on loopback with the development PKI, a
 //! channel with the gemeente's certificate, percentiles.
+
 #![allow(dead_code)]
+// the allocator the `matchgate` binary runs with, for every bench that shares this module
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use node::config::{Grant, LocalConfig, NodeConfig, PeerConfig, TlsConfig};
 use std::path::Path;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
