@@ -10,6 +10,10 @@
 //!
 //! Run: `cargo bench -p store --bench store` (BENCH_PROFILES=n for another size; MATCHGATE_TEST_PG
 //! for another PostgreSQL). Reported in BENCHMARKS.md.
+// the allocator the `matchgate` binary (which runs `matchgate ingest` and the node) runs with
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
