@@ -200,7 +200,9 @@ pub fn subject_cn(der: &[u8]) -> Option<String> {
 pub fn oin_of(der: &[u8]) -> Option<String> {
     use std::collections::HashMap;
     use std::sync::{Mutex, OnceLock};
-    static MEMO: OnceLock<Mutex<HashMap<Box<[u8]>, Option<String>>>> = OnceLock::new();
+    /// certificate (DER) → its OIN, if any
+    type Memo = Mutex<HashMap<Box<[u8]>, Option<String>>>;
+    static MEMO: OnceLock<Memo> = OnceLock::new();
     let memo = MEMO.get_or_init(|| Mutex::new(HashMap::new()));
     if let Ok(m) = memo.lock() {
         if let Some(v) = m.get(der) {
@@ -235,4 +237,37 @@ fn parse_oin(der: &[u8]) -> Option<String> {
         .ok()?
         .to_string();
     (v.len() == 20 && v.bytes().all(|b| b.is_ascii_digit())).then_some(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{oin_of, DevCa, OIN_MEMO};
+
+    fn der(pem: &str) -> Vec<u8> {
+        use rustls::pki_types::{pem::PemObject, CertificateDer};
+        CertificateDer::from_pem_slice(pem.as_bytes())
+            .unwrap()
+            .to_vec()
+    }
+
+    #[test]
+    fn remembered_oins_belong_to_their_own_certificate_and_the_memo_stays_bounded() {
+        let ca = DevCa::new("test CA").unwrap();
+        let a = der(&ca.node("a", "00000001001234567000", false).unwrap().cert);
+        let b = der(&ca.node("b", "00000004003214345001", false).unwrap().cert);
+        for _ in 0..3 {
+            assert_eq!(oin_of(&a).as_deref(), Some("00000001001234567000"));
+            assert_eq!(oin_of(&b).as_deref(), Some("00000004003214345001"));
+        }
+        // a certificate without an OIN is remembered as such
+        let ca_der = der(&ca.pem.cert);
+        assert_eq!((oin_of(&ca_der), oin_of(&ca_der)), (None, None));
+        // more certificates than the memo holds: still right after it is emptied
+        for i in 0..OIN_MEMO + 10 {
+            let mut junk = a.clone();
+            junk.extend_from_slice(&(i as u64).to_le_bytes());
+            let _ = oin_of(&junk);
+        }
+        assert_eq!(oin_of(&b).as_deref(), Some("00000004003214345001"));
+    }
 }

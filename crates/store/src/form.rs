@@ -86,6 +86,9 @@ impl StoredForm {
     }
 }
 
+/// The (doc, pb, extra) columns of a records row.
+pub(crate) type StoredColumns = (Option<String>, Option<Vec<u8>>, Option<Vec<u8>>);
+
 /// A record's stored columns as read: the JSON of a row written before the one stored form, or
 /// the stored form.
 pub(crate) struct Stored {

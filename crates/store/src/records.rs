@@ -1,7 +1,7 @@
 //! Records: idempotent batch upserts (the one stored form, [`StoredForm`], and match attributes),
 //! tombstones, expiry, reads by id, and the operator's counts.
 use crate::conn::on_reader;
-use crate::form::{Stored, StoredForm};
+use crate::form::{Stored, StoredColumns, StoredForm};
 use crate::{Attrs, LiveAttrs, Status, Store, StoreError, Upserted};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -48,8 +48,10 @@ pub fn content_hash(doc: &Value) -> String {
     /// the build; only then is a sorted copy needed.
     fn maps_are_sorted() -> bool {
         static SORTED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-        *SORTED
-            .get_or_init(|| serde_json::json!({"b": 0, "a": 0}).to_string() == r#"{"a":0,"b":0}"#)
+        *SORTED.get_or_init(|| {
+            let text = serde_json::json!({"b": 0, "a": 0}).to_string();
+            text == r#"{"a":0,"b":0}"#
+        })
     }
     /// Feeds the serialiser's output straight into the digest (no text kept).
     struct Digest<'a>(&'a mut Sha256);
@@ -369,7 +371,7 @@ impl Store {
         vum_id: &str,
         now: i64,
     ) -> Result<Option<Stored>, StoreError> {
-        let r: Option<(Option<String>, Option<Vec<u8>>, Option<Vec<u8>>)> = sqlx::query_as(&self.sql("SELECT doc, pb, extra FROM records WHERE kind = ? AND vum_id = ? AND deleted = 0 AND consent = 1 AND refreshed_ms >= ?"))
+        let r: Option<StoredColumns> = sqlx::query_as(&self.sql("SELECT doc, pb, extra FROM records WHERE kind = ? AND vum_id = ? AND deleted = 0 AND consent = 1 AND refreshed_ms >= ?"))
             .bind(kind.name())
             .bind(vum_id)
             .bind(self.live_since(now))
