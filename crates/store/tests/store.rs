@@ -383,6 +383,14 @@ async fn group_committed_audit_entries_keep_one_unbroken_chain() {
     }
 }
 
+async fn figures(s: &store::Store, now: i64) -> transparency::figures::NodeFigures {
+    let org = transparency::figures::Organisation {
+        oin: "00000001001234567000".into(),
+        name: "g".into(),
+    };
+    s.transparency(org, now).await.unwrap()
+}
+
 /// The transparency figures on both backends: the state per municipality (shared, expired,
 /// withdrawn, completeness, freshness) and the runs kept per import.
 #[tokio::test]
@@ -434,16 +442,7 @@ async fn transparency_figures_per_municipality() {
         s.record_run(Kind::Werkzoekende, "ingest", now, &counts)
             .await
             .unwrap();
-        let f = s
-            .transparency(
-                transparency::figures::Organisation {
-                    oin: "00000001001234567000".into(),
-                    name: "g".into(),
-                },
-                now,
-            )
-            .await
-            .unwrap();
+        let f = figures(&s, now).await;
         let area = |m: &str| {
             f.areas
                 .iter()
@@ -481,16 +480,7 @@ async fn transparency_figures_per_municipality() {
         s.record_run_counted(Kind::Werkzoekende, "push", now, &counts, &shared)
             .await
             .unwrap();
-        let f = s
-            .transparency(
-                transparency::figures::Organisation {
-                    oin: "00000001001234567000".into(),
-                    name: "g".into(),
-                },
-                now,
-            )
-            .await
-            .unwrap();
+        let f = figures(&s, now).await;
         assert_eq!(f.runs.len(), 2);
         for m in ["GM0599", "GM0114"] {
             assert_eq!(
