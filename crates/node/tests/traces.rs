@@ -136,8 +136,19 @@ async fn a_federated_selection_is_one_trace_across_three_nodes() {
             .select_werkzoekenden(req(query("3511AA", 5), STRANGER, STRANGER, UWV, false))
             .await;
     }
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    provider.force_flush().unwrap();
+    // the refused handshake's span ends on the server's side of the connection: wait for it (a
+    // loaded machine may take longer than a moment), flushing the exporter each time
+    for _ in 0..100 {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        provider.force_flush().unwrap();
+        let spans = collector.0.lock().unwrap();
+        if spans
+            .iter()
+            .any(|s| s.name == "tls.accept" && attr(s, "outcome").as_deref() == Some("refused"))
+        {
+            break;
+        }
+    }
 
     let spans = collector.0.lock().unwrap().clone();
     let root = spans

@@ -30,11 +30,15 @@ fn encode_as<M: Message + Serialize + for<'de> Deserialize<'de>>(
 ) -> Option<StoredForm> {
     let msg = M::deserialize(doc).ok()?;
     let derived = serde_json::to_value(&msg).ok()?;
-    let patch = json_patch::diff(&derived, doc);
-    let extra = if patch.0.is_empty() {
+    // most documents come back as they are: comparing is cheaper than diffing
+    let extra = if derived == *doc {
         None
     } else {
-        Some(serde_json::to_vec(&patch).ok()?)
+        let patch = json_patch::diff(&derived, doc);
+        (!patch.0.is_empty())
+            .then(|| serde_json::to_vec(&patch))
+            .transpose()
+            .ok()?
     };
     Some(StoredForm {
         pb: msg.encode_to_vec(),

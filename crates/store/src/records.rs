@@ -135,6 +135,28 @@ fn bind_attrs<'q>(
         .bind(a.opleiding)
 }
 
+/// `f` over `items`, in order, on up to four scoped threads (inline for a few items or one core):
+/// the CPU work of a batch (hashes, stored forms) before and between its statements.
+fn par_map<T: Sync, U: Send>(items: &[T], f: impl Fn(&T) -> U + Sync) -> Vec<U> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(4);
+    if threads < 2 || items.len() < 64 {
+        return items.iter().map(f).collect();
+    }
+    let f = &f;
+    std::thread::scope(|scope| {
+        let parts: Vec<_> = items
+            .chunks(items.len().div_ceil(threads))
+            .map(|part| scope.spawn(move || part.iter().map(f).collect::<Vec<U>>()))
+            .collect();
+        parts
+            .into_iter()
+            .flat_map(|p| p.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    })
+}
+
 impl Store {
     /// Store a batch of documents of one kind in one transaction. Idempotent: the same documents
     /// again give `Unchanged` and no change-log entries. A few statements per batch, not per record.
@@ -154,6 +176,8 @@ impl Store {
             }
             return Ok(out);
         }
+        // the content hashes before the writer is taken, on every core
+        let hashes = par_map(docs, |(_, doc)| content_hash(doc));
         let mut tx = self.begin_writer().await?;
         let mut existing: std::collections::HashMap<String, (String, i64, i64, i64)> =
             std::collections::HashMap::new();
@@ -184,15 +208,36 @@ impl Store {
              pc4 = ?, max_reis = ?, uren_min = ?, uren_max = ?, kantoor = ?, onregelmatig = ?, datum = ?, niveau = ?, beroepen = ?, \
              rijbewijzen = ?, talen = ?, contracten = ?, opleiding = ? WHERE kind = ? AND vum_id = ?",
         );
-        for (id, doc) in docs {
-            let hash = content_hash(doc);
-            match existing.get(id.as_str()) {
-                Some((h, _, deleted, consent)) if *h == hash && *deleted == 0 && *consent == 1 => {
-                    unchanged.push(id);
-                    out.push(Upserted::Unchanged);
+        // what each record needs: nothing (unchanged), an update of version v, or an insert
+        let plans: Vec<Option<Option<i64>>> = docs
+            .iter()
+            .zip(&hashes)
+            .map(|((id, _), hash)| match existing.get(id.as_str()) {
+                Some((h, _, deleted, consent)) if h == hash && *deleted == 0 && *consent == 1 => {
+                    None
                 }
-                Some((_, v, _, _)) => {
-                    let form = Form::of(kind, doc);
+                Some((_, v, _, _)) => Some(Some(*v)),
+                None => Some(None),
+            })
+            .collect();
+        // the stored form and match attributes of the records that change, on every core
+        let work: Vec<(&Value, bool)> = docs
+            .iter()
+            .zip(&plans)
+            .map(|((_, doc), plan)| (doc, plan.is_some()))
+            .collect();
+        let prepared = par_map(&work, |(doc, changes)| {
+            changes.then(|| (Form::of(kind, doc), Attrs::extract(kind, doc)))
+        });
+        for ((((id, _), hash), plan), prepared) in docs.iter().zip(hashes).zip(plans).zip(prepared)
+        {
+            let (Some(plan), Some((form, attrs))) = (plan, prepared) else {
+                unchanged.push(id);
+                out.push(Upserted::Unchanged);
+                continue;
+            };
+            match plan {
+                Some(v) => {
                     let (text, pb, extra) = form.columns();
                     let q = sqlx::query(&update)
                         .bind(hash)
@@ -202,7 +247,7 @@ impl Store {
                         .bind(extra)
                         .bind(now)
                         .bind(now);
-                    bind_attrs(q, &Attrs::extract(kind, doc))
+                    bind_attrs(q, &attrs)
                         .bind(kind.name())
                         .bind(id.as_str())
                         .execute(&mut *tx)
@@ -214,8 +259,8 @@ impl Store {
                     inserts.push(NewRecord {
                         id,
                         hash,
-                        form: Form::of(kind, doc),
-                        attrs: Attrs::extract(kind, doc),
+                        form,
+                        attrs,
                     });
                     changes.push((id, 1));
                     out.push(Upserted::Inserted);
