@@ -137,6 +137,7 @@ pub async fn start_on(
         report_refusals(Some(state.clone()), metrics.clone(), refused_rx),
         report_refusals(None, metrics.clone(), local_refused_rx),
         save_indexes_hourly(state.clone()),
+        compact_stored_forms(state.clone()),
     ];
     tasks.extend(serve(&state, peer_incoming, local_incoming, stop).await?);
     tasks.extend(follow_feeds(&state, &tx));
@@ -173,6 +174,38 @@ fn save_indexes_hourly(state: Arc<NodeState>) -> tokio::task::JoinHandle<()> {
             }
         }
     })
+}
+
+/// Rewrite the records a store wrote before the one stored form (migration 0006) into it, 500 at a
+/// time with a pause between, in the background: the node answers meanwhile, and an old database
+/// ends at the size a new one has (the pages freed are reused; `VACUUM` returns them to the disk).
+fn compact_stored_forms(state: Arc<NodeState>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(tracing::Instrument::instrument(
+        async move {
+            let (mut after, mut total) = (String::new(), 0usize);
+            loop {
+                match state.store.compact_forms(&after, 500).await {
+                    Ok((n, Some(next))) => {
+                        total += n;
+                        after = next;
+                        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                    }
+                    Ok((_, None)) => break,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "compacting stored forms stopped; the next start goes on");
+                        return;
+                    }
+                }
+            }
+            if total > 0 {
+                tracing::info!(
+                    records = total,
+                    "records written before the one stored form compacted"
+                );
+            }
+        },
+        tracing::info_span!("store.compact"),
+    ))
 }
 
 /// The admin listener (plain HTTP/1.1: metrics, health, readiness) until `stop` turns true.

@@ -579,6 +579,55 @@ impl Store {
         })
     }
 
+    /// Rewrite up to `limit` records stored before the one stored form (their JSON in `doc`), in
+    /// vum_id order after `after`, into that form. Content, version, times and change log stay as
+    /// they are; a record changed meanwhile is left to its new writer. Returns how many were
+    /// rewritten and where to go on (None: none are left after `after`). A document that does not
+    /// fit its protobuf message keeps its JSON.
+    pub async fn compact_forms(
+        &self,
+        after: &str,
+        limit: i64,
+    ) -> Result<(usize, Option<String>), StoreError> {
+        let rows: Vec<(String, String, i64, String)> = sqlx::query_as(&self.sql(
+            "SELECT kind, vum_id, version, doc FROM records WHERE doc IS NOT NULL AND deleted = 0 \
+             AND kind IN ('werkzoekende', 'vacature') AND vum_id > ? ORDER BY vum_id LIMIT ?",
+        ))
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        let Some(last) = rows.last().map(|r| r.1.clone()) else {
+            return Ok((0, None));
+        };
+        let forms = par_map(&rows, |(kind, id, _, text)| {
+            let kind: Kind = kind.parse().ok()?;
+            let doc: Value = serde_json::from_str(text).ok()?;
+            let form = StoredForm::encode(kind, &doc)?;
+            // only a form that gives the document back replaces it
+            let back = StoredForm::decode(kind, id, &form.pb, form.extra.as_deref()).ok()?;
+            (back == doc).then_some(form)
+        });
+        let mut tx = self.begin_writer().await?;
+        let mut rewritten = 0;
+        let update = self.sql(
+            "UPDATE records SET doc = NULL, pb = ?, extra = ? WHERE vum_id = ? AND version = ? AND doc IS NOT NULL",
+        );
+        for ((_, id, version, _), form) in rows.iter().zip(forms) {
+            let Some(form) = form else { continue };
+            let done = sqlx::query(&update)
+                .bind(form.pb)
+                .bind(form.extra)
+                .bind(id.as_str())
+                .bind(*version)
+                .execute(&mut *tx)
+                .await?;
+            rewritten += done.rows_affected() as usize;
+        }
+        tx.commit().await?;
+        Ok((rewritten, Some(last)))
+    }
+
     /// Ids of records that expired (live but not refreshed within the expiry period).
     pub async fn expired_ids(&self, kind: Kind, now: i64) -> Result<Vec<String>, StoreError> {
         let rows = sqlx::query(&self.sql("SELECT vum_id FROM records WHERE kind = ? AND deleted = 0 AND consent = 1 AND refreshed_ms < ? ORDER BY vum_id"))

@@ -161,3 +161,69 @@ fn the_content_hash_is_the_sha256_of_the_sorted_compact_text() {
     ));
     assert_eq!(store::content_hash(&doc), want);
 }
+
+#[tokio::test]
+async fn rows_written_before_the_one_form_are_compacted_without_a_change() {
+    for b in backends().await {
+        let s = open(&b).await;
+        let now = now_ms();
+        let docs = official();
+        for kind in [Kind::Werkzoekende, Kind::Vacature] {
+            let batch: Vec<(String, Value)> = docs
+                .iter()
+                .filter(|(k, _, _)| *k == kind)
+                .map(|(_, id, d)| (id.clone(), d.clone()))
+                .collect();
+            s.upsert_batch(kind, &batch, now).await.unwrap();
+        }
+        // every row as a store before migration 0006 wrote it: the JSON and its protobuf
+        let mut c = sqlx::AnyConnection::connect(&b.url).await.unwrap();
+        for (kind, id, doc) in &docs {
+            sqlx::query("UPDATE records SET doc = $1, pb = $2, extra = NULL WHERE vum_id = $3")
+                .bind(doc.to_string())
+                .bind(encode_pb(*kind, doc))
+                .bind(id.as_str())
+                .execute(&mut c)
+                .await
+                .unwrap();
+        }
+        let changes_before = s.changes_since(None, 0, 100_000).await.unwrap().len();
+        let (mut after, mut total) = (String::new(), 0);
+        loop {
+            let (n, next) = s.compact_forms(&after, 100).await.unwrap();
+            total += n;
+            match next {
+                Some(next) => after = next,
+                None => break,
+            }
+        }
+        assert_eq!(total, 1093, "{}", b.name);
+        let (with_doc, with_extra): (i64, i64) =
+            sqlx::query_as("SELECT COUNT(doc), COUNT(extra) FROM records")
+                .fetch_one(&mut c)
+                .await
+                .unwrap();
+        assert_eq!((with_doc, with_extra), (0, 570), "{}", b.name);
+        for (kind, id, doc) in &docs {
+            let text = s.get_text(*kind, id, now).await.unwrap().unwrap();
+            assert_eq!(text, doc.to_string(), "{}: {id}", b.name);
+        }
+        // no version moved and nothing entered the change log (the feed has nothing to send)
+        assert_eq!(
+            s.changes_since(None, 0, 100_000).await.unwrap().len(),
+            changes_before
+        );
+        let again: Vec<(String, Value)> = docs
+            .iter()
+            .filter(|(k, _, _)| *k == Kind::Werkzoekende)
+            .map(|(_, id, d)| (id.clone(), d.clone()))
+            .collect();
+        let out = s
+            .upsert_batch(Kind::Werkzoekende, &again, now)
+            .await
+            .unwrap();
+        assert!(out.iter().all(|u| *u == store::Upserted::Unchanged));
+        // done: a second pass finds nothing
+        assert_eq!(s.compact_forms("", 100).await.unwrap().0, 0);
+    }
+}
