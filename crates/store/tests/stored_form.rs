@@ -31,6 +31,25 @@ fn official() -> Vec<(Kind, String, Value)> {
     out
 }
 
+/// The (id, document) pairs of one kind, as `upsert_batch` takes them.
+fn of_kind(docs: &[(Kind, String, Value)], kind: Kind) -> Vec<(String, Value)> {
+    docs.iter()
+        .filter(|(k, _, _)| *k == kind)
+        .map(|(_, id, d)| (id.clone(), d.clone()))
+        .collect()
+}
+
+/// A store of backend `b` holding every official document.
+async fn with_official(b: &common::Backend) -> (store::Store, Vec<(Kind, String, Value)>, i64) {
+    let (s, docs, now) = (open(b).await, official(), now_ms());
+    for kind in [Kind::Werkzoekende, Kind::Vacature] {
+        s.upsert_batch(kind, &of_kind(&docs, kind), now)
+            .await
+            .unwrap();
+    }
+    (s, docs, now)
+}
+
 #[test]
 fn every_official_document_round_trips_through_its_stored_form() {
     let (mut patched, mut pb_bytes, mut extra_bytes, mut json_bytes) = (0, 0, 0, 0);
@@ -57,17 +76,7 @@ fn every_official_document_round_trips_through_its_stored_form() {
 #[tokio::test]
 async fn the_store_keeps_one_form_and_gives_back_every_official_document_byte_for_byte() {
     for b in backends().await {
-        let s = open(&b).await;
-        let now = now_ms();
-        let docs = official();
-        for kind in [Kind::Werkzoekende, Kind::Vacature] {
-            let batch: Vec<(String, Value)> = docs
-                .iter()
-                .filter(|(k, _, _)| *k == kind)
-                .map(|(_, id, d)| (id.clone(), d.clone()))
-                .collect();
-            s.upsert_batch(kind, &batch, now).await.unwrap();
-        }
+        let (s, docs, now) = with_official(&b).await;
         for (kind, id, doc) in &docs {
             let text = s.get_text(*kind, id, now).await.unwrap().unwrap();
             assert_eq!(text, doc.to_string(), "{}: {id}", b.name);
@@ -96,11 +105,7 @@ async fn the_store_keeps_one_form_and_gives_back_every_official_document_byte_fo
         assert_eq!((with_doc, with_pb), (0, 1093), "{}", b.name);
 
         // the same documents again are unchanged (the content hash is the document's, not the form's)
-        let again: Vec<(String, Value)> = docs
-            .iter()
-            .filter(|(k, _, _)| *k == Kind::Vacature)
-            .map(|(_, id, d)| (id.clone(), d.clone()))
-            .collect();
+        let again = of_kind(&docs, Kind::Vacature);
         let out = s.upsert_batch(Kind::Vacature, &again, now).await.unwrap();
         assert!(out.iter().all(|u| *u == store::Upserted::Unchanged));
     }
@@ -165,17 +170,7 @@ fn the_content_hash_is_the_sha256_of_the_sorted_compact_text() {
 #[tokio::test]
 async fn rows_written_before_the_one_form_are_compacted_without_a_change() {
     for b in backends().await {
-        let s = open(&b).await;
-        let now = now_ms();
-        let docs = official();
-        for kind in [Kind::Werkzoekende, Kind::Vacature] {
-            let batch: Vec<(String, Value)> = docs
-                .iter()
-                .filter(|(k, _, _)| *k == kind)
-                .map(|(_, id, d)| (id.clone(), d.clone()))
-                .collect();
-            s.upsert_batch(kind, &batch, now).await.unwrap();
-        }
+        let (s, docs, now) = with_official(&b).await;
         // every row as a store before migration 0006 wrote it: the JSON and its protobuf
         let mut c = sqlx::AnyConnection::connect(&b.url).await.unwrap();
         for (kind, id, doc) in &docs {
@@ -213,11 +208,7 @@ async fn rows_written_before_the_one_form_are_compacted_without_a_change() {
             s.changes_since(None, 0, 100_000).await.unwrap().len(),
             changes_before
         );
-        let again: Vec<(String, Value)> = docs
-            .iter()
-            .filter(|(k, _, _)| *k == Kind::Werkzoekende)
-            .map(|(_, id, d)| (id.clone(), d.clone()))
-            .collect();
+        let again = of_kind(&docs, Kind::Werkzoekende);
         let out = s
             .upsert_batch(Kind::Werkzoekende, &again, now)
             .await
