@@ -140,3 +140,57 @@ async fn metrics_count_calls_peers_records_and_the_audit_log() {
         }
     }
 }
+
+/// A database written before the one stored form (records with their JSON in `doc`) is compacted
+/// by the running node in the background: the JSON goes, the documents read back the same, and no
+/// change reaches the change log.
+#[tokio::test]
+async fn a_node_compacts_records_stored_before_the_one_form() {
+    let dir = tempfile::tempdir().unwrap();
+    node::pki::write_dev_pki(dir.path(), &[("uwv", UWV), ("gemeente", GEMEENTE)]).unwrap();
+    let cfg = config(dir.path(), "uwv", UWV, vec![], vec![], true);
+    let docs: Vec<(String, serde_json::Value)> = shared("vum/testdata/werkzoekenden-1000.json")
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| (d["idWerkzoekende"].as_str().unwrap().to_string(), d.clone()))
+        .collect();
+    let now = store::now_ms();
+    let changes = {
+        let s = store::Store::open(&cfg.database).await.unwrap();
+        s.upsert_batch(vum::Kind::Werkzoekende, &docs, now)
+            .await
+            .unwrap();
+        for (id, d) in &docs {
+            sqlx::query("UPDATE records SET doc = ?, extra = NULL WHERE vum_id = ?")
+                .bind(d.to_string())
+                .bind(id.as_str())
+                .execute(s.pool())
+                .await
+                .unwrap();
+        }
+        s.changes_since(None, 0, 100_000).await.unwrap().len()
+    };
+    let running = node::run::start(cfg).await.unwrap();
+    let s = &running.state.store;
+    let mut left = i64::MAX;
+    for _ in 0..200 {
+        left = sqlx::query_scalar("SELECT COUNT(doc) FROM records")
+            .fetch_one(s.pool())
+            .await
+            .unwrap();
+        if left == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(left, 0, "records still holding their JSON");
+    for (id, d) in &docs {
+        let text = s.get_text(vum::Kind::Werkzoekende, id, now).await.unwrap();
+        assert_eq!(text, Some(d.to_string()), "{id}");
+    }
+    assert_eq!(
+        s.changes_since(None, 0, 100_000).await.unwrap().len(),
+        changes
+    );
+}
