@@ -73,6 +73,19 @@ impl StoredForm {
         }
     }
 
+    /// Only the protobuf encoding of a document of `kind` (what a reader of a row stored before
+    /// the protobuf column needs): no derived JSON, no patch.
+    pub fn pb(kind: Kind, doc: &Value) -> Option<Vec<u8>> {
+        fn encode<M: Message + for<'de> Deserialize<'de>>(doc: &Value) -> Option<Vec<u8>> {
+            M::deserialize(doc).ok().map(|m| m.encode_to_vec())
+        }
+        match kind {
+            Kind::Werkzoekende => encode::<vum_proto::werkzoekenden::Werkzoekende>(doc),
+            Kind::Vacature => encode::<vum_proto::vacatures::Vacature>(doc),
+            _ => None,
+        }
+    }
+
     /// The document back from its stored parts (`id` names the record in an error).
     pub fn decode(
         kind: Kind,

@@ -100,7 +100,7 @@ fn opt_s(r: &AnyRow, c: &str) -> Option<String> {
 /// The protobuf encoding of a document of `kind` (None for kinds without a stored form, or a
 /// document the message cannot hold, which validation prevents).
 pub fn encode_pb(kind: Kind, doc: &Value) -> Option<Vec<u8>> {
-    StoredForm::encode(kind, doc).map(|f| f.pb)
+    StoredForm::pb(kind, doc)
 }
 
 /// The protobuf encoding of a JSON document stored before the one stored form (`id` names it in
