@@ -3,13 +3,24 @@
 use crate::{AuditEntry, Backend, ChainBreak, Store, StoreError};
 use sha2::{Digest, Sha256};
 use sqlx::Row;
+use vum::Kind;
 
-/// One entry for the group-commit writer: the entry, its time, and where to answer (its sequence
-/// number, or the commit's error as text).
+/// An entry to append: the entry, its time, and the detail its caller is given, if any (read in
+/// the same transaction, so the entry records exactly what was released).
+pub(crate) struct Pending {
+    entry: AuditEntry,
+    at: i64,
+    read: Option<(Kind, String)>,
+}
+
+/// What an append gives back: the entry's sequence number and, for a detail read, the record's
+/// protobuf encoding (`None`: not shared).
+type Appended = (i64, Option<Vec<u8>>);
+
+/// One entry for the group-commit writer, and where to answer (or the commit's error as text).
 pub(crate) type AuditJob = (
-    AuditEntry,
-    i64,
-    tokio::sync::oneshot::Sender<Result<i64, String>>,
+    Pending,
+    tokio::sync::oneshot::Sender<Result<Appended, String>>,
 );
 
 impl Store {
@@ -29,15 +40,14 @@ impl Store {
                         Err(_) => break,
                     }
                 }
-                let entries: Vec<(AuditEntry, i64)> =
-                    jobs.iter().map(|(e, at, _)| (e.clone(), *at)).collect();
+                let (mut entries, replies): (Vec<Pending>, Vec<_>) = jobs.into_iter().unzip();
                 // the writer keeps its own connection (no pool hand-over and ping per commit)
                 let result = match conn.as_mut() {
-                    Some(c) => writer.audit_batch_on(c, &entries).await,
+                    Some(c) => writer.audit_batch_on(c, &mut entries).await,
                     None => match writer.pool.acquire().await {
                         Ok(c) => {
                             let c = conn.insert(c.detach());
-                            writer.audit_batch_on(c, &entries).await
+                            writer.audit_batch_on(c, &mut entries).await
                         }
                         Err(e) => Err(e.into()),
                     },
@@ -46,14 +56,14 @@ impl Store {
                     conn = None;
                 }
                 match result {
-                    Ok(seqs) => {
-                        for ((_, _, reply), seq) in jobs.into_iter().zip(seqs) {
-                            let _ = reply.send(Ok(seq));
+                    Ok(appended) => {
+                        for (reply, a) in replies.into_iter().zip(appended) {
+                            let _ = reply.send(Ok(a));
                         }
                     }
                     Err(e) => {
                         let msg = e.to_string();
-                        for (_, _, reply) in jobs {
+                        for reply in replies {
                             let _ = reply.send(Err(msg.clone()));
                         }
                     }
@@ -67,30 +77,82 @@ impl Store {
     /// Append to the audit log. The chain: hash = SHA-256(prev_hash ‖ every field), so changing,
     /// removing or reordering an entry breaks every hash after it.
     pub async fn audit(&self, e: &AuditEntry, now: i64) -> Result<i64, StoreError> {
-        if let Some(tx) = &self.audit_tx {
-            let (reply, wait) = tokio::sync::oneshot::channel();
-            if tx.send((e.clone(), now, reply)).await.is_ok() {
-                return match wait.await {
-                    Ok(Ok(seq)) => Ok(seq),
-                    Ok(Err(msg)) => Err(StoreError::Audit(msg)),
-                    Err(_) => Err(StoreError::AuditWriterGone),
-                };
+        Ok(self.append(e.clone(), now, None).await?.0)
+    }
+
+    /// A live, shared, unexpired record's protobuf encoding (as [`Store::get_pb`]), read in the
+    /// transaction that appends `e` to the audit log, with `e.result_count` set to 1 when found and
+    /// 0 when not. Nothing is returned before its entry is committed. With group commit the read
+    /// shares the writer's transaction with the other entries queued, so a detail costs one trip
+    /// to the database instead of a read and then an append.
+    pub async fn get_pb_audited(
+        &self,
+        kind: Kind,
+        vum_id: &str,
+        e: AuditEntry,
+        now: i64,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .append(e, now, Some((kind, vum_id.to_string())))
+            .await?
+            .1)
+    }
+
+    /// One entry, through the group-commit writer when there is one.
+    async fn append(
+        &self,
+        entry: AuditEntry,
+        at: i64,
+        read: Option<(Kind, String)>,
+    ) -> Result<Appended, StoreError> {
+        let job = Pending { entry, at, read };
+        let job = match &self.audit_tx {
+            Some(tx) => {
+                let (reply, wait) = tokio::sync::oneshot::channel();
+                match tx.send((job, reply)).await {
+                    Ok(()) => {
+                        return match wait.await {
+                            Ok(Ok(a)) => Ok(a),
+                            Ok(Err(msg)) => Err(StoreError::Audit(msg)),
+                            Err(_) => Err(StoreError::AuditWriterGone),
+                        }
+                    }
+                    // the writer has stopped: append directly
+                    Err(tokio::sync::mpsc::error::SendError((job, _))) => job,
+                }
             }
-        }
-        Ok(self.audit_batch(&[(e.clone(), now)]).await?[0])
+            None => job,
+        };
+        let mut conn = self.pool.acquire().await?;
+        let mut one = [job];
+        let mut out = self.audit_batch_on(&mut conn, &mut one).await?;
+        out.pop().ok_or(StoreError::AuditWriterGone)
     }
 
     /// Append several entries at once: with group commit they share a commit instead of waiting
     /// for one each.
     pub async fn audit_all(&self, entries: &[AuditEntry], now: i64) -> Result<(), StoreError> {
         let Some(tx) = &self.audit_tx else {
-            let batch: Vec<(AuditEntry, i64)> = entries.iter().map(|e| (e.clone(), now)).collect();
-            return self.audit_batch(&batch).await.map(|_| ());
+            let mut batch: Vec<Pending> = entries
+                .iter()
+                .map(|e| Pending {
+                    entry: e.clone(),
+                    at: now,
+                    read: None,
+                })
+                .collect();
+            let mut conn = self.pool.acquire().await?;
+            return self.audit_batch_on(&mut conn, &mut batch).await.map(|_| ());
         };
         let mut waits = Vec::with_capacity(entries.len());
         for e in entries {
             let (reply, wait) = tokio::sync::oneshot::channel();
-            tx.send((e.clone(), now, reply))
+            let job = Pending {
+                entry: e.clone(),
+                at: now,
+                read: None,
+            };
+            tx.send((job, reply))
                 .await
                 .map_err(|_| StoreError::AuditWriterGone)?;
             waits.push(wait);
@@ -105,18 +167,13 @@ impl Store {
         Ok(())
     }
 
-    /// Append several entries in one transaction, chained in order.
-    async fn audit_batch(&self, entries: &[(AuditEntry, i64)]) -> Result<Vec<i64>, StoreError> {
-        let mut conn = self.pool.acquire().await?;
-        self.audit_batch_on(&mut conn, entries).await
-    }
-
-    /// [`Store::audit_batch`] on a given connection.
+    /// Append several entries in one transaction on `conn`, chained in order; the details they
+    /// release are read first, in the same transaction, and each entry's `result_count` set from it.
     async fn audit_batch_on(
         &self,
         conn: &mut sqlx::AnyConnection,
-        entries: &[(AuditEntry, i64)],
-    ) -> Result<Vec<i64>, StoreError> {
+        entries: &mut [Pending],
+    ) -> Result<Vec<Appended>, StoreError> {
         use sqlx::Connection;
         let mut tx = if self.backend == Backend::Postgres {
             let mut tx = conn.begin().await?;
@@ -135,6 +192,7 @@ impl Store {
             Some(r) => (r.try_get::<i64, _>(0)?, r.try_get::<String, _>(1)?),
             None => (0, "0".repeat(64)),
         };
+        let mut details = self.read_details(&mut tx, entries).await?;
         // one multi-row INSERT per 100 entries: a statement per entry costs a round trip each
         let mut out = Vec::with_capacity(entries.len());
         let batches = self.chunked(entries, 100, "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", |rows| {
@@ -143,7 +201,10 @@ impl Store {
         for (chunk, q) in batches {
             let mut query = sqlx::query(&q).persistent(chunk.len() == 1);
             let mut hashes = Vec::with_capacity(chunk.len());
-            for (e, now) in chunk {
+            for Pending {
+                entry: e, at: now, ..
+            } in chunk
+            {
                 seq += 1;
                 let hash = audit_hash(seq, *now, e, &prev);
                 hashes.push((
@@ -153,7 +214,7 @@ impl Store {
                     std::mem::replace(&mut prev, hash.clone()),
                     hash,
                 ));
-                out.push(seq);
+                out.push((seq, details.next().flatten()));
             }
             for (seq, now, e, prev_hash, hash) in hashes {
                 query = query
@@ -173,6 +234,70 @@ impl Store {
         }
         tx.commit().await?;
         Ok(out)
+    }
+
+    /// The details `entries` release, read in `tx` (one query per kind and 200 ids), in the
+    /// entries' order (`None` where an entry reads nothing or its record is not shared); each
+    /// reading entry's `result_count` is set to whether its record was found.
+    async fn read_details(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        entries: &mut [Pending],
+    ) -> Result<std::vec::IntoIter<Option<Vec<u8>>>, StoreError> {
+        use std::collections::HashMap;
+        let mut out: Vec<Option<Vec<u8>>> = vec![None; entries.len()];
+        for kind in [Kind::Werkzoekende, Kind::Vacature] {
+            // id → the entries asking it, and the oldest refresh time each accepts
+            let mut asked: HashMap<&str, Vec<(usize, i64)>> = HashMap::new();
+            for (i, p) in entries.iter().enumerate() {
+                if let Some((k, id)) = &p.read {
+                    if *k == kind {
+                        asked
+                            .entry(id)
+                            .or_default()
+                            .push((i, self.live_since(p.at)));
+                    }
+                }
+            }
+            if asked.is_empty() {
+                continue;
+            }
+            let ids: Vec<&str> = asked.keys().copied().collect();
+            let since = asked.values().flatten().map(|(_, s)| *s).min().unwrap_or(0);
+            let lookups = self.chunked(&ids, 200, "?", |marks| {
+                format!("SELECT vum_id, refreshed_ms, pb, CASE WHEN pb IS NULL THEN doc END AS doc FROM records WHERE kind = ? AND deleted = 0 AND consent = 1 AND refreshed_ms >= ? AND vum_id IN ({marks})")
+            });
+            for (chunk, q) in lookups {
+                let mut query = sqlx::query_as(&q)
+                    .persistent(chunk.len() == 1)
+                    .bind(kind.name())
+                    .bind(since);
+                for id in chunk {
+                    query = query.bind(*id);
+                }
+                #[allow(clippy::type_complexity)]
+                let rows: Vec<(String, i64, Option<Vec<u8>>, Option<String>)> =
+                    query.fetch_all(&mut **tx).await?;
+                for (id, refreshed, pb, doc) in rows {
+                    let pb = match (pb, doc) {
+                        (Some(b), _) => b,
+                        (None, Some(t)) => crate::records::pb_of_text(kind, &id, &t)?,
+                        (None, None) => continue,
+                    };
+                    for (i, since) in asked.get(id.as_str()).into_iter().flatten() {
+                        if refreshed >= *since {
+                            out[*i] = Some(pb.clone());
+                        }
+                    }
+                }
+            }
+        }
+        for (p, found) in entries.iter_mut().zip(&out) {
+            if p.read.is_some() {
+                p.entry.result_count = i64::from(found.is_some());
+            }
+        }
+        Ok(out.into_iter())
     }
 
     /// Check the audit log's hash chain from the first entry to the last: the number of entries,

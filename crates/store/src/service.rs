@@ -156,9 +156,11 @@ pub async fn detail_pb(
     caller: &Caller,
     now: i64,
 ) -> Result<Option<Vec<u8>>, ServiceError> {
-    let doc = store.get_pb(kind, vum_id, now).await?;
-    audit_detail(store, kind, vum_id, caller, doc.is_some(), now).await?;
-    Ok(doc)
+    // read in the audit entry's own transaction: one trip to the store, and the entry says
+    // exactly whether the record was released
+    Ok(store
+        .get_pb_audited(kind, vum_id, detail_entry(kind, vum_id, caller, false), now)
+        .await?)
 }
 
 /// The audit entry of a detail request: the subject is the id asked for, found or not.
@@ -171,18 +173,20 @@ async fn audit_detail(
     now: i64,
 ) -> Result<(), ServiceError> {
     store
-        .audit(
-            &AuditEntry {
-                actor: caller.actor.clone(),
-                on_behalf_of: caller.on_behalf_of.clone(),
-                action: "get".into(),
-                purpose: caller.purpose.clone(),
-                transaction_id: caller.transaction_id.clone(),
-                subject: format!("{}:{vum_id}", kind.name()),
-                result_count: i64::from(found),
-            },
-            now,
-        )
+        .audit(&detail_entry(kind, vum_id, caller, found), now)
         .await?;
     Ok(())
+}
+
+/// The audit entry of a detail request: the subject is the id asked for, found or not.
+fn detail_entry(kind: Kind, vum_id: &str, caller: &Caller, found: bool) -> AuditEntry {
+    AuditEntry {
+        actor: caller.actor.clone(),
+        on_behalf_of: caller.on_behalf_of.clone(),
+        action: "get".into(),
+        purpose: caller.purpose.clone(),
+        transaction_id: caller.transaction_id.clone(),
+        subject: format!("{}:{vum_id}", kind.name()),
+        result_count: i64::from(found),
+    }
 }
