@@ -88,6 +88,82 @@ async fn upserts_are_idempotent_and_versioned() {
     }
 }
 
+/// A batch larger than one statement's part: new, changed and unchanged records mixed, each with
+/// its outcome in order, its version, one change-log row per change, and the content stored.
+#[tokio::test]
+async fn a_large_mixed_batch_is_written_part_by_part_in_order() {
+    for b in backends().await {
+        let s = open(&b).await;
+        let now = now_ms();
+        let first: Vec<(String, serde_json::Value)> = (0..700)
+            .map(|n| {
+                (
+                    format!("m{n}"),
+                    doc(&format!("m{n}"), "3011AB", 10 + n % 30),
+                )
+            })
+            .collect();
+        let out = s
+            .upsert_batch(Kind::Werkzoekende, &first, now)
+            .await
+            .unwrap();
+        assert!(out.iter().all(|u| *u == Upserted::Inserted), "{}", b.name);
+        // every third record changes, 300 are new, the rest are as they were
+        let second: Vec<(String, serde_json::Value)> = (0..1000)
+            .map(|n| {
+                let id = format!("m{n}");
+                let hours = if n % 3 == 0 { 40 } else { 10 + n % 30 };
+                let d = doc(&id, "3011AB", hours);
+                (id, d)
+            })
+            .collect();
+        let out = s
+            .upsert_batch(Kind::Werkzoekende, &second, now + 1)
+            .await
+            .unwrap();
+        for (n, u) in out.iter().enumerate() {
+            let want = if n >= 700 {
+                Upserted::Inserted
+            } else if n % 3 == 0 {
+                Upserted::Updated
+            } else {
+                Upserted::Unchanged
+            };
+            assert_eq!(*u, want, "{}: record {n}", b.name);
+        }
+        let changes = s
+            .changes_since(Some(Kind::Werkzoekende), 0, 10_000)
+            .await
+            .unwrap();
+        let updated = out.iter().filter(|u| **u == Upserted::Updated).count();
+        assert_eq!(changes.len(), 700 + 300 + updated, "{}", b.name);
+        let later: Vec<(&str, i64)> = changes[700..]
+            .iter()
+            .map(|c| (c.vum_id.as_str(), c.version))
+            .collect();
+        let expected: Vec<(String, i64)> = out
+            .iter()
+            .enumerate()
+            .filter_map(|(n, u)| match u {
+                Upserted::Updated => Some((format!("m{n}"), 2)),
+                Upserted::Inserted => Some((format!("m{n}"), 1)),
+                _ => None,
+            })
+            .collect();
+        let expected: Vec<(&str, i64)> = expected.iter().map(|(i, v)| (i.as_str(), *v)).collect();
+        assert_eq!(
+            later, expected,
+            "{}: the change log in the batch's order",
+            b.name
+        );
+        for n in [0usize, 3, 299, 699, 700, 999] {
+            let id = format!("m{n}");
+            let got = s.get(Kind::Werkzoekende, &id, now + 1).await.unwrap();
+            assert_eq!(got.as_ref(), Some(&second[n].1), "{}: {id}", b.name);
+        }
+    }
+}
+
 #[tokio::test]
 async fn tombstones_hide_records_and_enter_the_change_log() {
     for b in backends().await {
@@ -380,6 +456,86 @@ async fn group_committed_audit_entries_keep_one_unbroken_chain() {
             b.name
         );
         assert_eq!(s.audit_verify().await.unwrap(), Ok(200), "{}", b.name);
+    }
+}
+
+/// A detail read in its audit entry's transaction: the same bytes as a plain read, an entry that
+/// says whether the record was released, for many callers at once sharing group commits, and
+/// the same without group commit.
+#[tokio::test]
+async fn a_detail_is_read_in_the_transaction_that_audits_it() {
+    for grouped in [true, false] {
+        for b in backends().await {
+            let s = open(&b).await;
+            let s = if grouped { s.with_group_commit() } else { s };
+            let day = 86_400_000;
+            let now = now_ms();
+            let docs: Vec<(String, serde_json::Value)> = (0..50)
+                .map(|n| (format!("w{n}"), doc(&format!("w{n}"), "3011AB", 20 + n)))
+                .collect();
+            s.upsert_batch(Kind::Werkzoekende, &docs, now)
+                .await
+                .unwrap();
+            s.upsert_batch(
+                Kind::Werkzoekende,
+                &[("stale".into(), doc("stale", "3011AB", 32))],
+                now - 100 * day,
+            )
+            .await
+            .unwrap();
+            let entry = |id: &str| AuditEntry {
+                actor: "00000001003214345000".into(),
+                on_behalf_of: "00000001003214345000".into(),
+                action: "get".into(),
+                purpose: "bemiddeling".into(),
+                transaction_id: format!("t-{id}"),
+                subject: format!("werkzoekende:{id}"),
+                // set by the store from what it found
+                result_count: 7,
+            };
+            // 50 shared records, one expired and one unknown, asked at once
+            let mut ids: Vec<String> = docs.iter().map(|(id, _)| id.clone()).collect();
+            ids.push("stale".into());
+            ids.push("nobody".into());
+            let tasks: Vec<_> = ids
+                .iter()
+                .map(|id| {
+                    let (s, id, e) = (s.clone(), id.clone(), entry(id));
+                    tokio::spawn(async move {
+                        s.get_pb_audited(Kind::Werkzoekende, &id, e, now)
+                            .await
+                            .unwrap()
+                    })
+                })
+                .collect();
+            for (id, t) in ids.iter().zip(tasks) {
+                let got = t.await.unwrap();
+                let plain = s.get_pb(Kind::Werkzoekende, id, now).await.unwrap();
+                assert_eq!(got, plain, "{} grouped={grouped}: {id}", b.name);
+                assert_eq!(got.is_some(), id.starts_with('w'), "{}: {id}", b.name);
+            }
+            let rows: Vec<(String, i64)> =
+                sqlx::query_as("SELECT subject, result_count FROM audit ORDER BY seq")
+                    .fetch_all(s.pool())
+                    .await
+                    .unwrap();
+            assert_eq!(rows.len(), ids.len(), "{}: one entry per detail", b.name);
+            for (subject, count) in rows {
+                let found = !subject.ends_with(":stale") && !subject.ends_with(":nobody");
+                assert_eq!(
+                    count,
+                    i64::from(found),
+                    "{} grouped={grouped}: {subject}",
+                    b.name
+                );
+            }
+            assert_eq!(
+                s.audit_verify().await.unwrap(),
+                Ok(ids.len() as i64),
+                "{}",
+                b.name
+            );
+        }
     }
 }
 
