@@ -433,6 +433,46 @@ impl Store {
         now: i64,
     ) -> Result<Vec<(String, Value)>, StoreError> {
         let mut out = Vec::with_capacity(ids.len());
+        for (id, stored) in self.get_many_stored(kind, ids, now).await? {
+            if let Some(doc) = stored.json(kind, &id)? {
+                out.push((id, doc));
+            }
+        }
+        Ok(out)
+    }
+
+    /// [`Store::get_many`] as each document's protobuf encoding (`vum.v3` message of the kind):
+    /// what a selection's matches are made from, without deriving the JSON.
+    pub async fn get_many_pb(
+        &self,
+        kind: Kind,
+        ids: &[String],
+        now: i64,
+    ) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        let mut out = Vec::with_capacity(ids.len());
+        for (id, stored) in self.get_many_stored(kind, ids, now).await? {
+            match stored {
+                Stored { pb: Some(pb), .. } => out.push((id, pb)),
+                Stored {
+                    doc: Some(text), ..
+                } => {
+                    let pb = pb_of_text(kind, &id, &text)?;
+                    out.push((id, pb));
+                }
+                _ => {}
+            }
+        }
+        Ok(out)
+    }
+
+    /// The stored columns of many live records, in the order of `ids` (missing ones left out).
+    async fn get_many_stored(
+        &self,
+        kind: Kind,
+        ids: &[String],
+        now: i64,
+    ) -> Result<Vec<(String, Stored)>, StoreError> {
+        let mut out = Vec::with_capacity(ids.len());
         let lookups = self.chunked(ids, 200, "?", |marks| {
             format!("SELECT vum_id, doc, pb, extra FROM records WHERE kind = ? AND deleted = 0 AND consent = 1 AND refreshed_ms >= ? AND vum_id IN ({marks})")
         });
@@ -457,9 +497,7 @@ impl Store {
                 .collect();
             for id in chunk {
                 if let Some(stored) = found.remove(id) {
-                    if let Some(doc) = stored.json(kind, id)? {
-                        out.push((id.clone(), doc));
-                    }
+                    out.push((id.clone(), stored));
                 }
             }
         }

@@ -79,25 +79,22 @@ pub async fn select(
     let sel = engine
         .select(s, now, store.expiry_days, limit)
         .map_err(ServiceError::Query)?;
-    let docs = store.get_many(kind, &sel.ids, now).await?;
-    let projected = docs
-        .iter()
-        .map(|(id, d)| (id, vum::matchform::to_match(kind, d)));
+    // the matches are made from the stored protobuf messages, typed (`vum_proto`'s match
+    // conversions): no JSON is derived for a selection
+    let stored = store.get_many_pb(kind, &sel.ids, now).await?;
     let resp = match kind {
         Kind::Vacature => MatchesResponse::Vacatures(vac::VacaturesMatchesBronResponse {
             maximum_aantal_resultaten_bereikt: Some(sel.more),
-            matches: projected
-                .map(|(id, m)| {
-                    serde_json::from_value(m).map_err(|e| ServiceError::MatchForm(id.clone(), e))
-                })
+            matches: stored
+                .iter()
+                .map(|(id, pb)| decode::<vac::Vacature>(kind, id, pb).map(Into::into))
                 .collect::<Result<_, _>>()?,
         }),
         _ => MatchesResponse::Werkzoekenden(wz::WerkzoekendeProfielMatchesBronResponse {
             maximum_aantal_resultaten_bereikt: Some(sel.more),
-            matches: projected
-                .map(|(id, m)| {
-                    serde_json::from_value(m).map_err(|e| ServiceError::MatchForm(id.clone(), e))
-                })
+            matches: stored
+                .iter()
+                .map(|(id, pb)| decode::<wz::Werkzoekende>(kind, id, pb).map(Into::into))
                 .collect::<Result<_, _>>()?,
         }),
     };
@@ -117,6 +114,16 @@ pub async fn select(
         .await?;
     tracing::info!(kind = %kind, matched = sel.matched, returned = resp.len(), transaction_id = %caller.transaction_id, "selection answered");
     Ok(resp)
+}
+
+/// A stored record's protobuf message (`id` names it in the error).
+fn decode<M: prost::Message + Default>(kind: Kind, id: &str, pb: &[u8]) -> Result<M, ServiceError> {
+    M::decode(pb).map_err(|e| {
+        ServiceError::Store(StoreError::Corrupt(
+            id.into(),
+            serde::de::Error::custom(format!("stored {} protobuf: {e}", kind.name())),
+        ))
+    })
 }
 
 /// Answer a detail request, and audit it (the subject is the id asked for, found or not).

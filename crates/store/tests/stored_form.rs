@@ -39,6 +39,36 @@ fn of_kind(docs: &[(Kind, String, Value)], kind: Kind) -> Vec<(String, Value)> {
         .collect()
 }
 
+/// A selection's matches are made from the stored protobuf message (typed, `vum_proto`'s `From`
+/// conversions) instead of the JSON projection: for every official document both give the same
+/// match message.
+#[test]
+fn the_typed_match_form_equals_the_json_projection_for_every_official_document() {
+    use prost::Message;
+    use vum_proto::{vacatures as vac, werkzoekenden as wz};
+    let mut n = 0;
+    for (kind, id, doc) in official() {
+        let pb = StoredForm::encode(kind, &doc).unwrap().pb;
+        let projected = vum::matchform::to_match(kind, &doc);
+        match kind {
+            Kind::Werkzoekende => {
+                let typed: wz::MpWerkzoekendeMatch =
+                    wz::Werkzoekende::decode(pb.as_slice()).unwrap().into();
+                let json: wz::MpWerkzoekendeMatch = serde_json::from_value(projected).unwrap();
+                assert_eq!(typed, json, "{id}");
+            }
+            _ => {
+                let typed: vac::MpVacatureMatch =
+                    vac::Vacature::decode(pb.as_slice()).unwrap().into();
+                let json: vac::MpVacatureMatch = serde_json::from_value(projected).unwrap();
+                assert_eq!(typed, json, "{id}");
+            }
+        }
+        n += 1;
+    }
+    assert_eq!(n, 1093);
+}
+
 /// A store of backend `b` holding every official document.
 async fn with_official(b: &common::Backend) -> (store::Store, Vec<(Kind, String, Value)>, i64) {
     let (s, docs, now) = (open(b).await, official(), now_ms());

@@ -20,3 +20,60 @@ pub mod vacatures {
 /// The encoded `FileDescriptorSet` of every message, for reflection and the parity tests.
 pub const FILE_DESCRIPTOR_SET: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/vum_descriptor.bin"));
+
+/// The match form of a detail message, typed: a selection result made from a stored record's
+/// protobuf message without passing through JSON. It keeps the fields of the standard's match
+/// definitions (`MPWerkzoekendeMatch`, `MPVacatureMatch`, with `MPWerkgever` for the employer) and
+/// moves nothing else: contact details, the LDR indication, the personal presentation and the
+/// employer's contact persons have no field to go to. `vum::matchform::to_match` is the same
+/// projection on JSON; the store's tests check that both give the same match for every official
+/// document.
+impl From<werkzoekenden::Werkzoekende> for werkzoekenden::MpWerkzoekendeMatch {
+    fn from(w: werkzoekenden::Werkzoekende) -> Self {
+        werkzoekenden::MpWerkzoekendeMatch {
+            arbeidsmarktkwalificatie: w.arbeidsmarktkwalificatie,
+            bemiddelingsberoep: w.bemiddelingsberoep,
+            contractvorm: w.contractvorm,
+            flexibiliteit: w.flexibiliteit,
+            indicatie_beschikbaarheid_contactgegevens: w.indicatie_beschikbaarheid_contactgegevens,
+            mobiliteit: w.mobiliteit,
+            sector: w.sector,
+            vervoermiddel: w.vervoermiddel,
+            werktijden: w.werktijden,
+            id_werkzoekende: w.id_werkzoekende,
+        }
+    }
+}
+
+/// The match form of a vacancy (see the werkzoekende's): the employer without its contact persons.
+impl From<vacatures::Vacature> for vacatures::MpVacatureMatch {
+    fn from(v: vacatures::Vacature) -> Self {
+        vacatures::MpVacatureMatch {
+            adres: v.adres,
+            arbeids_voorwaarden: v.arbeids_voorwaarden,
+            beroep: v.beroep,
+            code_werk_en_denkniveau_minimaal: v.code_werk_en_denkniveau_minimaal,
+            competentiebeheersing: v.competentiebeheersing,
+            contractvorm: v.contractvorm,
+            cursus: v.cursus,
+            flexibiliteit: v.flexibiliteit,
+            naam_vacature: v.naam_vacature,
+            omschrijving_vacature: v.omschrijving_vacature,
+            opleiding: v.opleiding,
+            rijbewijs: v.rijbewijs,
+            sector: v.sector,
+            sluitingsdatum_vacature: v.sluitingsdatum_vacature,
+            sollicitatiewijze: v.sollicitatiewijze,
+            taalbeheersing: v.taalbeheersing,
+            vervoermiddel: v.vervoermiddel,
+            werkervaring: v.werkervaring,
+            werkgever: v.werkgever.map(|g| vacatures::MpWerkgever {
+                handelsnaam_organisatie: g.handelsnaam_organisatie,
+                sector: g.sector,
+                webadres: g.webadres,
+            }),
+            werktijden: v.werktijden,
+            id_vacature: v.id_vacature,
+        }
+    }
+}
