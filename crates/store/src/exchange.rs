@@ -81,6 +81,9 @@ pub enum DetailGrant {
 /// Result sets older than this are forgotten (their vumIDs stop resolving).
 pub const RESULT_SET_TTL_MS: i64 = 24 * 3_600_000;
 
+/// How often result sets past [`RESULT_SET_TTL_MS`] are deleted (on the next set written).
+const PURGE_EVERY_MS: i64 = 60_000;
+
 impl Store {
     /// The cursor this node holds for a peer's vacancy feed (0 when it never pulled).
     pub async fn feed_cursor(&self, peer_oin: &str) -> Result<i64, StoreError> {
@@ -202,15 +205,22 @@ impl Store {
         now: i64,
     ) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
-        let old = now - RESULT_SET_TTL_MS;
-        sqlx::query(&self.sql("DELETE FROM result_ids WHERE created_ms < ?"))
-            .bind(old)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(&self.sql("DELETE FROM result_sets WHERE created_ms < ?"))
-            .bind(old)
-            .execute(&mut *tx)
-            .await?;
+        // expired sets grant nothing (the lookups check their age); deleting them only reclaims
+        // space, so it runs at most once a minute per store, not in every set's transaction
+        let last = self.last_purge.load(std::sync::atomic::Ordering::Relaxed);
+        if now.saturating_sub(last) >= PURGE_EVERY_MS || now < last {
+            let old = now - RESULT_SET_TTL_MS;
+            sqlx::query(&self.sql("DELETE FROM result_ids WHERE created_ms < ?"))
+                .bind(old)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(&self.sql("DELETE FROM result_sets WHERE created_ms < ?"))
+                .bind(old)
+                .execute(&mut *tx)
+                .await?;
+            self.last_purge
+                .store(now, std::sync::atomic::Ordering::Relaxed);
+        }
         sqlx::query(&self.sql(
             "INSERT INTO result_sets (vraag_id, kind, created_ms, details) VALUES (?, ?, ?, 0)",
         ))
@@ -241,14 +251,16 @@ impl Store {
         Ok(())
     }
 
-    /// Count one detail request against the result set a vumID came from; at most `max` per set.
+    /// Count one detail request against the result set a vumID came from; at most `max` per set,
+    /// and only while the set is younger than [`RESULT_SET_TTL_MS`].
     pub async fn use_detail(
         &self,
         vum_id: &str,
         kind: Kind,
         max: i64,
     ) -> Result<DetailGrant, StoreError> {
-        self.use_detail_since(vum_id, kind, max, i64::MIN).await
+        self.use_detail_since(vum_id, kind, max, crate::now_ms() - RESULT_SET_TTL_MS)
+            .await
     }
 
     /// As [`Store::use_detail`], for a result set remembered at or after `since` only (a source

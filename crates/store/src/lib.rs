@@ -197,6 +197,8 @@ pub struct Store {
     /// when set, audit entries go through one writer task that commits them in groups
     audit_tx: Option<tokio::sync::mpsc::Sender<audit::AuditJob>>,
     readers: std::sync::Arc<conn::Readers>,
+    /// when result sets were last purged (ms; shared by clones)
+    last_purge: std::sync::Arc<std::sync::atomic::AtomicI64>,
 }
 
 /// Now, in ms since the Unix epoch (0 if the clock is before it).

@@ -539,6 +539,74 @@ async fn a_detail_is_read_in_the_transaction_that_audits_it() {
     }
 }
 
+/// Result sets: a vumID leads to its peer record and counts against its set's details; a set
+/// older than a day grants nothing, whether or not it has been deleted yet, and it is deleted when
+/// a later set is written.
+#[tokio::test]
+async fn result_sets_grant_details_for_a_day_and_are_purged_after() {
+    use store::exchange::{DetailGrant, ResultId, RESULT_SET_TTL_MS};
+    for b in backends().await {
+        let s = open(&b).await;
+        let now = now_ms();
+        let id = |n: u32| ResultId {
+            vum_id: format!("v{n}"),
+            peer_oin: "00000001003214345000".into(),
+            source_id: format!("src{n}"),
+        };
+        s.remember_result_set(
+            "old",
+            Kind::Werkzoekende,
+            &[id(1)],
+            now - RESULT_SET_TTL_MS - 60_000,
+        )
+        .await
+        .unwrap();
+        s.remember_result_set("new", Kind::Werkzoekende, &[id(2), id(3)], now - 1000)
+            .await
+            .unwrap();
+        // the old set is past the day: unknown, even if it were still stored
+        assert!(
+            matches!(
+                s.use_detail("v1", Kind::Werkzoekende, 2).await.unwrap(),
+                DetailGrant::Unknown
+            ),
+            "{}",
+            b.name
+        );
+        match s.use_detail("v2", Kind::Werkzoekende, 2).await.unwrap() {
+            DetailGrant::Granted(r) => {
+                assert_eq!((r.source_id.as_str(), r.vraag_id.as_str()), ("src2", "new"))
+            }
+            other => panic!("{}: {other:?}", b.name),
+        }
+        assert!(matches!(
+            s.use_detail("v3", Kind::Werkzoekende, 2).await.unwrap(),
+            DetailGrant::Granted(_)
+        ));
+        assert!(
+            matches!(s.use_detail("v2", Kind::Werkzoekende, 2).await.unwrap(), DetailGrant::Exhausted(v) if v == "new"),
+            "{}: two details per set",
+            b.name
+        );
+        // wrong kind: not this set's
+        assert!(matches!(
+            s.use_detail("v3", Kind::Vacature, 2).await.unwrap(),
+            DetailGrant::Unknown
+        ));
+        // the second write, more than a minute after the first, deleted the old set's rows
+        let left: Vec<(String,)> = sqlx::query_as("SELECT vum_id FROM result_ids ORDER BY vum_id")
+            .fetch_all(s.pool())
+            .await
+            .unwrap();
+        assert_eq!(
+            left,
+            vec![("v2".to_string(),), ("v3".to_string(),)],
+            "{}",
+            b.name
+        );
+    }
+}
+
 async fn figures(s: &store::Store, now: i64) -> transparency::figures::NodeFigures {
     let org = transparency::figures::Organisation {
         oin: "00000001001234567000".into(),
