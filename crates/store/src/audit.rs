@@ -13,9 +13,13 @@ pub(crate) struct Pending {
     read: Option<(Kind, String)>,
 }
 
-/// What an append gives back: the entry's sequence number and, for a detail read, the record's
-/// protobuf encoding (`None`: not shared).
-type Appended = (i64, Option<Vec<u8>>);
+/// A detail read in the writer's transaction: the record's protobuf encoding, or why a record
+/// stored before the protobuf column could not be encoded (that caller's error alone).
+type Detail = Result<Vec<u8>, String>;
+
+/// What an append gives back: the entry's sequence number and, for a detail read, the record
+/// (`None`: not shared).
+type Appended = (i64, Option<Detail>);
 
 /// One entry for the group-commit writer, and where to answer (or the commit's error as text).
 pub(crate) type AuditJob = (
@@ -92,10 +96,18 @@ impl Store {
         e: AuditEntry,
         now: i64,
     ) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self
+        match self
             .append(e, now, Some((kind, vum_id.to_string())))
             .await?
-            .1)
+            .1
+        {
+            None => Ok(None),
+            Some(Ok(pb)) => Ok(Some(pb)),
+            Some(Err(why)) => Err(StoreError::Corrupt(
+                vum_id.into(),
+                serde::de::Error::custom(why),
+            )),
+        }
     }
 
     /// One entry, through the group-commit writer when there is one.
@@ -243,9 +255,9 @@ impl Store {
         &self,
         tx: &mut sqlx::Transaction<'_, sqlx::Any>,
         entries: &mut [Pending],
-    ) -> Result<std::vec::IntoIter<Option<Vec<u8>>>, StoreError> {
+    ) -> Result<std::vec::IntoIter<Option<Detail>>, StoreError> {
         use std::collections::HashMap;
-        let mut out: Vec<Option<Vec<u8>>> = vec![None; entries.len()];
+        let mut out: Vec<Option<Detail>> = vec![None; entries.len()];
         for kind in [Kind::Werkzoekende, Kind::Vacature] {
             // id → the entries asking it, and the oldest refresh time each accepts
             let mut asked: HashMap<&str, Vec<(usize, i64)>> = HashMap::new();
@@ -279,9 +291,15 @@ impl Store {
                 let rows: Vec<(String, i64, Option<Vec<u8>>, Option<String>)> =
                     query.fetch_all(&mut **tx).await?;
                 for (id, refreshed, pb, doc) in rows {
-                    let pb = match (pb, doc) {
-                        (Some(b), _) => b,
-                        (None, Some(t)) => crate::records::pb_of_text(kind, &id, &t)?,
+                    // a row that cannot be encoded fails its own callers, not the whole group
+                    let pb: Detail = match (pb, doc) {
+                        (Some(b), _) => Ok(b),
+                        (None, Some(t)) => {
+                            crate::records::pb_of_text(kind, &id, &t).map_err(|e| match e {
+                                StoreError::Corrupt(_, why) => why.to_string(),
+                                other => other.to_string(),
+                            })
+                        }
                         (None, None) => continue,
                     };
                     for (i, since) in asked.get(id.as_str()).into_iter().flatten() {
@@ -294,7 +312,7 @@ impl Store {
         }
         for (p, found) in entries.iter_mut().zip(&out) {
             if p.read.is_some() {
-                p.entry.result_count = i64::from(found.is_some());
+                p.entry.result_count = i64::from(matches!(found, Some(Ok(_))));
             }
         }
         Ok(out.into_iter())

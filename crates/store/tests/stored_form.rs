@@ -186,6 +186,66 @@ async fn a_row_written_before_the_one_form_is_still_read_and_a_damaged_form_is_a
     }
 }
 
+/// A detail read in its audit transaction, of a row stored before the protobuf column whose JSON
+/// is damaged: that caller gets an error naming the record and an entry saying nothing was
+/// released; the details queued with it are answered as usual.
+#[tokio::test]
+async fn a_damaged_old_row_fails_only_its_own_detail_in_a_group_commit() {
+    for b in backends().await {
+        let s = open(&b).await.with_group_commit();
+        let now = now_ms();
+        let docs = of_kind(&official(), Kind::Werkzoekende);
+        s.upsert_batch(Kind::Werkzoekende, &docs[..20], now)
+            .await
+            .unwrap();
+        let bad = docs[0].0.clone();
+        let mut c = sqlx::AnyConnection::connect(&b.url).await.unwrap();
+        sqlx::query("UPDATE records SET doc = $1, pb = NULL, extra = NULL WHERE vum_id = $2")
+            .bind("{not json")
+            .bind(bad.as_str())
+            .execute(&mut c)
+            .await
+            .unwrap();
+        let entry = |id: &str| store::AuditEntry {
+            actor: "a".into(),
+            on_behalf_of: "b".into(),
+            action: "get".into(),
+            purpose: "p".into(),
+            transaction_id: "t".into(),
+            subject: id.into(),
+            result_count: 0,
+        };
+        let tasks: Vec<_> = docs[..20]
+            .iter()
+            .map(|(id, _)| {
+                let (s, id) = (s.clone(), id.clone());
+                tokio::spawn(async move {
+                    let e = entry(&id);
+                    s.get_pb_audited(Kind::Werkzoekende, &id, e, now).await
+                })
+            })
+            .collect();
+        for ((id, doc), t) in docs[..20].iter().zip(tasks) {
+            match t.await.unwrap() {
+                Err(StoreError::Corrupt(which, _)) if *id == bad => assert_eq!(which, bad),
+                Ok(Some(pb)) if *id != bad => {
+                    assert_eq!(Some(pb), encode_pb(Kind::Werkzoekende, doc), "{}", b.name)
+                }
+                other => panic!("{}: {id}: {other:?}", b.name),
+            }
+        }
+        let counts: Vec<(String, i64)> =
+            sqlx::query_as("SELECT subject, result_count FROM audit ORDER BY seq")
+                .fetch_all(&mut c)
+                .await
+                .unwrap();
+        assert_eq!(counts.len(), 20, "{}", b.name);
+        for (subject, n) in counts {
+            assert_eq!(n, i64::from(subject != bad), "{}: {subject}", b.name);
+        }
+    }
+}
+
 #[test]
 fn the_content_hash_is_the_sha256_of_the_sorted_compact_text() {
     use sha2::{Digest, Sha256};
