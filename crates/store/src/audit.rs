@@ -248,7 +248,7 @@ impl Store {
         Ok(out)
     }
 
-    /// The details `entries` release, read in `tx` (one query per kind and 200 ids), in the
+    /// The details `entries` release, read in `tx` (one query per kind asked and 200 ids), in the
     /// entries' order (`None` where an entry reads nothing or its record is not shared); each
     /// reading entry's `result_count` is set to whether its record was found.
     async fn read_details(
@@ -258,22 +258,21 @@ impl Store {
     ) -> Result<std::vec::IntoIter<Option<Detail>>, StoreError> {
         use std::collections::HashMap;
         let mut out: Vec<Option<Detail>> = vec![None; entries.len()];
-        for kind in [Kind::Werkzoekende, Kind::Vacature] {
-            // id → the entries asking it, and the oldest refresh time each accepts
-            let mut asked: HashMap<&str, Vec<(usize, i64)>> = HashMap::new();
-            for (i, p) in entries.iter().enumerate() {
-                if let Some((k, id)) = &p.read {
-                    if *k == kind {
-                        asked
-                            .entry(id)
-                            .or_default()
-                            .push((i, self.live_since(p.at)));
-                    }
-                }
+        // the kinds asked, each with its ids → the entries asking them and the oldest refresh time
+        // each accepts
+        type Askers = Vec<(usize, i64)>;
+        let mut asked: HashMap<Kind, HashMap<&str, Askers>> = HashMap::new();
+        for (i, p) in entries.iter().enumerate() {
+            if let Some((kind, id)) = &p.read {
+                asked
+                    .entry(*kind)
+                    .or_default()
+                    .entry(id)
+                    .or_default()
+                    .push((i, self.live_since(p.at)));
             }
-            if asked.is_empty() {
-                continue;
-            }
+        }
+        for (kind, asked) in asked {
             let ids: Vec<&str> = asked.keys().copied().collect();
             let since = asked.values().flatten().map(|(_, s)| *s).min().unwrap_or(0);
             let lookups = self.chunked(&ids, 200, "?", |marks| {
@@ -292,15 +291,11 @@ impl Store {
                     query.fetch_all(&mut **tx).await?;
                 for (id, refreshed, pb, doc) in rows {
                     // a row that cannot be encoded fails its own callers, not the whole group
-                    let pb: Detail = match (pb, doc) {
-                        (Some(b), _) => Ok(b),
-                        (None, Some(t)) => {
-                            crate::records::pb_of_text(kind, &id, &t).map_err(|e| match e {
-                                StoreError::Corrupt(_, why) => why.to_string(),
-                                other => other.to_string(),
-                            })
-                        }
-                        (None, None) => continue,
+                    let pb: Detail = match crate::records::pb_of_row(kind, &id, pb, doc) {
+                        Ok(Some(b)) => Ok(b),
+                        Ok(None) => continue,
+                        Err(StoreError::Corrupt(_, why)) => Err(why.to_string()),
+                        Err(other) => Err(other.to_string()),
                     };
                     for (i, since) in asked.get(id.as_str()).into_iter().flatten() {
                         if refreshed >= *since {

@@ -115,6 +115,21 @@ pub(crate) fn pb_of_text(kind: Kind, id: &str, text: &str) -> Result<Vec<u8>, St
     })
 }
 
+/// A row's protobuf encoding: its `pb` column or, for a row stored before that column, the
+/// encoding of its JSON (`None`: neither, as in a tombstone).
+pub(crate) fn pb_of_row(
+    kind: Kind,
+    id: &str,
+    pb: Option<Vec<u8>>,
+    doc: Option<String>,
+) -> Result<Option<Vec<u8>>, StoreError> {
+    match (pb, doc) {
+        (Some(b), _) => Ok(Some(b)),
+        (None, Some(t)) => pb_of_text(kind, id, &t).map(Some),
+        (None, None) => Ok(None),
+    }
+}
+
 /// Bind the match-attribute columns, in the order of the records table's attribute columns.
 fn bind_attrs<'q>(
     q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
@@ -451,15 +466,8 @@ impl Store {
     ) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
         let mut out = Vec::with_capacity(ids.len());
         for (id, stored) in self.get_many_stored(kind, ids, now).await? {
-            match stored {
-                Stored { pb: Some(pb), .. } => out.push((id, pb)),
-                Stored {
-                    doc: Some(text), ..
-                } => {
-                    let pb = pb_of_text(kind, &id, &text)?;
-                    out.push((id, pb));
-                }
-                _ => {}
+            if let Some(pb) = pb_of_row(kind, &id, stored.pb, stored.doc)? {
+                out.push((id, pb));
             }
         }
         Ok(out)
@@ -522,9 +530,8 @@ impl Store {
             .await?);
         reader.done();
         match found {
-            None | Some((None, None)) => Ok(None),
-            Some((Some(b), _)) => Ok(Some(b)),
-            Some((None, Some(t))) => Ok(Some(pb_of_text(kind, vum_id, &t)?)),
+            None => Ok(None),
+            Some((pb, doc)) => pb_of_row(kind, vum_id, pb, doc),
         }
     }
 
