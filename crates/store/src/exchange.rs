@@ -1,6 +1,8 @@
 //! What the exchange keeps across restarts: the cursor and mirror of each peer's vacancy feed this
 //! node follows, and the federated result sets it handed to its own users (vumID → peer and source
 //! id, details asked per result set).
+pub use crate::result_index::MAX_HELD_IDS;
+use crate::result_index::{Pack, ResultIndex};
 use crate::{Store, StoreError};
 use sqlx::Row;
 use vum::Kind;
@@ -195,8 +197,9 @@ impl Store {
             .collect()
     }
 
-    /// Remember a federated result set: each of its vumIDs now leads to `vraag_id`.
-    /// Result sets older than [`RESULT_SET_TTL_MS`] are purged on the way.
+    /// Remember a federated result set: each of its vumIDs now leads to `vraag_id` (the newest
+    /// set wins for an id in several). One row, its ids packed; result sets older than
+    /// [`RESULT_SET_TTL_MS`] are purged on the way, at most once a minute.
     pub async fn remember_result_set(
         &self,
         vraag_id: &str,
@@ -204,7 +207,16 @@ impl Store {
         ids: &[ResultId],
         now: i64,
     ) -> Result<(), StoreError> {
+        let pack = prost::Message::encode_to_vec(&Pack::of(ids));
         let mut tx = self.begin_write().await?;
+        // first: on PostgreSQL this row lock orders the writers, so sets become visible in seq
+        // order and a reader catching up from its last seq never skips one
+        let seq: i64 = sqlx::query(
+            &self.sql("UPDATE result_seq SET last = last + 1 WHERE id = 1 RETURNING last"),
+        )
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get(0)?;
         // expired sets grant nothing (the lookups check their age); deleting them only reclaims
         // space, so it runs at most once a minute per store, not in every set's transaction
         let last = self.last_purge.load(std::sync::atomic::Ordering::Relaxed);
@@ -222,31 +234,16 @@ impl Store {
                 .store(now, std::sync::atomic::Ordering::Relaxed);
         }
         sqlx::query(&self.sql(
-            "INSERT INTO result_sets (vraag_id, kind, created_ms, details) VALUES (?, ?, ?, 0)",
+            "INSERT INTO result_sets (vraag_id, kind, created_ms, details, seq, ids) \
+             VALUES (?, ?, ?, 0, ?, ?)",
         ))
         .bind(vraag_id)
         .bind(kind.name())
         .bind(now)
+        .bind(seq)
+        .bind(pack)
         .execute(&mut *tx)
         .await?;
-        let batches = self.chunked(ids, 500, "(?, ?, ?, ?, ?)", |rows| {
-            format!(
-                "INSERT INTO result_ids (vum_id, peer_oin, source_id, vraag_id, created_ms) VALUES {rows} \
-                 ON CONFLICT (vum_id) DO UPDATE SET vraag_id = excluded.vraag_id, created_ms = excluded.created_ms"
-            )
-        });
-        for (chunk, q) in batches {
-            let mut query = sqlx::query(&q).persistent(false);
-            for id in chunk {
-                query = query
-                    .bind(id.vum_id.as_str())
-                    .bind(id.peer_oin.as_str())
-                    .bind(id.source_id.as_str())
-                    .bind(vraag_id)
-                    .bind(now);
-            }
-            query.execute(&mut *tx).await?;
-        }
         tx.commit().await?;
         Ok(())
     }
@@ -272,7 +269,80 @@ impl Store {
         max: i64,
         since: i64,
     ) -> Result<DetailGrant, StoreError> {
-        let mut tx = self.begin_write().await?;
+        let Some(rf) = self.find_result(key, kind, since).await? else {
+            return Ok(DetailGrant::Unknown);
+        };
+        let n = sqlx::query(&self.sql(
+            "UPDATE result_sets SET details = details + 1 WHERE vraag_id = ? AND details < ?",
+        ))
+        .bind(rf.vraag_id.as_str())
+        .bind(max)
+        .execute(self.pool())
+        .await?
+        .rows_affected();
+        Ok(if n == 1 {
+            DetailGrant::Granted(rf)
+        } else {
+            DetailGrant::Exhausted(rf.vraag_id)
+        })
+    }
+
+    /// Hold at most `n` result-set ids in memory for detail lookups ([`MAX_HELD_IDS`] unless
+    /// set); sets beyond are searched in the store.
+    pub async fn hold_result_ids(&self, n: usize) {
+        self.results.lock().await.cap = n;
+    }
+
+    /// Where `key` leads: the newest result set of `kind`, created at or after `since`, that
+    /// holds it. Memory first (after loading the sets written since the last look, by any
+    /// process), then the sets let go for room, then the sets stored one row per id before
+    /// packing.
+    async fn find_result(
+        &self,
+        key: &str,
+        kind: Kind,
+        since: i64,
+    ) -> Result<Option<ResultRef>, StoreError> {
+        let mut index = self.results.lock().await;
+        self.load_result_sets(&mut index).await?;
+        if let Some(f) = index.find(key) {
+            return Ok(
+                (f.kind == kind.name() && f.created_ms >= since).then(|| ResultRef {
+                    peer_oin: f.peer_oin,
+                    source_id: f.source_id,
+                    vraag_id: f.vraag_id,
+                    kind,
+                }),
+            );
+        }
+        let dropped = index.dropped_upto;
+        drop(index);
+        if dropped > 0 {
+            let rows = sqlx::query(&self.sql(
+                "SELECT vraag_id, ids FROM result_sets \
+                 WHERE seq <= ? AND kind = ? AND created_ms >= ? AND ids IS NOT NULL \
+                 ORDER BY seq DESC",
+            ))
+            .bind(dropped)
+            .bind(kind.name())
+            .bind(since)
+            .fetch_all(self.pool())
+            .await?;
+            for r in rows {
+                let bytes: Vec<u8> = r.try_get(1)?;
+                let Ok(pack) = <Pack as prost::Message>::decode(&bytes[..]) else {
+                    continue;
+                };
+                if let Some((peer, source)) = pack.find(key) {
+                    return Ok(Some(ResultRef {
+                        peer_oin: peer.to_string(),
+                        source_id: source.to_string(),
+                        vraag_id: r.try_get(0)?,
+                        kind,
+                    }));
+                }
+            }
+        }
         let r = sqlx::query(&self.sql(
             "SELECT i.peer_oin, i.source_id, i.vraag_id FROM result_ids i \
              JOIN result_sets s ON s.vraag_id = i.vraag_id \
@@ -281,30 +351,50 @@ impl Store {
         .bind(key)
         .bind(kind.name())
         .bind(since)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(self.pool())
         .await?;
-        let Some(r) = r else {
-            return Ok(DetailGrant::Unknown);
-        };
-        let rf = ResultRef {
-            peer_oin: r.try_get(0)?,
-            source_id: r.try_get(1)?,
-            vraag_id: r.try_get(2)?,
-            kind,
-        };
-        let n = sqlx::query(&self.sql(
-            "UPDATE result_sets SET details = details + 1 WHERE vraag_id = ? AND details < ?",
-        ))
-        .bind(rf.vraag_id.as_str())
-        .bind(max)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        tx.commit().await?;
-        Ok(if n == 1 {
-            DetailGrant::Granted(rf)
-        } else {
-            DetailGrant::Exhausted(rf.vraag_id)
+        r.map(|r| {
+            Ok(ResultRef {
+                peer_oin: r.try_get(0)?,
+                source_id: r.try_get(1)?,
+                vraag_id: r.try_get(2)?,
+                kind,
+            })
         })
+        .transpose()
+    }
+
+    /// Load the result sets written since the index last looked, a page at a time. A set whose
+    /// ids do not decode is logged and skipped: its ids are unknown, the others still count.
+    async fn load_result_sets(&self, index: &mut ResultIndex) -> Result<(), StoreError> {
+        const PAGE: i64 = 64;
+        let horizon = crate::now_ms() - RESULT_SET_TTL_MS;
+        loop {
+            let rows = sqlx::query(&self.sql(
+                "SELECT seq, vraag_id, kind, created_ms, ids FROM result_sets \
+                 WHERE seq > ? AND ids IS NOT NULL ORDER BY seq LIMIT ?",
+            ))
+            .bind(index.last_seq)
+            .bind(PAGE)
+            .fetch_all(self.pool())
+            .await?;
+            let n = rows.len();
+            for r in rows {
+                let (seq, vraag_id): (i64, String) = (r.try_get(0)?, r.try_get(1)?);
+                let bytes: Vec<u8> = r.try_get(4)?;
+                match <Pack as prost::Message>::decode(&bytes[..]) {
+                    Ok(pack) => {
+                        index.hold(seq, vraag_id, r.try_get(2)?, r.try_get(3)?, pack, horizon)
+                    }
+                    Err(e) => {
+                        tracing::error!(seq, %vraag_id, error = %e, "stored result set does not decode; its ids are unknown");
+                        index.last_seq = index.last_seq.max(seq);
+                    }
+                }
+            }
+            if (n as i64) < PAGE {
+                return Ok(());
+            }
+        }
     }
 }

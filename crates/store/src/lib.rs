@@ -18,6 +18,7 @@ pub mod engine;
 pub mod exchange;
 mod form;
 mod records;
+mod result_index;
 pub mod service;
 mod snapshot;
 pub mod transparency;
@@ -199,6 +200,8 @@ pub struct Store {
     readers: std::sync::Arc<conn::Readers>,
     /// when result sets were last purged (ms; shared by clones)
     last_purge: std::sync::Arc<std::sync::atomic::AtomicI64>,
+    /// the ids of result sets loaded so far, for detail lookups (shared by clones)
+    results: std::sync::Arc<tokio::sync::Mutex<result_index::ResultIndex>>,
 }
 
 /// Now, in ms since the Unix epoch (0 if the clock is before it).

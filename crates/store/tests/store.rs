@@ -593,17 +593,154 @@ async fn result_sets_grant_details_for_a_day_and_are_purged_after() {
             s.use_detail("v3", Kind::Vacature, 2).await.unwrap(),
             DetailGrant::Unknown
         ));
-        // the second write, more than a minute after the first, deleted the old set's rows
-        let left: Vec<(String,)> = sqlx::query_as("SELECT vum_id FROM result_ids ORDER BY vum_id")
-            .fetch_all(s.pool())
+        // the first write purged nothing young; a write more than a minute later deleted the
+        // old set (one row: its ids are packed)
+        s.remember_result_set("later", Kind::Vacature, &[id(4)], now + 61_000)
             .await
             .unwrap();
+        let left: Vec<(String,)> =
+            sqlx::query_as("SELECT vraag_id FROM result_sets ORDER BY vraag_id")
+                .fetch_all(s.pool())
+                .await
+                .unwrap();
         assert_eq!(
             left,
-            vec![("v2".to_string(),), ("v3".to_string(),)],
+            vec![("later".to_string(),), ("new".to_string(),)],
             "{}",
             b.name
         );
+    }
+}
+
+/// A result set is found by every handle on the database, not only the one that wrote it (a
+/// node after a restart, a replica on the same PostgreSQL), with its detail count shared; the
+/// newest set wins for an id in two; sets let go from memory for room are still found in the
+/// store; and sets stored one row per id before packing still grant their details.
+#[tokio::test]
+async fn result_sets_are_found_after_a_restart_beyond_memory_and_from_before_packing() {
+    use store::exchange::{DetailGrant, ResultId};
+    for b in backends().await {
+        let writer = open(&b).await;
+        let now = now_ms();
+        let ids = |peer: &str, from: u32, n: u32| -> Vec<ResultId> {
+            (from..from + n)
+                .map(|i| ResultId {
+                    vum_id: format!("{i:040x}"),
+                    peer_oin: peer.into(),
+                    source_id: format!("{peer}-{i}"),
+                })
+                .collect()
+        };
+        let wide: Vec<ResultId> = (0..400u32)
+            .flat_map(|p| ids(&format!("{p:020}"), p * 100, 100))
+            .collect();
+        writer
+            .remember_result_set("wide", Kind::Werkzoekende, &wide, now - 3000)
+            .await
+            .unwrap();
+        writer
+            .remember_result_set("again", Kind::Werkzoekende, &ids("x", 150, 2), now - 2000)
+            .await
+            .unwrap();
+        // the writer itself, then a second handle that never saw these sets being written
+        let grant = |s: store::Store, n: u32| async move {
+            s.use_detail(&format!("{n:040x}"), Kind::Werkzoekende, 10)
+                .await
+                .unwrap()
+        };
+        match grant(writer.clone(), 39_999).await {
+            DetailGrant::Granted(r) => assert_eq!(
+                (
+                    r.peer_oin.as_str(),
+                    r.source_id.as_str(),
+                    r.vraag_id.as_str()
+                ),
+                ("00000000000000000399", "00000000000000000399-39999", "wide"),
+                "{}",
+                b.name
+            ),
+            other => panic!("{}: {other:?}", b.name),
+        }
+        let other = open(&b).await;
+        match grant(other.clone(), 150).await {
+            DetailGrant::Granted(r) => assert_eq!(
+                (r.source_id.as_str(), r.vraag_id.as_str()),
+                ("x-150", "again"),
+                "{}: the newest set wins",
+                b.name
+            ),
+            other => panic!("{}: {other:?}", b.name),
+        }
+        assert!(matches!(
+            grant(other.clone(), 40_000).await,
+            DetailGrant::Unknown
+        ));
+        // the count is the store's: nine more on the other handle, then the wide set is used up
+        for n in 0..9 {
+            assert!(matches!(
+                grant(other.clone(), n).await,
+                DetailGrant::Granted(_)
+            ));
+        }
+        assert!(
+            matches!(grant(writer.clone(), 9).await, DetailGrant::Exhausted(v) if v == "wide"),
+            "{}",
+            b.name
+        );
+        // a handle that holds 100 ids lets the wide set go and still finds it in the store
+        let small = open(&b).await;
+        small.hold_result_ids(100).await;
+        small
+            .remember_result_set("third", Kind::Vacature, &ids("y", 90_000, 5), now - 1000)
+            .await
+            .unwrap();
+        assert!(
+            matches!(grant(small.clone(), 151).await, DetailGrant::Granted(r) if r.vraag_id == "again")
+        );
+        assert!(
+            matches!(grant(small.clone(), 12_345).await, DetailGrant::Exhausted(v) if v == "wide"),
+            "{}",
+            b.name
+        );
+        assert!(matches!(
+            small
+                .use_detail(&format!("{:040x}", 90_001), Kind::Vacature, 10)
+                .await
+                .unwrap(),
+            DetailGrant::Granted(r) if r.source_id == "y-90001"
+        ));
+        // a set stored before packing: one row per id in result_ids
+        sqlx::query(&format!(
+            "INSERT INTO result_sets (vraag_id, kind, created_ms, details) VALUES ('before', 'werkzoekende', {}, 0)",
+            now - 5000
+        ))
+        .execute(small.pool())
+        .await
+        .unwrap();
+        sqlx::query(&format!(
+            "INSERT INTO result_ids (vum_id, peer_oin, source_id, vraag_id, created_ms) VALUES ('old-id', 'z', 'z-1', 'before', {})",
+            now - 5000
+        ))
+        .execute(small.pool())
+        .await
+        .unwrap();
+        for s in [small, other] {
+            match s
+                .use_detail("old-id", Kind::Werkzoekende, 10)
+                .await
+                .unwrap()
+            {
+                DetailGrant::Granted(r) => assert_eq!(
+                    (
+                        r.peer_oin.as_str(),
+                        r.source_id.as_str(),
+                        r.vraag_id.as_str()
+                    ),
+                    ("z", "z-1", "before")
+                ),
+                other => panic!("{}: {other:?}", b.name),
+            }
+        }
     }
 }
 
