@@ -307,7 +307,7 @@ impl Store {
         self.load_result_sets(&mut index).await?;
         if let Some(f) = index.find(key) {
             return Ok(
-                (f.kind == kind.name() && f.created_ms >= since).then(|| ResultRef {
+                (f.kind == kind.name() && f.created_ms >= since).then_some(ResultRef {
                     peer_oin: f.peer_oin,
                     source_id: f.source_id,
                     vraag_id: f.vraag_id,
