@@ -297,7 +297,7 @@ impl NodeState {
         tracing::debug!(caught_up, "change log applied");
         let engine = engine.read().await;
         let r = tracing::Instrument::instrument(
-            service::select(
+            service::select_remembering(
                 &self.store,
                 &engine,
                 kind,
@@ -305,6 +305,7 @@ impl NodeState {
                 100,
                 &p.caller(),
                 now_ms(),
+                |ids| self.served(p, kind, ids),
             ),
             tracing::info_span!("engine.select", kind = %kind),
         )
@@ -322,17 +323,6 @@ impl NodeState {
                     .sort_by(|a, b| a.id_werkzoekende.cmp(&b.id_werkzoekende));
             }
         }
-        let ids = match &r {
-            MatchesResponse::Werkzoekenden(r) => r
-                .matches
-                .iter()
-                .map(|m| m.id_werkzoekende.clone())
-                .collect(),
-            MatchesResponse::Vacatures(r) => {
-                r.matches.iter().map(|m| m.id_vacature.clone()).collect()
-            }
-        };
-        self.remember_served(p, kind, ids).await;
         Ok(r)
     }
 
@@ -418,10 +408,11 @@ impl NodeState {
 
     /// As a source: remember which records a selection returned to the calling peer, so that it
     /// may ask their details (and at most `details_per_selection` of them) within the window: in
-    /// memory at once, in the store in the background.
-    async fn remember_served(&self, p: &Parties, kind: Kind, ids: Vec<String>) {
+    /// memory at once, and the set for the store, which writes it in the transaction of the
+    /// selection's audit entry.
+    fn served(&self, p: &Parties, kind: Kind, ids: &[&str]) -> Option<service::Served> {
         if ids.is_empty() {
-            return;
+            return None;
         }
         let fast: Vec<u128> = ids
             .iter()
@@ -432,19 +423,17 @@ impl NodeState {
             served.remember(fast, now_ms(), since);
         }
         let ids = ids
-            .into_iter()
+            .iter()
             .map(|id| {
-                let k = self.served_key(kind, &p.cert_oin, &id);
+                let k = self.served_key(kind, &p.cert_oin, id);
                 store::exchange::ResultId {
                     vum_id: format!("s{}", hex::encode(k)),
                     peer_oin: p.cert_oin.clone(),
-                    source_id: id,
+                    source_id: id.to_string(),
                 }
             })
             .collect();
-        self.results
-            .remember(&format!("served:{}", uuid::Uuid::now_v7()), kind, ids)
-            .await;
+        Some((format!("served:{}", uuid::Uuid::now_v7()), ids))
     }
 
     /// As a source: count a detail request against the selection that returned the record to

@@ -11,6 +11,9 @@ pub(crate) struct Pending {
     entry: AuditEntry,
     at: i64,
     read: Option<(Kind, String)>,
+    /// a result set written in the same transaction (a source's record of what a selection
+    /// returned to its caller): (vraag id, kind, packed ids)
+    set: Option<(String, Kind, Vec<u8>)>,
 }
 
 /// A detail read in the writer's transaction: the record's protobuf encoding, or why a record
@@ -81,7 +84,23 @@ impl Store {
     /// Append to the audit log. The chain: hash = SHA-256(prev_hash ‖ every field), so changing,
     /// removing or reordering an entry breaks every hash after it.
     pub async fn audit(&self, e: &AuditEntry, now: i64) -> Result<i64, StoreError> {
-        Ok(self.append(e.clone(), now, None).await?.0)
+        Ok(self.append(e.clone(), now, None, None).await?.0)
+    }
+
+    /// Append `e` and remember a result set (as [`Store::remember_result_set`]) in the same
+    /// transaction: with group commit, a selection's entry and its result set share the commit of
+    /// whatever else is queued, instead of a transaction of their own each.
+    pub async fn audit_with_result_set(
+        &self,
+        e: &AuditEntry,
+        now: i64,
+        vraag_id: &str,
+        kind: Kind,
+        ids: &[crate::exchange::ResultId],
+    ) -> Result<i64, StoreError> {
+        let set =
+            (!ids.is_empty()).then(|| (vraag_id.to_string(), kind, crate::exchange::pack_ids(ids)));
+        Ok(self.append(e.clone(), now, None, set).await?.0)
     }
 
     /// A live, shared, unexpired record's protobuf encoding (as [`Store::get_pb`]), read in the
@@ -97,7 +116,7 @@ impl Store {
         now: i64,
     ) -> Result<Option<Vec<u8>>, StoreError> {
         match self
-            .append(e, now, Some((kind, vum_id.to_string())))
+            .append(e, now, Some((kind, vum_id.to_string())), None)
             .await?
             .1
         {
@@ -116,8 +135,14 @@ impl Store {
         entry: AuditEntry,
         at: i64,
         read: Option<(Kind, String)>,
+        set: Option<(String, Kind, Vec<u8>)>,
     ) -> Result<Appended, StoreError> {
-        let job = Pending { entry, at, read };
+        let job = Pending {
+            entry,
+            at,
+            read,
+            set,
+        };
         let job = match &self.audit_tx {
             Some(tx) => {
                 let (reply, wait) = tokio::sync::oneshot::channel();
@@ -151,6 +176,7 @@ impl Store {
                     entry: e.clone(),
                     at: now,
                     read: None,
+                    set: None,
                 })
                 .collect();
             let mut conn = self.pool.acquire().await?;
@@ -163,6 +189,7 @@ impl Store {
                 entry: e.clone(),
                 at: now,
                 read: None,
+                set: None,
             };
             tx.send((job, reply))
                 .await
@@ -244,6 +271,14 @@ impl Store {
             }
             query.execute(&mut *tx).await?;
         }
+        let sets: Vec<(&str, Kind, i64, &[u8])> = entries
+            .iter()
+            .filter_map(|p| {
+                let (vraag_id, kind, pack) = p.set.as_ref()?;
+                Some((vraag_id.as_str(), *kind, p.at, &pack[..]))
+            })
+            .collect();
+        self.write_result_sets(&mut tx, &sets).await?;
         tx.commit().await?;
         Ok(out)
     }

@@ -86,6 +86,11 @@ pub const RESULT_SET_TTL_MS: i64 = 24 * 3_600_000;
 /// How often result sets past [`RESULT_SET_TTL_MS`] are deleted (on the next set written).
 const PURGE_EVERY_MS: i64 = 60_000;
 
+/// The ids of a result set as stored: packed per peer ([`Pack`], protobuf).
+pub(crate) fn pack_ids(ids: &[ResultId]) -> Vec<u8> {
+    prost::Message::encode_to_vec(&Pack::of(ids))
+}
+
 impl Store {
     /// The cursor this node holds for a peer's vacancy feed (0 when it never pulled).
     pub async fn feed_cursor(&self, peer_oin: &str) -> Result<i64, StoreError> {
@@ -207,44 +212,66 @@ impl Store {
         ids: &[ResultId],
         now: i64,
     ) -> Result<(), StoreError> {
-        let pack = prost::Message::encode_to_vec(&Pack::of(ids));
+        let pack = pack_ids(ids);
         let mut tx = self.begin_write().await?;
-        // first: on PostgreSQL this row lock orders the writers, so sets become visible in seq
-        // order and a reader catching up from its last seq never skips one
-        let seq: i64 = sqlx::query(
-            &self.sql("UPDATE result_seq SET last = last + 1 WHERE id = 1 RETURNING last"),
+        self.write_result_sets(&mut tx, &[(vraag_id, kind, now, &pack)])
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Write result sets (vraag id, kind, created ms, packed ids) in `tx`: seqs from result_seq
+    /// first (on PostgreSQL its row lock orders the writers, so sets become visible in seq order
+    /// and a reader catching up from its last seq never skips one), then one row per set. Sets
+    /// past [`RESULT_SET_TTL_MS`] are deleted on the way, at most once a minute per store: they
+    /// grant nothing anyway (the lookups check their age), so deleting them only reclaims space.
+    pub(crate) async fn write_result_sets(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        sets: &[(&str, Kind, i64, &[u8])],
+    ) -> Result<(), StoreError> {
+        let Some(now) = sets.iter().map(|s| s.2).max() else {
+            return Ok(());
+        };
+        let last: i64 = sqlx::query(
+            &self.sql("UPDATE result_seq SET last = last + ? WHERE id = 1 RETURNING last"),
         )
-        .fetch_one(&mut *tx)
+        .bind(sets.len() as i64)
+        .fetch_one(&mut **tx)
         .await?
         .try_get(0)?;
-        // expired sets grant nothing (the lookups check their age); deleting them only reclaims
-        // space, so it runs at most once a minute per store, not in every set's transaction
-        let last = self.last_purge.load(std::sync::atomic::Ordering::Relaxed);
-        if now.saturating_sub(last) >= PURGE_EVERY_MS || now < last {
+        let purged = self.last_purge.load(std::sync::atomic::Ordering::Relaxed);
+        if now.saturating_sub(purged) >= PURGE_EVERY_MS || now < purged {
             let old = now - RESULT_SET_TTL_MS;
-            sqlx::query(&self.sql("DELETE FROM result_ids WHERE created_ms < ?"))
-                .bind(old)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query(&self.sql("DELETE FROM result_sets WHERE created_ms < ?"))
-                .bind(old)
-                .execute(&mut *tx)
-                .await?;
+            for table in ["result_ids", "result_sets"] {
+                sqlx::query(&self.sql(&format!("DELETE FROM {table} WHERE created_ms < ?")))
+                    .bind(old)
+                    .execute(&mut **tx)
+                    .await?;
+            }
             self.last_purge
                 .store(now, std::sync::atomic::Ordering::Relaxed);
         }
-        sqlx::query(&self.sql(
-            "INSERT INTO result_sets (vraag_id, kind, created_ms, details, seq, ids) \
-             VALUES (?, ?, ?, 0, ?, ?)",
-        ))
-        .bind(vraag_id)
-        .bind(kind.name())
-        .bind(now)
-        .bind(seq)
-        .bind(pack)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
+        let first = last - sets.len() as i64 + 1;
+        let batches = self.chunked(sets, 100, "(?, ?, ?, 0, ?, ?)", |rows| {
+            format!(
+                "INSERT INTO result_sets (vraag_id, kind, created_ms, details, seq, ids) VALUES {rows}"
+            )
+        });
+        let mut seq = first;
+        for (chunk, q) in batches {
+            let mut query = sqlx::query(&q).persistent(chunk.len() == 1);
+            for (vraag_id, kind, at, pack) in chunk {
+                query = query
+                    .bind(*vraag_id)
+                    .bind(kind.name())
+                    .bind(*at)
+                    .bind(seq)
+                    .bind(pack.to_vec());
+                seq += 1;
+            }
+            query.execute(&mut **tx).await?;
+        }
         Ok(())
     }
 

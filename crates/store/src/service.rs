@@ -76,6 +76,27 @@ pub async fn select(
     caller: &Caller,
     now: i64,
 ) -> Result<MatchesResponse, ServiceError> {
+    select_remembering(store, engine, kind, s, limit, caller, now, |_| None).await
+}
+
+/// What a source remembers of a selection it answered: the result set's id and, per returned
+/// record, the key its caller's detail request will be checked by ([`Store::use_detail_since`]).
+pub type Served = (String, Vec<crate::exchange::ResultId>);
+
+/// As [`select`], and remember the result set `served` makes of the returned records' ids in the
+/// transaction that commits the audit entry (one commit for both, shared with whatever else the
+/// audit writer has queued).
+#[allow(clippy::too_many_arguments)]
+pub async fn select_remembering(
+    store: &Store,
+    engine: &Engine,
+    kind: Kind,
+    s: &Selectie,
+    limit: usize,
+    caller: &Caller,
+    now: i64,
+    served: impl FnOnce(&[&str]) -> Option<Served>,
+) -> Result<MatchesResponse, ServiceError> {
     let sel = engine
         .select(s, now, store.expiry_days, limit)
         .map_err(ServiceError::Query)?;
@@ -98,20 +119,24 @@ pub async fn select(
                 .collect::<Result<_, _>>()?,
         }),
     };
-    store
-        .audit(
-            &AuditEntry {
-                actor: caller.actor.clone(),
-                on_behalf_of: caller.on_behalf_of.clone(),
-                action: "select".into(),
-                purpose: caller.purpose.clone(),
-                transaction_id: caller.transaction_id.clone(),
-                subject: kind.name().into(),
-                result_count: resp.len() as i64,
-            },
-            now,
-        )
-        .await?;
+    let entry = AuditEntry {
+        actor: caller.actor.clone(),
+        on_behalf_of: caller.on_behalf_of.clone(),
+        action: "select".into(),
+        purpose: caller.purpose.clone(),
+        transaction_id: caller.transaction_id.clone(),
+        subject: kind.name().into(),
+        result_count: resp.len() as i64,
+    };
+    let returned: Vec<&str> = stored.iter().map(|(id, _)| id.as_str()).collect();
+    match served(&returned) {
+        Some((vraag_id, ids)) => {
+            store
+                .audit_with_result_set(&entry, now, &vraag_id, kind, &ids)
+                .await?
+        }
+        None => store.audit(&entry, now).await?,
+    };
     tracing::info!(kind = %kind, matched = sel.matched, returned = resp.len(), transaction_id = %caller.transaction_id, "selection answered");
     Ok(resp)
 }

@@ -854,3 +854,97 @@ async fn transparency_figures_per_municipality() {
         assert_eq!(f.runs[1].areas["GM0114"].shared_after, 1);
     }
 }
+
+/// A source's record of what a selection returned is written in the transaction of the
+/// selection's audit entry, with and without group commit: each set grants its details at once,
+/// an empty one is not written, and the chain verifies.
+#[tokio::test]
+async fn a_result_set_is_written_with_its_audit_entry() {
+    use store::exchange::{DetailGrant, ResultId};
+    for b in backends().await {
+        for grouped in [false, true] {
+            let plain = open(&b).await;
+            let s = if grouped {
+                plain.clone().with_group_commit()
+            } else {
+                plain
+            };
+            let now = now_ms();
+            let calls = (0..30u32).map(|n| {
+                let s = s.clone();
+                let n = n + 30 * u32::from(grouped);
+                async move {
+                    let e = store::AuditEntry {
+                        actor: format!("{n:020}"),
+                        on_behalf_of: format!("{n:020}"),
+                        action: "select".into(),
+                        purpose: "vum".into(),
+                        transaction_id: format!("t{n}"),
+                        subject: "werkzoekende".into(),
+                        result_count: 2,
+                    };
+                    let ids: Vec<ResultId> = (0..2 * (n % 3))
+                        .map(|i| ResultId {
+                            vum_id: format!("s{n}-{i}"),
+                            peer_oin: format!("{n:020}"),
+                            source_id: format!("r{n}-{i}"),
+                        })
+                        .collect();
+                    s.audit_with_result_set(
+                        &e,
+                        now,
+                        &format!("served:{n}"),
+                        Kind::Werkzoekende,
+                        &ids,
+                    )
+                    .await
+                    .unwrap()
+                }
+            });
+            let seqs = futures_join(calls).await;
+            assert_eq!(seqs.len(), 30);
+            for n in (0..30u32).map(|n| n + 30 * u32::from(grouped)) {
+                let grant = s
+                    .use_detail_since(&format!("s{n}-1"), Kind::Werkzoekende, 10, now - 1)
+                    .await
+                    .unwrap();
+                match (n % 3, grant) {
+                    (0, DetailGrant::Unknown) => {}
+                    (_, DetailGrant::Granted(r)) => assert_eq!(
+                        (r.source_id, r.vraag_id),
+                        (format!("r{n}-1"), format!("served:{n}"))
+                    ),
+                    (_, other) => panic!("{} grouped={grouped} n={n}: {other:?}", b.name),
+                }
+            }
+            let sets: Vec<(i64,)> = sqlx::query_as("SELECT COUNT(*) FROM result_sets")
+                .fetch_all(s.pool())
+                .await
+                .unwrap();
+            let round = 1 + i64::from(grouped);
+            assert_eq!(
+                sets[0].0,
+                20 * round,
+                "{}: the empty sets are not written",
+                b.name
+            );
+            assert_eq!(
+                s.audit_verify().await.unwrap(),
+                Ok(30 * round),
+                "{}",
+                b.name
+            );
+        }
+    }
+}
+
+async fn futures_join<F: std::future::Future<Output = i64> + Send + 'static>(
+    calls: impl Iterator<Item = F>,
+) -> Vec<i64> {
+    let handles: Vec<_> = calls.map(tokio::spawn).collect();
+    let mut out = Vec::new();
+    for h in handles {
+        out.push(h.await.unwrap());
+    }
+    out
+}
