@@ -28,12 +28,14 @@ fn corrupt(id: &str, why: impl std::fmt::Display) -> StoreError {
 fn encode_as<M: Message + Serialize + for<'de> Deserialize<'de>>(
     doc: &Value,
 ) -> Option<StoredForm> {
-    let msg = M::deserialize(doc).ok()?;
-    let derived = serde_json::to_value(&msg).ok()?;
-    // most documents come back as they are: comparing is cheaper than diffing
-    let extra = if derived == *doc {
+    // a document that does not fit is only a None here: no error message is made
+    let msg = M::deserialize(crate::value_serde::Lenient(doc)).ok()?;
+    // most documents come back as they are: comparing the serialization with the document as it
+    // goes is cheaper than building the derived value, and that is cheaper than diffing
+    let extra = if crate::value_serde::same_as(&msg, doc) {
         None
     } else {
+        let derived = serde_json::to_value(&msg).ok()?;
         let patch = json_patch::diff(&derived, doc);
         (!patch.0.is_empty())
             .then(|| serde_json::to_vec(&patch))
@@ -77,7 +79,9 @@ impl StoredForm {
     /// the protobuf column needs): no derived JSON, no patch.
     pub fn pb(kind: Kind, doc: &Value) -> Option<Vec<u8>> {
         fn encode<M: Message + for<'de> Deserialize<'de>>(doc: &Value) -> Option<Vec<u8>> {
-            M::deserialize(doc).ok().map(|m| m.encode_to_vec())
+            M::deserialize(crate::value_serde::Lenient(doc))
+                .ok()
+                .map(|m| m.encode_to_vec())
         }
         match kind {
             Kind::Werkzoekende => encode::<vum_proto::werkzoekenden::Werkzoekende>(doc),

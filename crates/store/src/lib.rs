@@ -22,6 +22,7 @@ mod result_index;
 pub mod service;
 mod snapshot;
 pub mod transparency;
+mod value_serde;
 
 pub use attrs::Attrs;
 pub use form::StoredForm;
