@@ -83,6 +83,9 @@ pub enum DetailGrant {
 /// Result sets older than this are forgotten (their vumIDs stop resolving).
 pub const RESULT_SET_TTL_MS: i64 = 24 * 3_600_000;
 
+/// Result sets read from the store at a time (a wide one packs tens of thousands of ids, a few MB).
+const SETS_PER_READ: i64 = 16;
+
 /// How often result sets past [`RESULT_SET_TTL_MS`] are deleted (on the next set written).
 const PURGE_EVERY_MS: i64 = 60_000;
 
@@ -344,19 +347,24 @@ impl Store {
         }
         let dropped = index.dropped_upto;
         drop(index);
-        if dropped > 0 {
+        // newest first, a few sets at a time: a set may hold tens of thousands of ids
+        let mut below = dropped;
+        while below > 0 {
             let rows = sqlx::query(&self.sql(
-                "SELECT vraag_id, ids FROM result_sets \
+                "SELECT seq, vraag_id, ids FROM result_sets \
                  WHERE seq <= ? AND kind = ? AND created_ms >= ? AND ids IS NOT NULL \
-                 ORDER BY seq DESC",
+                 ORDER BY seq DESC LIMIT ?",
             ))
-            .bind(dropped)
+            .bind(below)
             .bind(kind.name())
             .bind(since)
+            .bind(SETS_PER_READ)
             .fetch_all(self.pool())
             .await?;
+            below = 0;
             for r in rows {
-                let bytes: Vec<u8> = r.try_get(1)?;
+                below = r.try_get::<i64, _>(0)? - 1;
+                let bytes: Vec<u8> = r.try_get(2)?;
                 let Ok(pack) = <Pack as prost::Message>::decode(&bytes[..]) else {
                     continue;
                 };
@@ -364,7 +372,7 @@ impl Store {
                     return Ok(Some(ResultRef {
                         peer_oin: peer.to_string(),
                         source_id: source.to_string(),
-                        vraag_id: r.try_get(0)?,
+                        vraag_id: r.try_get(1)?,
                         kind,
                     }));
                 }
@@ -394,7 +402,6 @@ impl Store {
     /// Load the result sets written since the index last looked, a page at a time. A set whose
     /// ids do not decode is logged and skipped: its ids are unknown, the others still count.
     async fn load_result_sets(&self, index: &mut ResultIndex) -> Result<(), StoreError> {
-        const PAGE: i64 = 64;
         let horizon = crate::now_ms() - RESULT_SET_TTL_MS;
         loop {
             let rows = sqlx::query(&self.sql(
@@ -402,7 +409,7 @@ impl Store {
                  WHERE seq > ? AND ids IS NOT NULL ORDER BY seq LIMIT ?",
             ))
             .bind(index.last_seq)
-            .bind(PAGE)
+            .bind(SETS_PER_READ)
             .fetch_all(self.pool())
             .await?;
             let n = rows.len();
@@ -419,7 +426,7 @@ impl Store {
                     }
                 }
             }
-            if (n as i64) < PAGE {
+            if (n as i64) < SETS_PER_READ {
                 return Ok(());
             }
         }

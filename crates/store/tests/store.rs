@@ -709,6 +709,29 @@ async fn result_sets_are_found_after_a_restart_beyond_memory_and_from_before_pac
                 .unwrap(),
             DetailGrant::Granted(r) if r.source_id == "y-90001"
         ));
+        // forty more sets of 10: the handle lets most of them go, and still finds an id of the
+        // first of them, read from the store a few sets at a time, newest first
+        for n in 0..40u32 {
+            small
+                .remember_result_set(
+                    &format!("many{n}"),
+                    Kind::Werkzoekende,
+                    &ids("m", 100_000 + n * 10, 10),
+                    now - 900,
+                )
+                .await
+                .unwrap();
+        }
+        assert!(
+            matches!(grant(small.clone(), 100_003).await, DetailGrant::Granted(r) if r.vraag_id == "many0")
+        );
+        assert!(
+            matches!(grant(small.clone(), 100_399).await, DetailGrant::Granted(r) if r.vraag_id == "many39")
+        );
+        assert!(matches!(
+            grant(small.clone(), 100_400).await,
+            DetailGrant::Unknown
+        ));
         // a set stored before packing: one row per id in result_ids
         sqlx::query(&format!(
             "INSERT INTO result_sets (vraag_id, kind, created_ms, details) VALUES ('before', 'werkzoekende', {}, 0)",
