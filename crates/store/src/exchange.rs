@@ -318,7 +318,8 @@ impl Store {
     }
 
     /// Hold at most `n` result-set ids in memory for detail lookups ([`MAX_HELD_IDS`] unless
-    /// set); sets beyond are searched in the store.
+    /// set); sets beyond are searched in the store, newest first, so an id that is in none of
+    /// them costs a read of every set let go within the day. Size it to a day's result sets.
     pub async fn hold_result_ids(&self, n: usize) {
         self.results.lock().await.cap = n;
     }
