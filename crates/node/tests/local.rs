@@ -308,7 +308,7 @@ async fn feed_follower_keeps_its_cursor_through_kills_and_restarts() {
 }
 
 #[tokio::test]
-async fn result_sets_survive_a_restart_with_their_detail_count() {
+async fn result_sets_survive_a_restart_of_every_node_with_their_detail_count() {
     let mut f = federation(None).await;
     let mut c = local(&f, &f.gemeente).await;
     let r = c
@@ -329,6 +329,15 @@ async fn result_sets_survive_a_restart_with_their_detail_count() {
     let cfg = f.gemeente.state.config.clone();
     f.gemeente.stop().await;
     f.gemeente = node::run::start(cfg).await.unwrap();
+    // the sources restart too, on the same addresses: what they returned is found in their stores
+    let mut uwv = f.uwv.state.config.clone();
+    uwv.listen = f.uwv.peer_addr.to_string();
+    f.uwv.stop().await;
+    f.uwv = node::run::start(uwv).await.unwrap();
+    let mut sw = f.sw.state.config.clone();
+    sw.listen = f.sw.peer_addr.to_string();
+    f.sw.stop().await;
+    f.sw = node::run::start(sw).await.unwrap();
     let mut c = local(&f, &f.gemeente).await;
     let get = |i: usize| FederatedGetRequest {
         vum_id: r.matches[i].vum_id.clone(),
