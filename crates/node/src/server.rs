@@ -312,6 +312,7 @@ impl NodeState {
         .await
         .map_err(store_failed::<ServiceError>(&p.transaction_id))?;
         drop(engine);
+        self.remember_served(p, kind, &r);
         let mut r = r;
         if let MatchesResponse::Werkzoekenden(w) = &mut r {
             if self.faults.has(Fault::Results101) && w.matches.len() >= 100 {
@@ -406,21 +407,13 @@ impl NodeState {
         now_ms() - i64::try_from(l.detail_window_s.saturating_mul(1000)).unwrap_or(i64::MAX)
     }
 
-    /// As a source: remember which records a selection returned to the calling peer, so that it
-    /// may ask their details (and at most `details_per_selection` of them) within the window: in
-    /// memory at once, and the set for the store, which writes it in the transaction of the
-    /// selection's audit entry.
+    /// As a source: what a selection returned to the calling peer, so that it may ask their
+    /// details (and at most `details_per_selection` of them) within the window, as the set the
+    /// store writes in the transaction of the selection's audit entry. Remembered in memory too,
+    /// once that is committed ([`NodeState::remember_served`]).
     fn served(&self, p: &Parties, kind: Kind, ids: &[&str]) -> Option<service::Served> {
         if ids.is_empty() {
             return None;
-        }
-        let fast: Vec<u128> = ids
-            .iter()
-            .map(|id| self.results.served_fast_key(kind, &p.cert_oin, id))
-            .collect();
-        let since = self.detail_since();
-        if let Ok(mut served) = self.results.served.lock() {
-            served.remember(fast, now_ms(), since);
         }
         let ids = ids
             .iter()
@@ -434,6 +427,35 @@ impl NodeState {
             })
             .collect();
         Some((format!("served:{}", uuid::Uuid::now_v7()), ids))
+    }
+
+    /// As a source: remember in memory what a selection returned to the calling peer (after its
+    /// audit entry and stored set are committed), for a detail check without the store.
+    fn remember_served(&self, p: &Parties, kind: Kind, r: &MatchesResponse) {
+        let fast: Vec<u128> = match r {
+            MatchesResponse::Werkzoekenden(r) => r
+                .matches
+                .iter()
+                .map(|m| {
+                    self.results
+                        .served_fast_key(kind, &p.cert_oin, &m.id_werkzoekende)
+                })
+                .collect(),
+            MatchesResponse::Vacatures(r) => r
+                .matches
+                .iter()
+                .map(|m| {
+                    self.results
+                        .served_fast_key(kind, &p.cert_oin, &m.id_vacature)
+                })
+                .collect(),
+        };
+        if fast.is_empty() {
+            return;
+        }
+        if let Ok(mut served) = self.results.served.lock() {
+            served.remember(fast, now_ms(), self.detail_since());
+        }
     }
 
     /// As a source: count a detail request against the selection that returned the record to

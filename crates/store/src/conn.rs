@@ -144,6 +144,7 @@ impl Store {
             audit_tx: None,
             last_purge: std::sync::Arc::new(std::sync::atomic::AtomicI64::new(i64::MIN)),
             results: Default::default(),
+            result_scan: Default::default(),
             readers: std::sync::Arc::new(Readers {
                 idle: std::sync::Mutex::new(Vec::new()),
                 permits: tokio::sync::Semaphore::new(match backend {

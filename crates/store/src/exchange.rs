@@ -86,6 +86,10 @@ pub const RESULT_SET_TTL_MS: i64 = 24 * 3_600_000;
 /// Result sets read from the store at a time (a wide one packs tens of thousands of ids, a few MB).
 const SETS_PER_READ: i64 = 16;
 
+/// The most bytes of packed result sets one lookup reads from the store (sets let go from memory
+/// for room); past it, older sets are not searched and the id is unknown.
+const SCAN_BYTES: usize = 256 << 20;
+
 /// How often result sets past [`RESULT_SET_TTL_MS`] are deleted (on the next set written).
 const PURGE_EVERY_MS: i64 = 60_000;
 
@@ -310,16 +314,24 @@ impl Store {
         .execute(self.pool())
         .await?
         .rows_affected();
-        Ok(if n == 1 {
-            DetailGrant::Granted(rf)
-        } else {
-            DetailGrant::Exhausted(rf.vraag_id)
+        if n == 1 {
+            return Ok(DetailGrant::Granted(rf));
+        }
+        // used up, or deleted since it was read (by another handle's purge)
+        let still = sqlx::query(&self.sql("SELECT 1 FROM result_sets WHERE vraag_id = ?"))
+            .bind(rf.vraag_id.as_str())
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(match still {
+            Some(_) => DetailGrant::Exhausted(rf.vraag_id),
+            None => DetailGrant::Unknown,
         })
     }
 
     /// Hold at most `n` result-set ids in memory for detail lookups ([`MAX_HELD_IDS`] unless
-    /// set); sets beyond are searched in the store, newest first, so an id that is in none of
-    /// them costs a read of every set let go within the day. Size it to a day's result sets.
+    /// set). Sets let go for room are searched in the store, newest first, one lookup at a time
+    /// and at most 256 MiB of them per lookup: an id that is in none of them costs that read,
+    /// and an id in a set past it is unknown. Size it to a day's result sets.
     pub async fn hold_result_ids(&self, n: usize) {
         self.results.lock().await.cap = n;
     }
@@ -348,35 +360,49 @@ impl Store {
         }
         let dropped = index.dropped_upto;
         drop(index);
-        // newest first, a few sets at a time: a set may hold tens of thousands of ids
-        let mut below = dropped;
-        while below > 0 {
-            let rows = sqlx::query(&self.sql(
-                "SELECT seq, vraag_id, ids FROM result_sets \
-                 WHERE seq <= ? AND kind = ? AND created_ms >= ? AND ids IS NOT NULL \
-                 ORDER BY seq DESC LIMIT ?",
-            ))
-            .bind(below)
-            .bind(kind.name())
-            .bind(since)
-            .bind(SETS_PER_READ)
-            .fetch_all(self.pool())
-            .await?;
-            below = 0;
-            for r in rows {
-                below = r.try_get::<i64, _>(0)? - 1;
-                let bytes: Vec<u8> = r.try_get(2)?;
-                let Ok(pack) = <Pack as prost::Message>::decode(&bytes[..]) else {
-                    continue;
-                };
-                if let Some((peer, source)) = pack.find(key) {
-                    return Ok(Some(ResultRef {
-                        peer_oin: peer.to_string(),
-                        source_id: source.to_string(),
-                        vraag_id: r.try_get(1)?,
-                        kind,
-                    }));
+        if dropped > 0 {
+            // one scan at a time per store, and at most SCAN_BYTES read by it
+            let _one = self.result_scan.lock().await;
+            let mut below = dropped;
+            let mut read = 0usize;
+            // newest first, a few sets at a time: a set may hold tens of thousands of ids
+            while below > 0 && read < SCAN_BYTES {
+                let rows = sqlx::query(&self.sql(
+                    "SELECT seq, vraag_id, kind, ids FROM result_sets \
+                     WHERE seq <= ? AND created_ms >= ? AND ids IS NOT NULL \
+                     ORDER BY seq DESC LIMIT ?",
+                ))
+                .bind(below)
+                .bind(since)
+                .bind(SETS_PER_READ)
+                .fetch_all(self.pool())
+                .await?;
+                below = 0;
+                for r in rows {
+                    below = r.try_get::<i64, _>(0)? - 1;
+                    let bytes: Vec<u8> = r.try_get(3)?;
+                    read += bytes.len();
+                    let Ok(pack) = <Pack as prost::Message>::decode(&bytes[..]) else {
+                        continue;
+                    };
+                    if let Some((peer, source)) = pack.find(key) {
+                        // the newest set that holds it decides, whatever its kind
+                        let (vraag_id, set_kind): (String, String) = (r.try_get(1)?, r.try_get(2)?);
+                        return Ok((set_kind == kind.name()).then(|| ResultRef {
+                            peer_oin: peer.to_string(),
+                            source_id: source.to_string(),
+                            vraag_id,
+                            kind,
+                        }));
+                    }
                 }
+            }
+            if below > 0 {
+                tracing::warn!(
+                    read,
+                    "a detail lookup stopped reading result sets let go from memory at its budget; \
+                     older sets are not searched (hold more ids in memory)"
+                );
             }
         }
         let r = sqlx::query(&self.sql(

@@ -29,7 +29,7 @@ fn encode_as<M: Message + Serialize + for<'de> Deserialize<'de>>(
     doc: &Value,
 ) -> Option<StoredForm> {
     // a document that does not fit is only a None here: no error message is made
-    let msg = M::deserialize(crate::value_serde::Lenient(doc)).ok()?;
+    let msg = M::deserialize(crate::value_serde::Quiet(doc)).ok()?;
     // most documents come back as they are: comparing the serialization with the document as it
     // goes is cheaper than building the derived value, and that is cheaper than diffing
     let extra = if crate::value_serde::same_as(&msg, doc) {
@@ -79,7 +79,7 @@ impl StoredForm {
     /// the protobuf column needs): no derived JSON, no patch.
     pub fn pb(kind: Kind, doc: &Value) -> Option<Vec<u8>> {
         fn encode<M: Message + for<'de> Deserialize<'de>>(doc: &Value) -> Option<Vec<u8>> {
-            M::deserialize(crate::value_serde::Lenient(doc))
+            M::deserialize(crate::value_serde::Quiet(doc))
                 .ok()
                 .map(|m| m.encode_to_vec())
         }

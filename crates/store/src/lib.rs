@@ -203,6 +203,8 @@ pub struct Store {
     last_purge: std::sync::Arc<std::sync::atomic::AtomicI64>,
     /// the ids of result sets loaded so far, for detail lookups (shared by clones)
     results: std::sync::Arc<tokio::sync::Mutex<result_index::ResultIndex>>,
+    /// one search at a time of the result sets let go from memory (shared by clones)
+    result_scan: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 /// Now, in ms since the Unix epoch (0 if the clock is before it).

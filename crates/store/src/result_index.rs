@@ -12,7 +12,8 @@ use std::collections::hash_map::RandomState;
 use std::collections::{HashMap, VecDeque};
 use std::hash::BuildHasher;
 
-/// The most ids a store handle keeps in memory for detail lookups (about 110 bytes each).
+/// The most ids a store handle keeps in memory for detail lookups (about 150 bytes each, with
+/// the map's growth and the source ids counted).
 pub const MAX_HELD_IDS: usize = 1_000_000;
 
 /// A result set's ids as stored in `result_sets.ids`.
@@ -132,7 +133,8 @@ impl ResultIndex {
         horizon: i64,
     ) {
         self.last_seq = self.last_seq.max(seq);
-        if created_ms >= horizon {
+        // an empty set (a selection nobody answered) can match nothing: not held
+        if created_ms >= horizon && pack.peers.iter().any(|p| !p.keys.is_empty()) {
             let mut held = Held {
                 seq,
                 vraag_id,

@@ -1,6 +1,6 @@
 //! Two shortcuts for making a record's stored form from its `serde_json::Value`, both exact:
 //!
-//! - [`Lenient`] deserializes a message from a `&Value` like `serde_json`'s own deserializer, with
+//! - [`Quiet`] deserializes a message from a `&Value` like `serde_json`'s own deserializer, with
 //!   an error that carries no message. pbjson reads every number through an untagged enum that first
 //!   tries a string, and with `serde_json::Error` each of those failed tries formats and allocates a
 //!   message nobody reads (the store only needs to know that a document does not fit).
@@ -9,7 +9,8 @@
 //!   and the document together and stops at the first difference.
 //!
 //! Hand-written because `serde_json` offers neither (its `Value` deserializer's error type is fixed,
-//! and it has no comparing serializer); both are checked against `serde_json` in the tests below.
+//! and it has no comparing serializer); both are checked against `serde_json` in the tests below, on
+//! official werkzoekenden and vacatures and changes of them.
 use serde::de::value::{MapDeserializer, SeqDeserializer};
 use serde::de::{IntoDeserializer, Visitor};
 use serde::ser::{self, Impossible, Serialize};
@@ -42,16 +43,16 @@ impl ser::Error for Differs {
 
 /// `&Value` as a deserializer whose error is [`Differs`].
 #[derive(Clone, Copy)]
-pub(crate) struct Lenient<'de>(pub(crate) &'de Value);
+pub(crate) struct Quiet<'de>(pub(crate) &'de Value);
 
-impl<'de> IntoDeserializer<'de, Differs> for Lenient<'de> {
+impl<'de> IntoDeserializer<'de, Differs> for Quiet<'de> {
     type Deserializer = Self;
     fn into_deserializer(self) -> Self {
         self
     }
 }
 
-impl<'de> serde::Deserializer<'de> for Lenient<'de> {
+impl<'de> serde::Deserializer<'de> for Quiet<'de> {
     type Error = Differs;
 
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Differs> {
@@ -69,13 +70,13 @@ impl<'de> serde::Deserializer<'de> for Lenient<'de> {
             }
             Value::String(s) => visitor.visit_borrowed_str(s),
             Value::Array(items) => {
-                let mut seq = SeqDeserializer::new(items.iter().map(Lenient));
+                let mut seq = SeqDeserializer::new(items.iter().map(Quiet));
                 let v = visitor.visit_seq(&mut seq)?;
                 seq.end()?;
                 Ok(v)
             }
             Value::Object(map) => {
-                let mut m = MapDeserializer::new(map.iter().map(|(k, v)| (k.as_str(), Lenient(v))));
+                let mut m = MapDeserializer::new(map.iter().map(|(k, v)| (k.as_str(), Quiet(v))));
                 let v = visitor.visit_map(&mut m)?;
                 m.end()?;
                 Ok(v)
@@ -372,28 +373,30 @@ mod tests {
     use super::*;
     use serde::Deserialize;
     use serde_json::json;
+    use vum_proto::vacatures::Vacature;
     use vum_proto::werkzoekenden::Werkzoekende;
 
+    /// The standard's test data: from $MATCHGATE_SHARED, or ../shared beside the project.
     fn official(file: &str) -> Vec<Value> {
-        let path = format!(
-            "{}/../../../shared/vum/testdata/{file}",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        match std::fs::read_to_string(&path) {
-            Ok(text) => match serde_json::from_str(&text) {
-                Ok(Value::Array(docs)) => docs,
-                _ => panic!("{path}: not a JSON array"),
-            },
-            // the shared test data sits beside the project; without it only the cases below run
-            Err(_) => Vec::new(),
+        let base = std::env::var("MATCHGATE_SHARED").unwrap_or_else(|_| {
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared").to_string()
+        });
+        let path = format!("{base}/vum/testdata/{file}");
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        match serde_json::from_str(&text) {
+            Ok(Value::Array(docs)) => docs,
+            _ => panic!("{path}: not a JSON array"),
         }
     }
 
     /// What the shortcuts must answer: `serde_json`'s own.
-    fn agree(doc: &Value) {
-        let lenient = Werkzoekende::deserialize(Lenient(doc)).ok();
-        let strict = Werkzoekende::deserialize(doc).ok();
-        assert_eq!(lenient, strict, "{doc}");
+    fn agree<M>(doc: &Value)
+    where
+        M: for<'de> Deserialize<'de> + Serialize + PartialEq + fmt::Debug,
+    {
+        let quiet = M::deserialize(Quiet(doc)).ok();
+        let strict = M::deserialize(doc).ok();
+        assert_eq!(quiet, strict, "{doc}");
         if let Some(msg) = strict {
             let built = serde_json::to_value(&msg).unwrap();
             assert_eq!(same_as(&msg, doc), built == *doc, "{doc}");
@@ -404,6 +407,7 @@ mod tests {
     fn the_shortcuts_answer_what_serde_json_answers() {
         let mut docs = official("werkzoekenden-1000.json");
         docs.truncate(200);
+        let vacatures = official("vacatures-93.json");
         let base = json!({
             "idWerkzoekende": "w1",
             "flexibiliteit": {"codeRegiostraal": 1, "maximaleReisafstand": 25},
@@ -426,8 +430,17 @@ mod tests {
             ("/beroep", None),
             ("/beroep/0/codeBeroepsnaam", Some(json!(["1234"]))),
         ];
-        for doc in docs.clone() {
-            agree(&doc);
+        let all = docs
+            .iter()
+            .map(|d| (d, true))
+            .chain(vacatures.iter().map(|d| (d, false)));
+        for (doc, werkzoekende) in all {
+            let agree = if werkzoekende {
+                agree::<Werkzoekende>
+            } else {
+                agree::<Vacature>
+            };
+            agree(doc);
             for (at, value) in &changes {
                 let mut d = doc.clone();
                 let (parent, key) = at.rsplit_once('/').unwrap();

@@ -732,6 +732,17 @@ async fn result_sets_are_found_after_a_restart_beyond_memory_and_from_before_pac
             grant(small.clone(), 100_400).await,
             DetailGrant::Unknown
         ));
+        // a set deleted by another handle's purge while this one still holds it: unknown, not
+        // used up
+        sqlx::query("DELETE FROM result_sets WHERE vraag_id = 'many39'")
+            .execute(small.pool())
+            .await
+            .unwrap();
+        assert!(
+            matches!(grant(small.clone(), 100_398).await, DetailGrant::Unknown),
+            "{}",
+            b.name
+        );
         // a set stored before packing: one row per id in result_ids
         sqlx::query(&format!(
             "INSERT INTO result_sets (vraag_id, kind, created_ms, details) VALUES ('before', 'werkzoekende', {}, 0)",
