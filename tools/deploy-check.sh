@@ -146,7 +146,7 @@ NODE_KEYS = {
     "local.clients": {"oin", "cn"},
     "limits": {"requests_per_second", "burst", "max_message_bytes",
                "concurrent_calls_per_connection", "details_per_selection", "detail_window_s",
-               "max_connections", "max_connections_per_peer", "max_handshakes",
+               "result_ids_in_memory", "max_connections", "max_connections_per_peer", "max_handshakes",
                "max_handshakes_per_address", "handshake_timeout_s", "idle_timeout_s",
                "keepalive_interval_s", "keepalive_timeout_s", "max_header_bytes"},
     "rest": {"base_path", "bron", "bemiddelaar"},

@@ -96,6 +96,10 @@ pub struct Limits {
     /// how long after a selection a peer may ask details of what it returned, seconds (at most
     /// 86400: the store keeps result sets for 24 hours)
     pub detail_window_s: u64,
+    /// result-set ids this node holds in memory for detail checks, as the asking side and as a
+    /// source (about 150 bytes each); sets beyond are searched in the store, at most 256 MiB of
+    /// them per check. Size it to a day's result sets.
+    pub result_ids_in_memory: usize,
     /// connections open at once on each listener (handshakes included); one more is closed at
     /// once. The process needs a file limit of about 2 x this + 100 (both listeners, the store)
     pub max_connections: usize,
@@ -141,6 +145,7 @@ impl Default for Limits {
             concurrent_calls_per_connection: 64,
             details_per_selection: 10,
             detail_window_s: 86_400,
+            result_ids_in_memory: store::exchange::MAX_HELD_IDS,
             max_connections: 400,
             max_connections_per_peer: 32,
             max_handshakes: 64,
@@ -402,6 +407,12 @@ impl NodeConfig {
             invalid(
                 "limits.requests_per_second",
                 "must be above 0 and limits.burst at least 1".into(),
+            );
+        }
+        if l.result_ids_in_memory < 1_000 {
+            invalid(
+                "limits.result_ids_in_memory",
+                "must be at least 1000".into(),
             );
         }
         if !(1..=86_400).contains(&l.detail_window_s) || l.details_per_selection < 1 {

@@ -123,6 +123,9 @@ impl NodeState {
         metrics: Arc<crate::metrics::Metrics>,
     ) -> Result<Arc<NodeState>, NodeError> {
         let store = Store::open(&config.database).await?.with_group_commit();
+        store
+            .hold_result_ids(config.limits.result_ids_in_memory)
+            .await;
         let mut engines = HashMap::new();
         for k in [Kind::Werkzoekende, Kind::Vacature] {
             engines.insert(k, RwLock::new(Engine::load(&store, k).await?));
