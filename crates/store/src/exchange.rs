@@ -274,7 +274,7 @@ impl Store {
                     .bind(kind.name())
                     .bind(*at)
                     .bind(seq)
-                    .bind(pack.to_vec());
+                    .bind(*pack);
                 seq += 1;
             }
             query.execute(&mut **tx).await?;
