@@ -435,24 +435,11 @@ impl NodeState {
     /// As a source: remember in memory what a selection returned to the calling peer (after its
     /// audit entry and stored set are committed), for a detail check without the store.
     fn remember_served(&self, p: &Parties, kind: Kind, r: &MatchesResponse) {
-        let fast: Vec<u128> = match r {
-            MatchesResponse::Werkzoekenden(r) => r
-                .matches
-                .iter()
-                .map(|m| {
-                    self.results
-                        .served_fast_key(kind, &p.cert_oin, &m.id_werkzoekende)
-                })
-                .collect(),
-            MatchesResponse::Vacatures(r) => r
-                .matches
-                .iter()
-                .map(|m| {
-                    self.results
-                        .served_fast_key(kind, &p.cert_oin, &m.id_vacature)
-                })
-                .collect(),
-        };
+        let fast: Vec<u128> = r
+            .ids()
+            .into_iter()
+            .map(|id| self.results.served_fast_key(kind, &p.cert_oin, id))
+            .collect();
         if fast.is_empty() {
             return;
         }

@@ -49,6 +49,19 @@ impl MatchesResponse {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+    /// The matched records' ids, in the response's order.
+    pub fn ids(&self) -> Vec<&str> {
+        match self {
+            MatchesResponse::Werkzoekenden(r) => r
+                .matches
+                .iter()
+                .map(|m| m.id_werkzoekende.as_str())
+                .collect(),
+            MatchesResponse::Vacatures(r) => {
+                r.matches.iter().map(|m| m.id_vacature.as_str()).collect()
+            }
+        }
+    }
 }
 
 /// What answering a selection or detail request can fail with.
