@@ -312,7 +312,8 @@ async fn main() {
         .map(|x| (x["idWerkzoekende"].as_str().unwrap().to_string(), x.clone()))
         .collect();
 
-    // BENCH_ONLY=detail, =tracing or =feed runs one phase (for profiling)
+    // BENCH_ONLY=detail, =tracing or =feed runs one phase; =detail-node only the node's gRPC
+    // detail, for profiling
     let only = std::env::var("BENCH_ONLY").unwrap_or_default();
     // spans exported over OTLP to a collector in this process, only while TRACING_ON
     let (telemetry, collected) = collector().await;
@@ -372,6 +373,18 @@ async fn main() {
             .add_service(PeerServer::new(Echo(Arc::new(w))))
             .serve_with_incoming(node::run::nodelay(echo_listener)),
     );
+    if only == "detail-node" {
+        // the node's gRPC detail alone, for a profile of its path (BENCH_SECONDS long)
+        let n = rate(
+            channel(d, sources[0].peer_addr).await,
+            ids.clone(),
+            &oin(0),
+            secs,
+        )
+        .await;
+        println!("detail  node GetWerkzoekende alone    {n:>9.0} req/s");
+        return;
+    }
     if only.is_empty() || only == "detail" {
         // interleaved one-second rounds of echo, gRPC and REST, so that a noisy neighbour on this
         // VM hits every line

@@ -8,21 +8,46 @@ use vum::Kind;
 /// An entry to append: the entry, its time, and the detail its caller is given, if any (read in
 /// the same transaction, so the entry records exactly what was released).
 pub(crate) struct Pending {
-    entry: AuditEntry,
-    at: i64,
-    read: Option<(Kind, String)>,
+    pub(crate) entry: AuditEntry,
+    pub(crate) at: i64,
+    pub(crate) read: Option<(Kind, String)>,
     /// a result set written in the same transaction (a source's record of what a selection
     /// returned to its caller): (vraag id, kind, packed ids)
-    set: Option<(String, Kind, Vec<u8>)>,
+    pub(crate) set: Option<(String, Kind, Vec<u8>)>,
 }
 
 /// A detail read in the writer's transaction: the record's protobuf encoding, or why a record
 /// stored before the protobuf column could not be encoded (that caller's error alone).
-type Detail = Result<Vec<u8>, String>;
+pub(crate) type Detail = Result<Vec<u8>, String>;
 
 /// What an append gives back: the entry's sequence number and, for a detail read, the record
 /// (`None`: not shared).
-type Appended = (i64, Option<Detail>);
+pub(crate) type Appended = (i64, Option<Detail>);
+
+/// The chain's head: the last entry's seq and hash.
+pub(crate) const AUDIT_HEAD: &str = "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1";
+/// Append entries: this, then one [`AUDIT_ROW`] per entry, comma-separated.
+pub(crate) const AUDIT_INSERT: &str = "INSERT INTO audit (seq, at_ms, actor, on_behalf_of, action, purpose, transaction_id, subject, result_count, prev_hash, hash) VALUES ";
+pub(crate) const AUDIT_ROW: &str = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+/// The columns of a live, shared record that a detail releases, read by kind, refreshed since,
+/// and vumID (one with `= ?`, or a list with `IN (...)` appended).
+pub(crate) const DETAIL_READ: &str = "SELECT vum_id, refreshed_ms, pb, CASE WHEN pb IS NULL THEN doc END AS doc FROM records WHERE kind = ? AND deleted = 0 AND consent = 1 AND refreshed_ms >= ? AND vum_id ";
+
+/// A detail from its stored columns: `None` when there is nothing to release; a row that cannot
+/// be encoded fails its own callers, not the whole group.
+pub(crate) fn detail_of(
+    kind: Kind,
+    id: &str,
+    pb: Option<Vec<u8>>,
+    doc: Option<String>,
+) -> Option<Detail> {
+    match crate::records::pb_of_row(kind, id, pb, doc) {
+        Ok(Some(b)) => Some(Ok(b)),
+        Ok(None) => None,
+        Err(StoreError::Corrupt(_, why)) => Some(Err(why.to_string())),
+        Err(other) => Some(Err(other.to_string())),
+    }
+}
 
 /// One entry for the group-commit writer, and where to answer (or the commit's error as text).
 pub(crate) type AuditJob = (
@@ -34,7 +59,27 @@ impl Store {
     /// Route audit appends through one writer task that commits whatever has queued up in a single
     /// transaction (group commit). Each caller still waits until its own entry is committed, so
     /// nothing is answered before it is logged; under load many entries share one commit.
+    ///
+    /// On SQLite the writer is a thread with its own connection ([`crate::audit_sqlite`]); on
+    /// PostgreSQL (or if that thread cannot be started) a task on this runtime.
     pub fn with_group_commit(mut self) -> Store {
+        if let Some(path) = self.sqlite_file() {
+            let (tx, rx) = tokio::sync::mpsc::channel::<AuditJob>(4096);
+            let writer = crate::audit_sqlite::Writer {
+                path: path.to_string(),
+                live_ms: self.live_span_ms(),
+                last_purge: self.last_purge.clone(),
+            };
+            match writer.spawn(rx) {
+                Ok(()) => {
+                    self.audit_tx = Some(tx);
+                    return self;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "audit writer thread not started; writing on the runtime")
+                }
+            }
+        }
         let (tx, mut rx) = tokio::sync::mpsc::channel::<AuditJob>(4096);
         let writer = self.clone();
         tokio::spawn(async move {
@@ -224,9 +269,7 @@ impl Store {
             // SQLite's write lock from the start, before reading the chain's head
             conn.begin_with("BEGIN IMMEDIATE").await?
         };
-        let last = sqlx::query("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
-            .fetch_optional(&mut *tx)
-            .await?;
+        let last = sqlx::query(AUDIT_HEAD).fetch_optional(&mut *tx).await?;
         let (mut seq, mut prev) = match last {
             Some(r) => (r.try_get::<i64, _>(0)?, r.try_get::<String, _>(1)?),
             None => (0, "0".repeat(64)),
@@ -234,8 +277,8 @@ impl Store {
         let mut details = self.read_details(&mut tx, entries).await?;
         // one multi-row INSERT per 100 entries: a statement per entry costs a round trip each
         let mut out = Vec::with_capacity(entries.len());
-        let batches = self.chunked(entries, 100, "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", |rows| {
-            format!("INSERT INTO audit (seq, at_ms, actor, on_behalf_of, action, purpose, transaction_id, subject, result_count, prev_hash, hash) VALUES {rows}")
+        let batches = self.chunked(entries, 100, AUDIT_ROW, |rows| {
+            format!("{AUDIT_INSERT}{rows}")
         });
         for (chunk, q) in batches {
             let mut query = sqlx::query(&q).persistent(chunk.len() == 1);
@@ -310,9 +353,8 @@ impl Store {
         for (kind, asked) in asked {
             let ids: Vec<&str> = asked.keys().copied().collect();
             let since = asked.values().flatten().map(|(_, s)| *s).min().unwrap_or(0);
-            let lookups = self.chunked(&ids, 200, "?", |marks| {
-                format!("SELECT vum_id, refreshed_ms, pb, CASE WHEN pb IS NULL THEN doc END AS doc FROM records WHERE kind = ? AND deleted = 0 AND consent = 1 AND refreshed_ms >= ? AND vum_id IN ({marks})")
-            });
+            let lookups =
+                self.chunked(&ids, 200, "?", |marks| format!("{DETAIL_READ}IN ({marks})"));
             for (chunk, q) in lookups {
                 let mut query = sqlx::query_as(&q)
                     .persistent(chunk.len() == 1)
@@ -325,12 +367,8 @@ impl Store {
                 let rows: Vec<(String, i64, Option<Vec<u8>>, Option<String>)> =
                     query.fetch_all(&mut **tx).await?;
                 for (id, refreshed, pb, doc) in rows {
-                    // a row that cannot be encoded fails its own callers, not the whole group
-                    let pb: Detail = match crate::records::pb_of_row(kind, &id, pb, doc) {
-                        Ok(Some(b)) => Ok(b),
-                        Ok(None) => continue,
-                        Err(StoreError::Corrupt(_, why)) => Err(why.to_string()),
-                        Err(other) => Err(other.to_string()),
+                    let Some(pb) = detail_of(kind, &id, pb, doc) else {
+                        continue;
                     };
                     for (i, since) in asked.get(id.as_str()).into_iter().flatten() {
                         if refreshed >= *since {
@@ -387,7 +425,7 @@ impl Store {
 
 /// An entry's chain hash: SHA-256 over the previous hash and every field, each prefixed with its
 /// length (so no two different entries give the same input).
-fn audit_hash(seq: i64, at_ms: i64, e: &AuditEntry, prev: &str) -> String {
+pub(crate) fn audit_hash(seq: i64, at_ms: i64, e: &AuditEntry, prev: &str) -> String {
     let mut h = Sha256::new();
     for part in [
         prev,

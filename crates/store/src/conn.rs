@@ -27,6 +27,15 @@ pub(crate) enum ReaderConn {
 const READERS_SQLITE: usize = 2;
 const READERS_POSTGRES: usize = 6;
 
+/// The file path of a `sqlite:` URL (`sqlite://path?options`; `sqlite:///abs/path` is absolute).
+fn sqlite_path(url: &str) -> &str {
+    url.trim_start_matches("sqlite:")
+        .trim_start_matches("//")
+        .split('?')
+        .next()
+        .unwrap_or_default()
+}
+
 /// Run the same code on whichever kind of reader connection it is (the query's database type is
 /// inferred from the connection).
 macro_rules! on_reader {
@@ -77,12 +86,7 @@ impl Store {
         let pool = match backend {
             Backend::Sqlite => {
                 // the file's directory is created, as the file is (mode=rwc)
-                let path = url
-                    .trim_start_matches("sqlite:")
-                    .trim_start_matches("//")
-                    .split('?')
-                    .next()
-                    .unwrap_or_default();
+                let path = sqlite_path(url);
                 if let Some(dir) = std::path::Path::new(path).parent() {
                     if !path.is_empty() && !path.starts_with(':') && !dir.as_os_str().is_empty() {
                         std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
@@ -154,6 +158,11 @@ impl Store {
                 sqlite_url,
             }),
         })
+    }
+
+    /// The SQLite file this store is on (`None` on PostgreSQL).
+    pub(crate) fn sqlite_file(&self) -> Option<&str> {
+        self.readers.sqlite_url.as_deref().map(sqlite_path)
     }
 
     /// Which database this store is on.

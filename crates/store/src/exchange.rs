@@ -93,6 +93,35 @@ const SCAN_BYTES: usize = 256 << 20;
 /// How often result sets past [`RESULT_SET_TTL_MS`] are deleted (on the next set written).
 const PURGE_EVERY_MS: i64 = 60_000;
 
+/// Take `?` seqs for result sets: the last one taken (the row lock orders writers on PostgreSQL).
+pub(crate) const RESULT_SEQ_TAKE: &str =
+    "UPDATE result_seq SET last = last + ? WHERE id = 1 RETURNING last";
+
+/// Insert result sets: this, then one [`RESULT_SET_ROW`] per set, comma-separated.
+pub(crate) const RESULT_SETS_INSERT: &str =
+    "INSERT INTO result_sets (vraag_id, kind, created_ms, details, seq, ids) VALUES ";
+/// A result set's row: vraag id, kind, created ms, seq, packed ids (no details yet).
+pub(crate) const RESULT_SET_ROW: &str = "(?, ?, ?, 0, ?, ?)";
+
+/// Delete the result sets created before `?` (both forms: packed, and one row per id).
+pub(crate) const RESULT_SETS_PURGE: [&str; 2] = [
+    "DELETE FROM result_ids WHERE created_ms < ?",
+    "DELETE FROM result_sets WHERE created_ms < ?",
+];
+
+/// The cut-off for a purge of result sets if one is due at `now` (at most once a minute per
+/// store), marking it done; `None` when none is due.
+pub(crate) fn purge_due(last_purge: &std::sync::atomic::AtomicI64, now: i64) -> Option<i64> {
+    use std::sync::atomic::Ordering::Relaxed;
+    let purged = last_purge.load(Relaxed);
+    if now.saturating_sub(purged) >= PURGE_EVERY_MS || now < purged {
+        last_purge.store(now, Relaxed);
+        Some(now - RESULT_SET_TTL_MS)
+    } else {
+        None
+    }
+}
+
 /// The ids of a result set as stored: packed per peer ([`Pack`], protobuf).
 pub(crate) fn pack_ids(ids: &[ResultId]) -> Vec<u8> {
     prost::Message::encode_to_vec(&Pack::of(ids))
@@ -240,30 +269,22 @@ impl Store {
         let Some(now) = sets.iter().map(|s| s.2).max() else {
             return Ok(());
         };
-        let last: i64 = sqlx::query(
-            &self.sql("UPDATE result_seq SET last = last + ? WHERE id = 1 RETURNING last"),
-        )
-        .bind(sets.len() as i64)
-        .fetch_one(&mut **tx)
-        .await?
-        .try_get(0)?;
-        let purged = self.last_purge.load(std::sync::atomic::Ordering::Relaxed);
-        if now.saturating_sub(purged) >= PURGE_EVERY_MS || now < purged {
-            let old = now - RESULT_SET_TTL_MS;
-            for table in ["result_ids", "result_sets"] {
-                sqlx::query(&self.sql(&format!("DELETE FROM {table} WHERE created_ms < ?")))
+        let last: i64 = sqlx::query(&self.sql(RESULT_SEQ_TAKE))
+            .bind(sets.len() as i64)
+            .fetch_one(&mut **tx)
+            .await?
+            .try_get(0)?;
+        if let Some(old) = purge_due(&self.last_purge, now) {
+            for q in RESULT_SETS_PURGE {
+                sqlx::query(&self.sql(q))
                     .bind(old)
                     .execute(&mut **tx)
                     .await?;
             }
-            self.last_purge
-                .store(now, std::sync::atomic::Ordering::Relaxed);
         }
         let first = last - sets.len() as i64 + 1;
-        let batches = self.chunked(sets, 100, "(?, ?, ?, 0, ?, ?)", |rows| {
-            format!(
-                "INSERT INTO result_sets (vraag_id, kind, created_ms, details, seq, ids) VALUES {rows}"
-            )
+        let batches = self.chunked(sets, 100, RESULT_SET_ROW, |rows| {
+            format!("{RESULT_SETS_INSERT}{rows}")
         });
         let mut seq = first;
         for (chunk, q) in batches {

@@ -12,6 +12,7 @@
 
 mod attrs;
 mod audit;
+mod audit_sqlite;
 mod changes;
 mod conn;
 pub mod engine;

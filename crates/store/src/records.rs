@@ -394,7 +394,12 @@ impl Store {
 
     /// The oldest refresh time that is still live at `now`.
     pub(crate) fn live_since(&self, now: i64) -> i64 {
-        now - self.expiry_days * DAY_MS
+        now - self.live_span_ms()
+    }
+
+    /// How long a record stays live without a refresh, in ms.
+    pub(crate) fn live_span_ms(&self) -> i64 {
+        self.expiry_days * DAY_MS
     }
 
     /// The detail document of a live, shared, unexpired record.
