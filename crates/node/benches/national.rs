@@ -7,6 +7,7 @@
 //! never answers), where every answer must come within the deadline with per-peer status.
 //!
 //!     cargo bench -p node --bench national          # BENCH_NODES=n BENCH_PROFILES=m BENCH_QUERIES=q
+//!                                                   # BENCH_AFSTAND=km (every query at that distance)
 mod common;
 use common::{channel, pct, GEMEENTE};
 use node::config::{Grant, NodeConfig, PeerConfig};
@@ -89,6 +90,8 @@ fn usage() -> (f64, usize) {
 fn query(rng: &mut rand::rngs::StdRng, pcs: &[u16]) -> wz::WerkzoekendeProfielMatchesRequest {
     let pc = pcs[rng.random_range(0..pcs.len())];
     let km = [10, 25, 25, 50, 100][rng.random_range(0..5usize)];
+    // BENCH_AFSTAND=km asks every query at that distance (to profile one kind of query)
+    let km = env("BENCH_AFSTAND", km);
     serde_json::from_value(
         json!({"vraagObject": {"selectiegebied": {"postcode": format!("{pc}AB"), "afstand": km}}}),
     )
