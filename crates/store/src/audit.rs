@@ -5,24 +5,90 @@ use sha2::{Digest, Sha256};
 use sqlx::Row;
 use vum::Kind;
 
-/// An entry to append: the entry, its time, and the detail its caller is given, if any (read in
+/// An entry to append: the entry, its time, and what its caller is given, if anything (read in
 /// the same transaction, so the entry records exactly what was released).
 pub(crate) struct Pending {
     pub(crate) entry: AuditEntry,
     pub(crate) at: i64,
-    pub(crate) read: Option<(Kind, String)>,
+    pub(crate) read: Option<Read>,
     /// a result set written in the same transaction (a source's record of what a selection
-    /// returned to its caller): (vraag id, kind, packed ids)
-    pub(crate) set: Option<(String, Kind, Vec<u8>)>,
+    /// returned to its caller): (vraag id, kind, its ids)
+    pub(crate) set: Option<(String, Kind, SetIds)>,
 }
 
-/// A detail read in the writer's transaction: the record's protobuf encoding, or why a record
-/// stored before the protobuf column could not be encoded (that caller's error alone).
+/// What an entry's caller reads in the entry's transaction.
+pub(crate) enum Read {
+    /// a detail: one record
+    One(Kind, String),
+    /// a selection's matches: the records of these ids that are live and shared, in this order
+    Many(Kind, Vec<String>),
+}
+
+/// The ids of a result set to write.
+pub(crate) enum SetIds {
+    Packed(Vec<u8>),
+    /// the ids of the records a selection may return: only those its read found are kept
+    OfFound(Vec<crate::exchange::ResultId>),
+}
+
+/// A record read in the writer's transaction: its protobuf encoding, or why a record stored
+/// before the protobuf column could not be encoded (that caller's error alone).
 pub(crate) type Detail = Result<Vec<u8>, String>;
 
-/// What an append gives back: the entry's sequence number and, for a detail read, the record
-/// (`None`: not shared).
-pub(crate) type Appended = (i64, Option<Detail>);
+/// What an entry's read found.
+pub(crate) enum Released {
+    Nothing,
+    /// the detail (`None`: not shared)
+    One(Option<Detail>),
+    /// the records found, in the order asked
+    Many(Vec<(String, Detail)>),
+}
+
+/// What an append gives back: the entry's sequence number and what its read found.
+pub(crate) type Appended = (i64, Released);
+
+impl Pending {
+    /// Settle the entry by what its read found: `result_count` is the number of records
+    /// released, and a result set of the found records keeps only those (none when empty).
+    pub(crate) fn found(&mut self, r: &Released) {
+        match r {
+            Released::Nothing => {}
+            Released::One(d) => self.entry.result_count = i64::from(matches!(d, Some(Ok(_)))),
+            Released::Many(rows) => {
+                self.entry.result_count = rows.iter().filter(|(_, d)| d.is_ok()).count() as i64
+            }
+        }
+        if let Some((_, _, SetIds::OfFound(ids))) = &mut self.set {
+            let found: std::collections::HashSet<&str> = match r {
+                Released::Many(rows) => rows
+                    .iter()
+                    .filter(|(_, d)| d.is_ok())
+                    .map(|(id, _)| id.as_str())
+                    .collect(),
+                _ => Default::default(),
+            };
+            ids.retain(|i| found.contains(i.source_id.as_str()));
+            if ids.is_empty() {
+                self.set = None;
+            } else if let Some((_, _, set)) = &mut self.set {
+                if let SetIds::OfFound(ids) = set {
+                    *set = SetIds::Packed(crate::exchange::pack_ids(ids));
+                }
+            }
+        }
+    }
+
+    /// The result set to write once [`Pending::found`] settled it: (vraag id, kind, created ms,
+    /// packed ids).
+    pub(crate) fn set_to_write(&self) -> Option<(&str, Kind, i64, &[u8])> {
+        match &self.set {
+            Some((vraag_id, kind, SetIds::Packed(pack))) => {
+                Some((vraag_id.as_str(), *kind, self.at, &pack[..]))
+            }
+            _ => None,
+        }
+    }
+}
 
 /// The chain's head: the last entry's seq and hash.
 pub(crate) const AUDIT_HEAD: &str = "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1";
@@ -143,9 +209,42 @@ impl Store {
         kind: Kind,
         ids: &[crate::exchange::ResultId],
     ) -> Result<i64, StoreError> {
-        let set =
-            (!ids.is_empty()).then(|| (vraag_id.to_string(), kind, crate::exchange::pack_ids(ids)));
+        let set = (!ids.is_empty()).then(|| {
+            (
+                vraag_id.to_string(),
+                kind,
+                SetIds::Packed(crate::exchange::pack_ids(ids)),
+            )
+        });
         Ok(self.append(e.clone(), now, None, set).await?.0)
+    }
+
+    /// The live, shared, unexpired records of `ids` (as [`Store::get_many_pb`], in the order of
+    /// `ids`, those not found left out), read in the transaction that appends `e` to the audit log,
+    /// with `e.result_count` set to the number found. When `set` is given (vraag id, the result
+    /// ids of the records `ids` name), the result set of the records found is written in the
+    /// same transaction (as [`Store::audit_with_result_set`]). Nothing is returned before the
+    /// entry is committed: a selection costs one trip to the database for its records, its entry
+    /// and its set, shared with whatever else the writer has queued.
+    pub async fn get_many_pb_audited(
+        &self,
+        kind: Kind,
+        ids: &[String],
+        e: AuditEntry,
+        now: i64,
+        set: Option<(String, Vec<crate::exchange::ResultId>)>,
+    ) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        let set = set.map(|(vraag_id, ids)| (vraag_id, kind, SetIds::OfFound(ids)));
+        let read = Read::Many(kind, ids.to_vec());
+        let Released::Many(rows) = self.append(e, now, Some(read), set).await?.1 else {
+            return Ok(Vec::new());
+        };
+        rows.into_iter()
+            .map(|(id, d)| match d {
+                Ok(pb) => Ok((id, pb)),
+                Err(why) => Err(StoreError::Corrupt(id, serde::de::Error::custom(why))),
+            })
+            .collect()
     }
 
     /// A live, shared, unexpired record's protobuf encoding (as [`Store::get_pb`]), read in the
@@ -161,16 +260,16 @@ impl Store {
         now: i64,
     ) -> Result<Option<Vec<u8>>, StoreError> {
         match self
-            .append(e, now, Some((kind, vum_id.to_string())), None)
+            .append(e, now, Some(Read::One(kind, vum_id.to_string())), None)
             .await?
             .1
         {
-            None => Ok(None),
-            Some(Ok(pb)) => Ok(Some(pb)),
-            Some(Err(why)) => Err(StoreError::Corrupt(
+            Released::One(Some(Ok(pb))) => Ok(Some(pb)),
+            Released::One(Some(Err(why))) => Err(StoreError::Corrupt(
                 vum_id.into(),
                 serde::de::Error::custom(why),
             )),
+            _ => Ok(None),
         }
     }
 
@@ -179,8 +278,8 @@ impl Store {
         &self,
         entry: AuditEntry,
         at: i64,
-        read: Option<(Kind, String)>,
-        set: Option<(String, Kind, Vec<u8>)>,
+        read: Option<Read>,
+        set: Option<(String, Kind, SetIds)>,
     ) -> Result<Appended, StoreError> {
         let job = Pending {
             entry,
@@ -251,8 +350,9 @@ impl Store {
         Ok(())
     }
 
-    /// Append several entries in one transaction on `conn`, chained in order; the details they
-    /// release are read first, in the same transaction, and each entry's `result_count` set from it.
+    /// Append several entries in one transaction on `conn`, chained in order; the records they
+    /// release are read first, in the same transaction, and each entry settled by what was found
+    /// ([`Pending::found`]).
     async fn audit_batch_on(
         &self,
         conn: &mut sqlx::AnyConnection,
@@ -274,7 +374,7 @@ impl Store {
             Some(r) => (r.try_get::<i64, _>(0)?, r.try_get::<String, _>(1)?),
             None => (0, "0".repeat(64)),
         };
-        let mut details = self.read_details(&mut tx, entries).await?;
+        let mut released = self.read_released(&mut tx, entries).await?.into_iter();
         // one multi-row INSERT per 100 entries: a statement per entry costs a round trip each
         let mut out = Vec::with_capacity(entries.len());
         let batches = self.chunked(entries, 100, AUDIT_ROW, |rows| {
@@ -296,7 +396,7 @@ impl Store {
                     std::mem::replace(&mut prev, hash.clone()),
                     hash,
                 ));
-                out.push((seq, details.next().flatten()));
+                out.push((seq, released.next().unwrap_or(Released::Nothing)));
             }
             for (seq, now, e, prev_hash, hash) in hashes {
                 query = query
@@ -314,45 +414,47 @@ impl Store {
             }
             query.execute(&mut *tx).await?;
         }
-        let sets: Vec<(&str, Kind, i64, &[u8])> = entries
-            .iter()
-            .filter_map(|p| {
-                let (vraag_id, kind, pack) = p.set.as_ref()?;
-                Some((vraag_id.as_str(), *kind, p.at, &pack[..]))
-            })
-            .collect();
+        let sets: Vec<(&str, Kind, i64, &[u8])> =
+            entries.iter().filter_map(Pending::set_to_write).collect();
         self.write_result_sets(&mut tx, &sets).await?;
         tx.commit().await?;
         Ok(out)
     }
 
-    /// The details `entries` release, read in `tx` (one query per kind asked and 200 ids), in the
-    /// entries' order (`None` where an entry reads nothing or its record is not shared); each
-    /// reading entry's `result_count` is set to whether its record was found.
-    async fn read_details(
+    /// What `entries` read, in `tx` (one query per kind asked and 200 ids), in the entries'
+    /// order; each entry is settled by what it found ([`Pending::found`]).
+    async fn read_released(
         &self,
         tx: &mut sqlx::Transaction<'_, sqlx::Any>,
         entries: &mut [Pending],
-    ) -> Result<std::vec::IntoIter<Option<Detail>>, StoreError> {
-        use std::collections::HashMap;
-        let mut out: Vec<Option<Detail>> = vec![None; entries.len()];
-        // the kinds asked, each with its ids → the entries asking them and the oldest refresh time
-        // each accepts
-        type Askers = Vec<(usize, i64)>;
-        let mut asked: HashMap<Kind, HashMap<&str, Askers>> = HashMap::new();
-        for (i, p) in entries.iter().enumerate() {
-            if let Some((kind, id)) = &p.read {
-                asked
-                    .entry(*kind)
-                    .or_default()
-                    .entry(id)
-                    .or_default()
-                    .push((i, self.live_since(p.at)));
+    ) -> Result<Vec<Released>, StoreError> {
+        use std::collections::{HashMap, HashSet};
+        // the ids asked per kind
+        let mut asked: HashMap<Kind, HashSet<&str>> = HashMap::new();
+        for p in entries.iter() {
+            match &p.read {
+                Some(Read::One(kind, id)) => {
+                    asked.entry(*kind).or_default().insert(id);
+                }
+                Some(Read::Many(kind, ids)) => {
+                    asked
+                        .entry(*kind)
+                        .or_default()
+                        .extend(ids.iter().map(String::as_str));
+                }
+                None => {}
             }
         }
+        // what was found: (kind, id) → (refreshed, the record); each entry checks its own age
+        let mut found: HashMap<(Kind, String), (i64, Detail)> = HashMap::new();
+        let since = entries
+            .iter()
+            .filter(|p| p.read.is_some())
+            .map(|p| self.live_since(p.at))
+            .min()
+            .unwrap_or(0);
         for (kind, asked) in asked {
-            let ids: Vec<&str> = asked.keys().copied().collect();
-            let since = asked.values().flatten().map(|(_, s)| *s).min().unwrap_or(0);
+            let ids: Vec<&str> = asked.into_iter().collect();
             let lookups =
                 self.chunked(&ids, 200, "?", |marks| format!("{DETAIL_READ}IN ({marks})"));
             for (chunk, q) in lookups {
@@ -367,23 +469,34 @@ impl Store {
                 let rows: Vec<(String, i64, Option<Vec<u8>>, Option<String>)> =
                     query.fetch_all(&mut **tx).await?;
                 for (id, refreshed, pb, doc) in rows {
-                    let Some(pb) = detail_of(kind, &id, pb, doc) else {
-                        continue;
-                    };
-                    for (i, since) in asked.get(id.as_str()).into_iter().flatten() {
-                        if refreshed >= *since {
-                            out[*i] = Some(pb.clone());
-                        }
+                    if let Some(d) = detail_of(kind, &id, pb, doc) {
+                        found.insert((kind, id), (refreshed, d));
                     }
                 }
             }
         }
-        for (p, found) in entries.iter_mut().zip(&out) {
-            if p.read.is_some() {
-                p.entry.result_count = i64::from(matches!(found, Some(Ok(_))));
-            }
+        let mut out = Vec::with_capacity(entries.len());
+        for p in entries.iter_mut() {
+            let since = self.live_since(p.at);
+            let get = |kind: Kind, id: &str| {
+                found
+                    .get(&(kind, id.to_string()))
+                    .filter(|(refreshed, _)| *refreshed >= since)
+                    .map(|(_, d)| d.clone())
+            };
+            let r = match &p.read {
+                None => Released::Nothing,
+                Some(Read::One(kind, id)) => Released::One(get(*kind, id)),
+                Some(Read::Many(kind, ids)) => Released::Many(
+                    ids.iter()
+                        .filter_map(|id| get(*kind, id).map(|d| (id.clone(), d)))
+                        .collect(),
+                ),
+            };
+            p.found(&r);
+            out.push(r);
         }
-        Ok(out.into_iter())
+        Ok(out)
     }
 
     /// Check the audit log's hash chain from the first entry to the last: the number of entries,

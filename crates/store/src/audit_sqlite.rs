@@ -12,8 +12,8 @@
 //! without group commit still use: the same SQL, chain hash and result-set seqs, so either can
 //! continue the other's chain (the store's tests verify chains written by both).
 use crate::audit::{
-    audit_hash, detail_of, Appended, AuditJob, Detail, Pending, AUDIT_HEAD, AUDIT_INSERT,
-    AUDIT_ROW, DETAIL_READ,
+    audit_hash, detail_of, Appended, AuditJob, Detail, Pending, Read, Released, AUDIT_HEAD,
+    AUDIT_INSERT, AUDIT_ROW, DETAIL_READ,
 };
 use crate::exchange::{
     purge_due, RESULT_SEQ_TAKE, RESULT_SETS_INSERT, RESULT_SETS_PURGE, RESULT_SET_ROW,
@@ -22,6 +22,7 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBeha
 use std::sync::atomic::AtomicI64;
 use std::sync::Arc;
 use tokio::sync::mpsc::Receiver;
+use vum::Kind;
 
 /// What the writer needs of its store besides the file.
 pub(crate) struct Writer {
@@ -96,9 +97,9 @@ impl Writer {
         Ok(c)
     }
 
-    /// Append `entries` in one transaction, chained in order; the details they release are read
-    /// in it, each reading entry's `result_count` set from what was found, and their result sets
-    /// written in it.
+    /// Append `entries` in one transaction, chained in order; the records they release are read
+    /// in it (one cached point query per id), each entry settled by what it found
+    /// ([`Pending::found`]), and their result sets written in it.
     fn commit_group(
         &self,
         c: &mut Connection,
@@ -116,19 +117,29 @@ impl Writer {
             let mut read = tx.prepare_cached(&format!("{DETAIL_READ}= ?"))?;
             let mut insert = tx.prepare_cached(&format!("{AUDIT_INSERT}{AUDIT_ROW}"))?;
             for p in entries.iter_mut() {
-                let detail: Option<Detail> = match &p.read {
-                    None => None,
-                    Some((kind, id)) => {
-                        let row = read
-                            .query_row(params![kind.name(), p.at - self.live_ms, id], |r| {
-                                Ok((r.get(2)?, r.get(3)?))
-                            })
-                            .optional()?;
-                        let found = row.and_then(|(pb, doc)| detail_of(*kind, id, pb, doc));
-                        p.entry.result_count = i64::from(matches!(found, Some(Ok(_))));
-                        found
+                let since = p.at - self.live_ms;
+                let mut get = |kind: Kind, id: &str| -> rusqlite::Result<Option<Detail>> {
+                    let row = read
+                        .query_row(params![kind.name(), since, id], |r| {
+                            Ok((r.get(2)?, r.get(3)?))
+                        })
+                        .optional()?;
+                    Ok(row.and_then(|(pb, doc)| detail_of(kind, id, pb, doc)))
+                };
+                let released = match &p.read {
+                    None => Released::Nothing,
+                    Some(Read::One(kind, id)) => Released::One(get(*kind, id)?),
+                    Some(Read::Many(kind, ids)) => {
+                        let mut rows = Vec::with_capacity(ids.len());
+                        for id in ids {
+                            if let Some(d) = get(*kind, id)? {
+                                rows.push((id.clone(), d));
+                            }
+                        }
+                        Released::Many(rows)
                     }
                 };
+                p.found(&released);
                 seq += 1;
                 let e = &p.entry;
                 let hash = audit_hash(seq, p.at, e, &prev);
@@ -146,7 +157,7 @@ impl Writer {
                     hash
                 ])?;
                 prev = hash;
-                out.push((seq, detail));
+                out.push((seq, released));
             }
         }
         self.write_result_sets(&tx, entries)?;
@@ -157,11 +168,8 @@ impl Writer {
     /// The entries' result sets, as [`crate::Store::write_result_sets`] writes them: seqs taken
     /// first, a purge when one is due, then one row per set.
     fn write_result_sets(&self, tx: &Connection, entries: &[Pending]) -> rusqlite::Result<()> {
-        let sets: Vec<_> = entries
-            .iter()
-            .filter_map(|p| p.set.as_ref().map(|s| (s, p.at)))
-            .collect();
-        let Some(now) = sets.iter().map(|(_, at)| *at).max() else {
+        let sets: Vec<_> = entries.iter().filter_map(Pending::set_to_write).collect();
+        let Some(now) = sets.iter().map(|s| s.2).max() else {
             return Ok(());
         };
         let n = sets.len() as i64;
@@ -174,7 +182,7 @@ impl Writer {
             }
         }
         let mut insert = tx.prepare_cached(&format!("{RESULT_SETS_INSERT}{RESULT_SET_ROW}"))?;
-        for (seq, ((vraag_id, kind, pack), at)) in (last - n + 1..).zip(sets) {
+        for (seq, (vraag_id, kind, at, pack)) in (last - n + 1..).zip(sets) {
             insert.execute(params![vraag_id, kind.name(), at, seq, pack])?;
         }
         Ok(())

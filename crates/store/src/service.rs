@@ -92,13 +92,14 @@ pub async fn select(
     select_remembering(store, engine, kind, s, limit, caller, now, |_| None).await
 }
 
-/// What a source remembers of a selection it answered: the result set's id and, per returned
-/// record, the key its caller's detail request will be checked by ([`Store::use_detail_since`]).
+/// What a source remembers of a selection it answered: the result set's id and, per selected
+/// record, the key its caller's detail request will be checked by ([`Store::use_detail_since`]);
+/// the store keeps the keys of the records it found and returned.
 pub type Served = (String, Vec<crate::exchange::ResultId>);
 
-/// As [`select`], and remember the result set `served` makes of the returned records' ids in the
-/// transaction that commits the audit entry (one commit for both, shared with whatever else the
-/// audit writer has queued).
+/// As [`select`], and remember the result set `served` makes of the selected records' ids: the
+/// records, the audit entry and the set of those found are read and written in one transaction
+/// (one commit, shared with whatever else the audit writer has queued).
 #[allow(clippy::too_many_arguments)]
 pub async fn select_remembering(
     store: &Store,
@@ -113,9 +114,23 @@ pub async fn select_remembering(
     let sel = engine
         .select(s, now, store.expiry_days, limit)
         .map_err(ServiceError::Query)?;
+    let entry = AuditEntry {
+        actor: caller.actor.clone(),
+        on_behalf_of: caller.on_behalf_of.clone(),
+        action: "select".into(),
+        purpose: caller.purpose.clone(),
+        transaction_id: caller.transaction_id.clone(),
+        subject: kind.name().into(),
+        // set by the store: the records found of those selected
+        result_count: 0,
+    };
+    let selected: Vec<&str> = sel.ids.iter().map(String::as_str).collect();
+    let set = served(&selected);
+    let stored = store
+        .get_many_pb_audited(kind, &sel.ids, entry, now, set)
+        .await?;
     // the matches are made from the stored protobuf messages, typed (`vum_proto`'s match
     // conversions): no JSON is derived for a selection
-    let stored = store.get_many_pb(kind, &sel.ids, now).await?;
     let resp = match kind {
         Kind::Vacature => MatchesResponse::Vacatures(vac::VacaturesMatchesBronResponse {
             maximum_aantal_resultaten_bereikt: Some(sel.more),
@@ -131,24 +146,6 @@ pub async fn select_remembering(
                 .map(|(id, pb)| decode::<wz::Werkzoekende>(kind, id, pb).map(Into::into))
                 .collect::<Result<_, _>>()?,
         }),
-    };
-    let entry = AuditEntry {
-        actor: caller.actor.clone(),
-        on_behalf_of: caller.on_behalf_of.clone(),
-        action: "select".into(),
-        purpose: caller.purpose.clone(),
-        transaction_id: caller.transaction_id.clone(),
-        subject: kind.name().into(),
-        result_count: resp.len() as i64,
-    };
-    let returned: Vec<&str> = stored.iter().map(|(id, _)| id.as_str()).collect();
-    match served(&returned) {
-        Some((vraag_id, ids)) => {
-            store
-                .audit_with_result_set(&entry, now, &vraag_id, kind, &ids)
-                .await?
-        }
-        None => store.audit(&entry, now).await?,
     };
     tracing::info!(kind = %kind, matched = sel.matched, returned = resp.len(), transaction_id = %caller.transaction_id, "selection answered");
     Ok(resp)

@@ -985,3 +985,128 @@ async fn futures_join<F: std::future::Future<Output = i64> + Send + 'static>(
     }
     out
 }
+
+/// A selection's records are read in the transaction of its audit entry, with and without group
+/// commit: those found come back in the order asked (an expired and an unknown one left out), the
+/// entry counts them, and the result set written with it holds only them.
+#[tokio::test]
+async fn a_selections_records_are_read_with_its_audit_entry_and_set() {
+    use store::exchange::{DetailGrant, ResultId};
+    for grouped in [true, false] {
+        for b in backends().await {
+            let s = open(&b).await;
+            let s = if grouped { s.with_group_commit() } else { s };
+            let day = 86_400_000;
+            let now = now_ms();
+            let docs: Vec<(String, serde_json::Value)> = (0..30)
+                .map(|n| (format!("m{n}"), doc(&format!("m{n}"), "3011AB", 20 + n)))
+                .collect();
+            s.upsert_batch(Kind::Werkzoekende, &docs, now)
+                .await
+                .unwrap();
+            s.upsert_batch(
+                Kind::Werkzoekende,
+                &[("old".into(), doc("old", "3011AB", 32))],
+                now - 100 * day,
+            )
+            .await
+            .unwrap();
+            // asked in an order of the engine's choosing, with an expired and an unknown id
+            let mut ids: Vec<String> = (0..30).rev().map(|n| format!("m{n}")).collect();
+            ids.insert(3, "old".into());
+            ids.insert(7, "nobody".into());
+            let set: Vec<ResultId> = ids
+                .iter()
+                .map(|id| ResultId {
+                    vum_id: format!("served-{id}"),
+                    peer_oin: "00000001003214345000".into(),
+                    source_id: id.clone(),
+                })
+                .collect();
+            let entry = AuditEntry {
+                actor: "00000001003214345000".into(),
+                on_behalf_of: "00000001003214345000".into(),
+                action: "select".into(),
+                purpose: "bemiddeling".into(),
+                transaction_id: format!("t-{grouped}"),
+                subject: "werkzoekende".into(),
+                result_count: 99,
+            };
+            let got = s
+                .get_many_pb_audited(
+                    Kind::Werkzoekende,
+                    &ids,
+                    entry.clone(),
+                    now,
+                    Some((format!("sel-{grouped}"), set)),
+                )
+                .await
+                .unwrap();
+            let want: Vec<String> = (0..30).rev().map(|n| format!("m{n}")).collect();
+            let got_ids: Vec<&String> = got.iter().map(|(id, _)| id).collect();
+            assert_eq!(
+                got_ids,
+                want.iter().collect::<Vec<_>>(),
+                "{} grouped={grouped}",
+                b.name
+            );
+            for (id, pb) in &got {
+                let plain = s.get_pb(Kind::Werkzoekende, id, now).await.unwrap();
+                assert_eq!(Some(pb), plain.as_ref(), "{}: {id}", b.name);
+            }
+            let count: (i64,) = sqlx::query_as(&format!(
+                "SELECT result_count FROM audit WHERE transaction_id = 't-{grouped}'"
+            ))
+            .fetch_one(s.pool())
+            .await
+            .unwrap();
+            assert_eq!(
+                count.0, 30,
+                "{}: the entry counts the records found",
+                b.name
+            );
+            for (key, found) in [
+                ("served-m4", true),
+                ("served-old", false),
+                ("served-nobody", false),
+            ] {
+                let grant = s
+                    .use_detail_since(key, Kind::Werkzoekende, 10, now - 1)
+                    .await
+                    .unwrap();
+                match (found, grant) {
+                    (true, DetailGrant::Granted(r)) => assert_eq!(r.source_id, "m4"),
+                    (false, DetailGrant::Unknown) => {}
+                    (_, other) => panic!("{} grouped={grouped} {key}: {other:?}", b.name),
+                }
+            }
+            // nothing found: the entry counts none and no set is written
+            let none = s
+                .get_many_pb_audited(
+                    Kind::Werkzoekende,
+                    &["nobody".to_string()],
+                    entry,
+                    now,
+                    Some((
+                        format!("empty-{grouped}"),
+                        vec![ResultId {
+                            vum_id: "served-x".into(),
+                            peer_oin: "00000001003214345000".into(),
+                            source_id: "nobody".into(),
+                        }],
+                    )),
+                )
+                .await
+                .unwrap();
+            assert!(none.is_empty());
+            let sets: (i64,) = sqlx::query_as(&format!(
+                "SELECT COUNT(*) FROM result_sets WHERE vraag_id = 'empty-{grouped}'"
+            ))
+            .fetch_one(s.pool())
+            .await
+            .unwrap();
+            assert_eq!(sets.0, 0, "{}: an empty set is not written", b.name);
+            assert_eq!(s.audit_verify().await.unwrap(), Ok(2), "{}", b.name);
+        }
+    }
+}
