@@ -49,22 +49,20 @@ pub(crate) type Appended = (i64, Released);
 
 impl Pending {
     /// Settle the entry by what its read found: `result_count` is the number of records
-    /// released, and a result set of the found records keeps only those (none when empty).
+    /// released, and a result set of the found records keeps only those (none when empty). A
+    /// selection with a record that cannot be encoded fails as a whole: it releases nothing.
     pub(crate) fn found(&mut self, r: &Released) {
+        let failed = matches!(r, Released::Many(rows) if rows.iter().any(|(_, d)| d.is_err()));
         match r {
             Released::Nothing => {}
             Released::One(d) => self.entry.result_count = i64::from(matches!(d, Some(Ok(_)))),
             Released::Many(rows) => {
-                self.entry.result_count = rows.iter().filter(|(_, d)| d.is_ok()).count() as i64
+                self.entry.result_count = if failed { 0 } else { rows.len() as i64 }
             }
         }
         if let Some((_, _, SetIds::OfFound(ids))) = &mut self.set {
             let found: std::collections::HashSet<&str> = match r {
-                Released::Many(rows) => rows
-                    .iter()
-                    .filter(|(_, d)| d.is_ok())
-                    .map(|(id, _)| id.as_str())
-                    .collect(),
+                Released::Many(rows) if !failed => rows.iter().map(|(id, _)| id.as_str()).collect(),
                 _ => Default::default(),
             };
             ids.retain(|i| found.contains(i.source_id.as_str()));

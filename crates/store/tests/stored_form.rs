@@ -243,6 +243,43 @@ async fn a_damaged_old_row_fails_only_its_own_detail_in_a_group_commit() {
         for (subject, n) in counts {
             assert_eq!(n, i64::from(subject != bad), "{}: {subject}", b.name);
         }
+        // a selection that would return the damaged row fails as a whole: its entry releases
+        // nothing and no result set is written for it
+        let ids: Vec<String> = docs[..20].iter().map(|(id, _)| id.clone()).collect();
+        let served = ids
+            .iter()
+            .map(|id| store::exchange::ResultId {
+                vum_id: format!("served-{id}"),
+                peer_oin: "b".into(),
+                source_id: id.clone(),
+            })
+            .collect();
+        let mut e = entry("werkzoekende");
+        e.transaction_id = "selection".into();
+        match s
+            .get_many_pb_audited(
+                Kind::Werkzoekende,
+                &ids,
+                e,
+                now,
+                Some(("sel".into(), served)),
+            )
+            .await
+        {
+            Err(StoreError::Corrupt(which, _)) => assert_eq!(which, bad, "{}", b.name),
+            other => panic!("{}: {other:?}", b.name),
+        }
+        let (n,): (i64,) =
+            sqlx::query_as("SELECT result_count FROM audit WHERE transaction_id = 'selection'")
+                .fetch_one(&mut c)
+                .await
+                .unwrap();
+        assert_eq!(n, 0, "{}", b.name);
+        let (sets,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM result_sets")
+            .fetch_one(&mut c)
+            .await
+            .unwrap();
+        assert_eq!(sets, 0, "{}", b.name);
     }
 }
 
