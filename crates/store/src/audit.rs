@@ -124,7 +124,7 @@ impl Store {
     /// transaction (group commit). Each caller still waits until its own entry is committed, so
     /// nothing is answered before it is logged; under load many entries share one commit.
     ///
-    /// On SQLite the writer is a thread with its own connection ([`crate::audit_sqlite`]); on
+    /// On SQLite the writer is a thread with its own connection (module `audit_sqlite`); on
     /// PostgreSQL (or if that thread cannot be started) a task on this runtime.
     pub fn with_group_commit(mut self) -> Store {
         if let Some(path) = self.sqlite_file() {
