@@ -130,7 +130,7 @@ impl Store {
         if let Some(path) = self.sqlite_file() {
             let (tx, rx) = tokio::sync::mpsc::channel::<AuditJob>(4096);
             let writer = crate::audit_sqlite::Writer {
-                path: path.to_string(),
+                path,
                 live_ms: self.live_span_ms(),
                 last_purge: self.last_purge.clone(),
             };

@@ -27,7 +27,7 @@ use vum::Kind;
 /// What the writer needs of its store besides the file.
 pub(crate) struct Writer {
     /// the file, as the store's pool opened it (created and migrated)
-    pub(crate) path: String,
+    pub(crate) path: std::path::PathBuf,
     /// the store's [`crate::Store::live_since`], as a fixed span in ms
     pub(crate) live_ms: i64,
     /// the store's last purge of result sets (shared with its clones)
@@ -119,12 +119,20 @@ impl Writer {
             for p in entries.iter_mut() {
                 let since = p.at - self.live_ms;
                 let mut get = |kind: Kind, id: &str| -> rusqlite::Result<Option<Detail>> {
+                    // a column of the wrong type (SQLite types by value) fails this record's
+                    // callers, not the group
                     let row = read
                         .query_row(params![kind.name(), since, id], |r| {
-                            Ok((r.get(2)?, r.get(3)?))
+                            Ok((r.get(2), r.get(3)))
                         })
                         .optional()?;
-                    Ok(row.and_then(|(pb, doc)| detail_of(kind, id, pb, doc)))
+                    Ok(match row {
+                        None => None,
+                        Some((Ok(pb), Ok(doc))) => detail_of(kind, id, pb, doc),
+                        Some((Err(e), _)) | Some((_, Err(e))) => {
+                            Some(Err(format!("stored {} {id}: {e}", kind.name())))
+                        }
+                    })
                 };
                 let released = match &p.read {
                     None => Released::Nothing,

@@ -160,9 +160,19 @@ impl Store {
         })
     }
 
-    /// The SQLite file this store is on (`None` on PostgreSQL).
-    pub(crate) fn sqlite_file(&self) -> Option<&str> {
-        self.readers.sqlite_url.as_deref().map(sqlite_path)
+    /// The SQLite file this store is on, as sqlx reads the URL (percent-decoded); `None` on
+    /// PostgreSQL and for an in-memory database, which another connection could not share.
+    pub(crate) fn sqlite_file(&self) -> Option<std::path::PathBuf> {
+        use sqlx::sqlite::SqliteConnectOptions;
+        let url = self.readers.sqlite_url.as_deref()?;
+        let opts: SqliteConnectOptions = url.parse().ok()?;
+        let file = opts.get_filename();
+        let name = file.to_string_lossy();
+        let in_memory = name.is_empty()
+            || name.starts_with(':')
+            || name.starts_with("file:sqlx-in-memory")
+            || url.contains("mode=memory");
+        (!in_memory).then(|| file.to_path_buf())
     }
 
     /// Which database this store is on.

@@ -345,3 +345,56 @@ async fn rows_written_before_the_one_form_are_compacted_without_a_change() {
         assert_eq!(s.compact_forms("", 100).await.unwrap().0, 0);
     }
 }
+
+/// SQLite types by value: a record whose protobuf column holds text (a damaged or hand-edited
+/// file) fails its own detail, and the details grouped with it in the same commit are still
+/// released.
+#[tokio::test]
+async fn a_column_of_the_wrong_type_fails_only_its_own_detail() {
+    let b = backends()
+        .await
+        .into_iter()
+        .find(|b| b.name == "sqlite")
+        .expect("the SQLite backend");
+    let s = open(&b).await.with_group_commit();
+    let now = now_ms();
+    let docs = of_kind(&official(), Kind::Werkzoekende);
+    s.upsert_batch(Kind::Werkzoekende, &docs[..20], now)
+        .await
+        .unwrap();
+    let bad = docs[3].0.clone();
+    let mut c = sqlx::AnyConnection::connect(&b.url).await.unwrap();
+    sqlx::query("UPDATE records SET pb = 'not a blob' WHERE vum_id = $1")
+        .bind(bad.as_str())
+        .execute(&mut c)
+        .await
+        .unwrap();
+    let tasks: Vec<_> = docs[..20]
+        .iter()
+        .map(|(id, _)| {
+            let (s, id) = (s.clone(), id.clone());
+            tokio::spawn(async move {
+                let e = store::AuditEntry {
+                    actor: "a".into(),
+                    on_behalf_of: "b".into(),
+                    action: "get".into(),
+                    purpose: "p".into(),
+                    transaction_id: "t".into(),
+                    subject: id.clone(),
+                    result_count: 0,
+                };
+                s.get_pb_audited(Kind::Werkzoekende, &id, e, now).await
+            })
+        })
+        .collect();
+    for ((id, doc), t) in docs[..20].iter().zip(tasks) {
+        match t.await.unwrap() {
+            Err(StoreError::Corrupt(which, _)) if *id == bad => assert_eq!(which, bad),
+            Ok(Some(pb)) if *id != bad => {
+                assert_eq!(Some(pb), encode_pb(Kind::Werkzoekende, doc))
+            }
+            other => panic!("{id}: {other:?}"),
+        }
+    }
+    assert_eq!(s.audit_verify().await.unwrap(), Ok(20));
+}
