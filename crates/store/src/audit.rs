@@ -113,6 +113,22 @@ pub(crate) fn detail_of(
     }
 }
 
+/// A selection's record checked to decode as its kind's message. A selection with a record that
+/// does not must release nothing ([`Pending::found`]), so this is known before its entry is
+/// committed, not when its matches are made after.
+pub(crate) fn decoded(kind: Kind, id: &str, d: Detail) -> Detail {
+    use prost::Message;
+    let pb = d?;
+    let checked = match kind {
+        Kind::Vacature => vum_proto::vacatures::Vacature::decode(&pb[..]).map(drop),
+        _ => vum_proto::werkzoekenden::Werkzoekende::decode(&pb[..]).map(drop),
+    };
+    match checked {
+        Ok(()) => Ok(pb),
+        Err(e) => Err(format!("stored {} {id} protobuf: {e}", kind.name())),
+    }
+}
+
 /// One entry for the group-commit writer, and where to answer (or the commit's error as text).
 pub(crate) type AuditJob = (
     Pending,
@@ -487,7 +503,9 @@ impl Store {
                 Some(Read::One(kind, id)) => Released::One(get(*kind, id)),
                 Some(Read::Many(kind, ids)) => Released::Many(
                     ids.iter()
-                        .filter_map(|id| get(*kind, id).map(|d| (id.clone(), d)))
+                        .filter_map(|id| {
+                            get(*kind, id).map(|d| (id.clone(), decoded(*kind, id, d)))
+                        })
                         .collect(),
                 ),
             };

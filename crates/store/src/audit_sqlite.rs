@@ -12,8 +12,8 @@
 //! without group commit still use: the same SQL, chain hash and result-set seqs, so either can
 //! continue the other's chain (the store's tests verify chains written by both).
 use crate::audit::{
-    audit_hash, detail_of, Appended, AuditJob, Detail, Pending, Read, Released, AUDIT_HEAD,
-    AUDIT_INSERT, AUDIT_ROW, DETAIL_READ,
+    audit_hash, decoded, detail_of, Appended, AuditJob, Detail, Pending, Read, Released,
+    AUDIT_HEAD, AUDIT_INSERT, AUDIT_ROW, DETAIL_READ,
 };
 use crate::exchange::{
     purge_due, RESULT_SEQ_TAKE, RESULT_SETS_INSERT, RESULT_SETS_PURGE, RESULT_SET_ROW,
@@ -141,7 +141,7 @@ impl Writer {
                         let mut rows = Vec::with_capacity(ids.len());
                         for id in ids {
                             if let Some(d) = get(*kind, id)? {
-                                rows.push((id.clone(), d));
+                                rows.push((id.clone(), decoded(*kind, id, d)));
                             }
                         }
                         Released::Many(rows)

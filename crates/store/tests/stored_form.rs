@@ -280,6 +280,45 @@ async fn a_damaged_old_row_fails_only_its_own_detail_in_a_group_commit() {
             .await
             .unwrap();
         assert_eq!(sets, 0, "{}", b.name);
+        // the same for a stored protobuf that does not decode: known before the commit
+        let broken = docs[5].0.clone();
+        sqlx::query("UPDATE records SET pb = $1 WHERE vum_id = $2")
+            .bind(vec![0xffu8, 0xff, 0xff])
+            .bind(broken.as_str())
+            .execute(&mut c)
+            .await
+            .unwrap();
+        let ids: Vec<String> = ids.into_iter().filter(|id| *id != bad).collect();
+        let mut e = entry("werkzoekende");
+        e.transaction_id = "selection-2".into();
+        let served = ids
+            .iter()
+            .map(|id| store::exchange::ResultId {
+                vum_id: format!("served2-{id}"),
+                peer_oin: "b".into(),
+                source_id: id.clone(),
+            })
+            .collect();
+        match s
+            .get_many_pb_audited(
+                Kind::Werkzoekende,
+                &ids,
+                e,
+                now,
+                Some(("sel2".into(), served)),
+            )
+            .await
+        {
+            Err(StoreError::Corrupt(which, _)) => assert_eq!(which, broken, "{}", b.name),
+            other => panic!("{}: {other:?}", b.name),
+        }
+        let (n, sets): (i64, i64) = sqlx::query_as(
+            "SELECT (SELECT result_count FROM audit WHERE transaction_id = 'selection-2'), (SELECT COUNT(*) FROM result_sets)",
+        )
+        .fetch_one(&mut c)
+        .await
+        .unwrap();
+        assert_eq!((n, sets), (0, 0), "{}", b.name);
     }
 }
 
