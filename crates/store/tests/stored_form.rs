@@ -246,40 +246,7 @@ async fn a_damaged_old_row_fails_only_its_own_detail_in_a_group_commit() {
         // a selection that would return the damaged row fails as a whole: its entry releases
         // nothing and no result set is written for it
         let ids: Vec<String> = docs[..20].iter().map(|(id, _)| id.clone()).collect();
-        let served = ids
-            .iter()
-            .map(|id| store::exchange::ResultId {
-                vum_id: format!("served-{id}"),
-                peer_oin: "b".into(),
-                source_id: id.clone(),
-            })
-            .collect();
-        let mut e = entry("werkzoekende");
-        e.transaction_id = "selection".into();
-        match s
-            .get_many_pb_audited(
-                Kind::Werkzoekende,
-                &ids,
-                e,
-                now,
-                Some(("sel".into(), served)),
-            )
-            .await
-        {
-            Err(StoreError::Corrupt(which, _)) => assert_eq!(which, bad, "{}", b.name),
-            other => panic!("{}: {other:?}", b.name),
-        }
-        let (n,): (i64,) =
-            sqlx::query_as("SELECT result_count FROM audit WHERE transaction_id = 'selection'")
-                .fetch_one(&mut c)
-                .await
-                .unwrap();
-        assert_eq!(n, 0, "{}", b.name);
-        let (sets,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM result_sets")
-            .fetch_one(&mut c)
-            .await
-            .unwrap();
-        assert_eq!(sets, 0, "{}", b.name);
+        selection_releases_nothing(&s, &mut c, &ids, "selection", &bad, b.name).await;
         // the same for a stored protobuf that does not decode: known before the commit
         let broken = docs[5].0.clone();
         sqlx::query("UPDATE records SET pb = $1 WHERE vum_id = $2")
@@ -289,37 +256,53 @@ async fn a_damaged_old_row_fails_only_its_own_detail_in_a_group_commit() {
             .await
             .unwrap();
         let ids: Vec<String> = ids.into_iter().filter(|id| *id != bad).collect();
-        let mut e = entry("werkzoekende");
-        e.transaction_id = "selection-2".into();
-        let served = ids
-            .iter()
-            .map(|id| store::exchange::ResultId {
-                vum_id: format!("served2-{id}"),
-                peer_oin: "b".into(),
-                source_id: id.clone(),
-            })
-            .collect();
-        match s
-            .get_many_pb_audited(
-                Kind::Werkzoekende,
-                &ids,
-                e,
-                now,
-                Some(("sel2".into(), served)),
-            )
-            .await
-        {
-            Err(StoreError::Corrupt(which, _)) => assert_eq!(which, broken, "{}", b.name),
-            other => panic!("{}: {other:?}", b.name),
-        }
-        let (n, sets): (i64, i64) = sqlx::query_as(
-            "SELECT (SELECT result_count FROM audit WHERE transaction_id = 'selection-2'), (SELECT COUNT(*) FROM result_sets)",
-        )
-        .fetch_one(&mut c)
-        .await
-        .unwrap();
-        assert_eq!((n, sets), (0, 0), "{}", b.name);
+        selection_releases_nothing(&s, &mut c, &ids, "selection-2", &broken, b.name).await;
     }
+}
+
+/// A selection over `ids` fails on the damaged record `bad`: its audit entry (transaction
+/// `transaction`) counts nothing released and no result set is written.
+async fn selection_releases_nothing(
+    s: &store::Store,
+    c: &mut sqlx::AnyConnection,
+    ids: &[String],
+    transaction: &str,
+    bad: &str,
+    backend: &str,
+) {
+    let served = ids
+        .iter()
+        .map(|id| store::exchange::ResultId {
+            vum_id: format!("served-{transaction}-{id}"),
+            peer_oin: "b".into(),
+            source_id: id.clone(),
+        })
+        .collect();
+    let e = store::AuditEntry {
+        actor: "a".into(),
+        on_behalf_of: "b".into(),
+        action: "select".into(),
+        purpose: "p".into(),
+        transaction_id: transaction.into(),
+        subject: "werkzoekende".into(),
+        result_count: 0,
+    };
+    let now = now_ms();
+    let set = Some((format!("set-{transaction}"), served));
+    match s
+        .get_many_pb_audited(Kind::Werkzoekende, ids, e, now, set)
+        .await
+    {
+        Err(StoreError::Corrupt(which, _)) => assert_eq!(which, bad, "{backend}"),
+        other => panic!("{backend}: {other:?}"),
+    }
+    let (n, sets): (i64, i64) = sqlx::query_as(&format!(
+        "SELECT (SELECT result_count FROM audit WHERE transaction_id = '{transaction}'), (SELECT COUNT(*) FROM result_sets)"
+    ))
+    .fetch_one(c)
+    .await
+    .unwrap();
+    assert_eq!((n, sets), (0, 0), "{backend}: {transaction}");
 }
 
 #[test]
