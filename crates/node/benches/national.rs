@@ -87,6 +87,19 @@ fn usage() -> (f64, usize) {
     (rss, fds)
 }
 
+/// CPU seconds this process has used (user and system, all threads): the queries' cost in CPU,
+/// which a slow neighbour on this VM moves less than it moves their latency.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // the fields after the command name, which is in parentheses and may hold spaces
+    let after = stat.rsplit_once(')').map(|(_, a)| a).unwrap_or("");
+    let f: Vec<&str> = after.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // clock ticks are 1/100 s on Linux
+    (ticks(11) + ticks(12)) / 100.0
+}
+
 fn query(rng: &mut rand::rngs::StdRng, pcs: &[u16]) -> wz::WerkzoekendeProfielMatchesRequest {
     let pc = pcs[rng.random_range(0..pcs.len())];
     let km = [10, 25, 25, 50, 100][rng.random_range(0..5usize)];
@@ -234,7 +247,9 @@ async fn main() {
     // warm-up: every peer's channel connected
     let _ = run_queries(&mut local, 5, &all_pcs, 1).await;
     let warm = usage();
+    let cpu = cpu_seconds();
     let (mut lat, matches, statuses, by_km) = run_queries(&mut local, queries, &all_pcs, 2).await;
+    let cpu = cpu_seconds() - cpu;
     let after = usage();
     let (p50, p99) = (pct(&mut lat, 0.5), pct(&mut lat, 0.99));
     println!(
@@ -244,6 +259,11 @@ async fn main() {
     println!("federated  {nodes} nodes healthy          p50 {p50:>7.2} ms  p99 {p99:>7.2} ms  (mean {:.0} matches; statuses {statuses:?}; target p99 < 300 ms: {})",
         matches as f64 / queries as f64, if p99 < 300.0 { "met" } else { "NOT met" });
     print_by_distance(by_km);
+    println!(
+        "federated  CPU per query {:>7.1} ms  (this process: the {nodes} sources, the requester and the client, on {} cores)",
+        cpu * 1e3 / queries as f64,
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
     println!(
         "requester  memory +{:.0} MB after warm-up, +{:.0} MB after the queries; open files +{} after warm-up (a connection to each peer is two descriptors in this one process)",
         warm.0 - before.0,
