@@ -1110,3 +1110,30 @@ async fn a_selections_records_are_read_with_its_audit_entry_and_set() {
         }
     }
 }
+
+/// The SQLite in this build is compiled as `.cargo/config.toml` says (`LIBSQLITE3_FLAGS`): no
+/// process-wide page-cache group behind one mutex, no memory statistics behind another. Built
+/// without that file (from outside the workspace), every connection of a node waits on the
+/// others for each page it touches (BENCHMARKS.md, "Sixth round on issue 16").
+#[tokio::test]
+async fn sqlite_is_built_without_its_process_wide_mutexes() {
+    use sqlx::Row;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("flags.db").display());
+    let s = store::Store::open(&url).await.unwrap();
+    let options: Vec<String> = sqlx::query("PRAGMA compile_options")
+        .fetch_all(s.pool())
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get::<String, _>(0))
+        .collect();
+    assert!(
+        options.iter().any(|o| o == "DEFAULT_MEMSTATUS=0"),
+        "memory statistics are on: {options:?}"
+    );
+    assert!(
+        !options.iter().any(|o| o == "ENABLE_MEMORY_MANAGEMENT"),
+        "the page caches share one group: {options:?}"
+    );
+}
