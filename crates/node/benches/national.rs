@@ -2,7 +2,8 @@
 //! loopback in this one process, holding `BENCH_PROFILES` (2,000,000) profiles between them, each
 //! node's profiles in the PC4 areas of "its" municipality; one gemeente's node fans a selection out
 //! to all of them over mutual TLS. Measured: the federated selection's p50/p99 over a query mix
-//! (a random PC4 centre, 10-100 km), the connections and memory the requesting node adds, and the
+//! (a random PC4 centre, 10-100 km) and the CPU it costs this process, the connections and memory
+//! the requesting node adds, and the
 //! same queries when 5 % of the nodes are down (connection refused) or silent (a TCP listener that
 //! never answers), where every answer must come within the deadline with per-peer status.
 //!
