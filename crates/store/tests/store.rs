@@ -471,21 +471,8 @@ async fn a_detail_is_read_in_the_transaction_that_audits_it() {
         for b in backends().await {
             let s = open(&b).await;
             let s = if grouped { s.with_group_commit() } else { s };
-            let day = 86_400_000;
             let now = now_ms();
-            let docs: Vec<(String, serde_json::Value)> = (0..50)
-                .map(|n| (format!("w{n}"), doc(&format!("w{n}"), "3011AB", 20 + n)))
-                .collect();
-            s.upsert_batch(Kind::Werkzoekende, &docs, now)
-                .await
-                .unwrap();
-            s.upsert_batch(
-                Kind::Werkzoekende,
-                &[("stale".into(), doc("stale", "3011AB", 32))],
-                now - 100 * day,
-            )
-            .await
-            .unwrap();
+            let docs = live_and_one_expired(&s, "w", 50, "stale", now).await;
             let entry = |id: &str| AuditEntry {
                 actor: "00000001003214345000".into(),
                 on_behalf_of: "00000001003214345000".into(),
@@ -986,6 +973,37 @@ async fn futures_join<F: std::future::Future<Output = i64> + Send + 'static>(
     out
 }
 
+/// `n` werkzoekenden `{prefix}0`.. stored live at `now` (their documents returned), and one more,
+/// `expired`, last refreshed 100 days before (past the 90-day expiry).
+async fn live_and_one_expired(
+    s: &store::Store,
+    prefix: &str,
+    n: i64,
+    expired: &str,
+    now: i64,
+) -> Vec<(String, serde_json::Value)> {
+    let day = 86_400_000;
+    let docs: Vec<(String, serde_json::Value)> = (0..n)
+        .map(|i| {
+            (
+                format!("{prefix}{i}"),
+                doc(&format!("{prefix}{i}"), "3011AB", 20 + i),
+            )
+        })
+        .collect();
+    s.upsert_batch(Kind::Werkzoekende, &docs, now)
+        .await
+        .unwrap();
+    s.upsert_batch(
+        Kind::Werkzoekende,
+        &[(expired.into(), doc(expired, "3011AB", 32))],
+        now - 100 * day,
+    )
+    .await
+    .unwrap();
+    docs
+}
+
 /// A selection's records are read in the transaction of its audit entry, with and without group
 /// commit: those found come back in the order asked (an expired and an unknown one left out), the
 /// entry counts them, and the result set written with it holds only them.
@@ -996,21 +1014,8 @@ async fn a_selections_records_are_read_with_its_audit_entry_and_set() {
         for b in backends().await {
             let s = open(&b).await;
             let s = if grouped { s.with_group_commit() } else { s };
-            let day = 86_400_000;
             let now = now_ms();
-            let docs: Vec<(String, serde_json::Value)> = (0..30)
-                .map(|n| (format!("m{n}"), doc(&format!("m{n}"), "3011AB", 20 + n)))
-                .collect();
-            s.upsert_batch(Kind::Werkzoekende, &docs, now)
-                .await
-                .unwrap();
-            s.upsert_batch(
-                Kind::Werkzoekende,
-                &[("old".into(), doc("old", "3011AB", 32))],
-                now - 100 * day,
-            )
-            .await
-            .unwrap();
+            live_and_one_expired(&s, "m", 30, "old", now).await;
             // asked in an order of the engine's choosing, with an expired and an unknown id
             let mut ids: Vec<String> = (0..30).rev().map(|n| format!("m{n}")).collect();
             ids.insert(3, "old".into());

@@ -194,46 +194,10 @@ async fn a_damaged_old_row_fails_only_its_own_detail_in_a_group_commit() {
     for b in backends().await {
         let s = open(&b).await.with_group_commit();
         let now = now_ms();
-        let docs = of_kind(&official(), Kind::Werkzoekende);
-        s.upsert_batch(Kind::Werkzoekende, &docs[..20], now)
-            .await
-            .unwrap();
-        let bad = docs[0].0.clone();
-        let mut c = sqlx::AnyConnection::connect(&b.url).await.unwrap();
-        sqlx::query("UPDATE records SET doc = $1, pb = NULL, extra = NULL WHERE vum_id = $2")
-            .bind("{not json")
-            .bind(bad.as_str())
-            .execute(&mut c)
-            .await
-            .unwrap();
-        let entry = |id: &str| store::AuditEntry {
-            actor: "a".into(),
-            on_behalf_of: "b".into(),
-            action: "get".into(),
-            purpose: "p".into(),
-            transaction_id: "t".into(),
-            subject: id.into(),
-            result_count: 0,
-        };
-        let tasks: Vec<_> = docs[..20]
-            .iter()
-            .map(|(id, _)| {
-                let (s, id) = (s.clone(), id.clone());
-                tokio::spawn(async move {
-                    let e = entry(&id);
-                    s.get_pb_audited(Kind::Werkzoekende, &id, e, now).await
-                })
-            })
-            .collect();
-        for ((id, doc), t) in docs[..20].iter().zip(tasks) {
-            match t.await.unwrap() {
-                Err(StoreError::Corrupt(which, _)) if *id == bad => assert_eq!(which, bad),
-                Ok(Some(pb)) if *id != bad => {
-                    assert_eq!(Some(pb), encode_pb(Kind::Werkzoekende, doc), "{}", b.name)
-                }
-                other => panic!("{}: {id}: {other:?}", b.name),
-            }
-        }
+        let (docs, bad, mut c) =
+            twenty_with_one_damaged(&b, &s, now, 0, "doc = '{not json', pb = NULL, extra = NULL")
+                .await;
+        details_fail_only_for(&s, &docs[..20], &bad, now, b.name).await;
         let counts: Vec<(String, i64)> =
             sqlx::query_as("SELECT subject, result_count FROM audit ORDER BY seq")
                 .fetch_all(&mut c)
@@ -258,6 +222,68 @@ async fn a_damaged_old_row_fails_only_its_own_detail_in_a_group_commit() {
         let ids: Vec<String> = ids.into_iter().filter(|id| *id != bad).collect();
         selection_releases_nothing(&s, &mut c, &ids, "selection-2", &broken, b.name).await;
     }
+}
+
+/// The details of `docs` asked at once (sharing group commits): the damaged record `bad` fails
+/// with an error naming it, every other one is its document's protobuf encoding.
+async fn details_fail_only_for(
+    s: &store::Store,
+    docs: &[(String, Value)],
+    bad: &str,
+    now: i64,
+    backend: &str,
+) {
+    let tasks: Vec<_> = docs
+        .iter()
+        .map(|(id, _)| {
+            let (s, id) = (s.clone(), id.clone());
+            tokio::spawn(async move {
+                let e = store::AuditEntry {
+                    actor: "a".into(),
+                    on_behalf_of: "b".into(),
+                    action: "get".into(),
+                    purpose: "p".into(),
+                    transaction_id: "t".into(),
+                    subject: id.clone(),
+                    result_count: 0,
+                };
+                s.get_pb_audited(Kind::Werkzoekende, &id, e, now).await
+            })
+        })
+        .collect();
+    for ((id, doc), t) in docs.iter().zip(tasks) {
+        match t.await.unwrap() {
+            Err(StoreError::Corrupt(which, _)) if *id == bad => assert_eq!(which, bad),
+            Ok(Some(pb)) if *id != bad => {
+                assert_eq!(Some(pb), encode_pb(Kind::Werkzoekende, doc), "{backend}")
+            }
+            other => panic!("{backend}: {id}: {other:?}"),
+        }
+    }
+}
+
+/// The first twenty official werkzoekenden stored in `s` at `now`, then the one at `at` damaged
+/// behind the store's back (`set`: the SQL of an `UPDATE records SET`): the documents, the
+/// damaged one's id, and the connection that damaged it.
+async fn twenty_with_one_damaged(
+    b: &common::Backend,
+    s: &store::Store,
+    now: i64,
+    at: usize,
+    set: &str,
+) -> (Vec<(String, Value)>, String, sqlx::AnyConnection) {
+    let docs = of_kind(&official(), Kind::Werkzoekende);
+    s.upsert_batch(Kind::Werkzoekende, &docs[..20], now)
+        .await
+        .unwrap();
+    let bad = docs[at].0.clone();
+    let mut c = sqlx::AnyConnection::connect(&b.url).await.unwrap();
+    sqlx::query(&format!("UPDATE records SET {set} WHERE vum_id = $1"))
+        .bind(bad.as_str())
+        .execute(&mut c)
+        .await
+        .unwrap();
+    (docs, bad, c)
 }
 
 /// A selection over `ids` fails on the damaged record `bad`: its audit entry (transaction
@@ -380,43 +406,7 @@ async fn a_column_of_the_wrong_type_fails_only_its_own_detail() {
         .expect("the SQLite backend");
     let s = open(&b).await.with_group_commit();
     let now = now_ms();
-    let docs = of_kind(&official(), Kind::Werkzoekende);
-    s.upsert_batch(Kind::Werkzoekende, &docs[..20], now)
-        .await
-        .unwrap();
-    let bad = docs[3].0.clone();
-    let mut c = sqlx::AnyConnection::connect(&b.url).await.unwrap();
-    sqlx::query("UPDATE records SET pb = 'not a blob' WHERE vum_id = $1")
-        .bind(bad.as_str())
-        .execute(&mut c)
-        .await
-        .unwrap();
-    let tasks: Vec<_> = docs[..20]
-        .iter()
-        .map(|(id, _)| {
-            let (s, id) = (s.clone(), id.clone());
-            tokio::spawn(async move {
-                let e = store::AuditEntry {
-                    actor: "a".into(),
-                    on_behalf_of: "b".into(),
-                    action: "get".into(),
-                    purpose: "p".into(),
-                    transaction_id: "t".into(),
-                    subject: id.clone(),
-                    result_count: 0,
-                };
-                s.get_pb_audited(Kind::Werkzoekende, &id, e, now).await
-            })
-        })
-        .collect();
-    for ((id, doc), t) in docs[..20].iter().zip(tasks) {
-        match t.await.unwrap() {
-            Err(StoreError::Corrupt(which, _)) if *id == bad => assert_eq!(which, bad),
-            Ok(Some(pb)) if *id != bad => {
-                assert_eq!(Some(pb), encode_pb(Kind::Werkzoekende, doc))
-            }
-            other => panic!("{id}: {other:?}"),
-        }
-    }
+    let (docs, bad, _) = twenty_with_one_damaged(&b, &s, now, 3, "pb = 'not a blob'").await;
+    details_fail_only_for(&s, &docs[..20], &bad, now, b.name).await;
     assert_eq!(s.audit_verify().await.unwrap(), Ok(20));
 }
